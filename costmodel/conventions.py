@@ -1,0 +1,65 @@
+"""Counting conventions: which weight arrays count as parameters.
+
+Published parameter counts differ mostly by what they count (biases, batch-norm γ/β, running
+statistics), so a convention is data: the set of weight kinds it counts, and whether batch norms are
+folded into the convolution before them. MACs never depend on the convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from costmodel.errors import UsageError
+from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT
+from costmodel.spec import did_you_mean
+
+MACS_CONVENTION = (
+    "MACs = multiply-accumulates of convolutions and fully-connected layers (the MobileNet papers' "
+    "Mult-Adds); bias adds, batch norm, activations, pooling and adds are counted apart as other ops; "
+    "FLOPs = 2 x MACs"
+)
+
+
+@dataclass(frozen=True)
+class Counting:
+    name: str
+    kinds: frozenset[str]
+    fold_norms: bool
+    description: str
+
+
+PRESETS: dict[str, Counting] = {
+    c.name: c
+    for c in (
+        Counting(
+            "torchvision",
+            frozenset({WEIGHT, BIAS, NORM_AFFINE}),
+            False,
+            "weights + biases + batch-norm gamma/beta (torchvision num_params, Keras trainable)",
+        ),
+        Counting(
+            "keras",
+            frozenset({WEIGHT, BIAS, NORM_AFFINE, NORM_STATS}),
+            False,
+            "weights + biases + batch-norm gamma/beta + running mean/variance (Keras total)",
+        ),
+        Counting("paper", frozenset({WEIGHT, BIAS}), False, "weights + biases, batch norm not counted"),
+        Counting("weights", frozenset({WEIGHT}), False, "weights only (MobileNet paper Table 2)"),
+        Counting(
+            "folded",
+            frozenset({WEIGHT, BIAS}),
+            True,
+            "as deployed: batch norm folded into the preceding convolution, which gains a bias",
+        ),
+    )
+}
+DEFAULT = "torchvision"
+
+
+def get_counting(name: str) -> Counting:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown counting preset '{name}'{did_you_mean(name, PRESETS)} (presets: {', '.join(PRESETS)})"
+        ) from None

@@ -1,0 +1,174 @@
+"""Parameters, MACs, other ops and activation memory of an evaluated network.
+
+The same functions serve both number systems: on a concrete :class:`~costmodel.graph.Network` they give
+exact integers, on a symbolic one sympy closed forms (a layer that exists only under a condition is
+multiplied by that condition through ``Piecewise``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from costmodel import intmath
+from costmodel.conventions import Counting
+from costmodel.graph import Network, Node
+from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, Shape, product
+
+FOLDABLE_HOSTS = ("conv2d", "linear")
+BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
+BREAKDOWN_NAMES = {WEIGHT: "weights", BIAS: "biases", NORM_AFFINE: "norm_affine", NORM_STATS: "norm_stats"}
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    op: str
+    label: str
+    group: str
+    line: int
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    present: Any
+    params_by_kind: dict[str, Any]
+    params: Any
+    macs: Any
+    other_ops: Any
+
+
+@dataclass
+class Costs:
+    network: Network
+    counting: Counting
+    layers: list[LayerCost]
+    params: Any = 0
+    macs: Any = 0
+    other_ops: Any = 0
+    params_by_kind: dict[str, Any] = field(default_factory=dict)
+
+    def by_op_type(self) -> dict[str, dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        for layer in self.layers:
+            row = rows.setdefault(layer.label, {"layers": 0, "params": 0, "macs": 0})
+            row["layers"] += 1 if layer.present is True else 0
+            row["params"] += layer.params
+            row["macs"] += layer.macs
+        return rows
+
+    def by_group(self) -> dict[str, dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        for layer in self.layers:
+            row = rows.setdefault(layer.group, {"params": 0, "macs": 0})
+            row["params"] += layer.params
+            row["macs"] += layer.macs
+        return rows
+
+    def prefix_sum(self, prefix: str, metric: str) -> Any:
+        """The total of ``metric`` over a layer and everything inside it (``fire2`` → ``fire2.*``)."""
+        total: Any = 0
+        for layer in self.layers:
+            if layer.name == prefix or layer.name.startswith(prefix + "."):
+                total += getattr(layer, metric)
+        return total
+
+
+def _foldable_norms(network: Network) -> dict[str, Node]:
+    """Batch norms that follow a conv or linear layer feeding nothing else: name -> host node."""
+    consumers: dict[str, int] = {}
+    for node in network.nodes:
+        for source in node.inputs:
+            consumers[source] = consumers.get(source, 0) + 1
+    by_name = {node.name: node for node in network.nodes}
+    result = {}
+    for node in network.nodes:
+        if node.op.op_name != "batchnorm" or len(node.inputs) != 1:
+            continue
+        host = by_name.get(node.inputs[0])
+        if host is not None and host.op.op_name in FOLDABLE_HOSTS and consumers.get(host.name) == 1:
+            result[node.name] = host
+    return result
+
+
+def _gate(present: Any, value: Any) -> Any:
+    if present is True:
+        return value
+    if present is False:
+        return 0
+    return intmath.where(present, value, 0)
+
+
+def count(network: Network, counting: Counting) -> Costs:
+    foldable = _foldable_norms(network) if counting.fold_norms else {}
+    layers = []
+    totals: dict[str, Any] = {kind: 0 for kind in BREAKDOWN_NAMES}
+    params_total: Any = 0
+    macs_total: Any = 0
+    other_total: Any = 0
+    for node in network.nodes:
+        inputs = list(node.input_shapes)
+        arrays = node.op.weights(inputs)
+        by_kind: dict[str, Any] = {kind: 0 for kind in BREAKDOWN_NAMES}
+        for array in arrays.values():
+            by_kind[array.kind] += array.size
+        if node.name in foldable:
+            host = foldable[node.name]
+            channels = node.input_shapes[0][0]
+            by_kind = {kind: 0 for kind in BREAKDOWN_NAMES}
+            by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else channels
+        by_kind = {kind: _gate(node.present, v) for kind, v in by_kind.items()}
+        params = sum((v for kind, v in by_kind.items() if kind in counting.kinds or node.name in foldable and kind == BIAS), 0)
+        if counting.fold_norms and node.name not in foldable and node.op.op_name == "batchnorm":
+            params += by_kind[NORM_AFFINE]
+        macs = _gate(node.present, node.op.macs(inputs, node.output_shape))
+        other = _gate(node.present, node.op.other_ops(inputs, node.output_shape))
+        layers.append(
+            LayerCost(
+                name=node.name,
+                op=node.op.op_name,
+                label=node.op.type_label(inputs),
+                group=node.group,
+                line=node.line,
+                input_shapes=node.input_shapes,
+                output_shape=node.output_shape,
+                present=node.present,
+                params_by_kind=by_kind,
+                params=params,
+                macs=macs,
+                other_ops=other,
+            )
+        )
+        for kind, v in by_kind.items():
+            totals[kind] += v
+        params_total += params
+        macs_total += macs
+        other_total += other
+    return Costs(network, counting, layers, params_total, macs_total, other_total, totals)
+
+
+def activation_memory(costs: Costs, bytes_per_value: int = 4) -> dict[str, int]:
+    """Bytes of every tensor, and the peak of those alive at once along the execution order.
+
+    A tensor lives from the layer that makes it to the last layer that reads it; nothing is assumed
+    to run in place. Absent layers (a residual add that does not exist at this point) make none.
+    """
+    network = costs.network
+    alias: dict[str, str] = {}
+    for node in network.nodes:
+        if node.present is False:  # the layer passes its last input through
+            alias[node.name] = alias.get(node.inputs[-1], node.inputs[-1])
+    last_use: dict[str, int] = {}
+    for step, node in enumerate(network.nodes):
+        for source in node.inputs:
+            last_use[alias.get(source, source)] = step
+    live = {"input": product(network.input_shape)}
+    total = peak = live["input"]
+    for step, node in enumerate(network.nodes):
+        if node.present is not False:
+            live[node.name] = product(node.output_shape)
+            total += live[node.name]
+        peak = max(peak, sum(live.values()))
+        for source in node.inputs:
+            source = alias.get(source, source)
+            if last_use.get(source) == step and source in live and source != node.name:
+                del live[source]
+    return {"peak_bytes": int(peak) * bytes_per_value, "total_bytes": int(total) * bytes_per_value}

@@ -1,0 +1,519 @@
+"""From a spec to a networkx graph, and from the graph to shapes at a point.
+
+Two passes, so that a spec is read once and evaluated many times:
+
+1. :func:`expand` walks the layer list, expands blocks, repeats, parallel branches and residuals into
+   one node per layer with a stable dotted name, compiles every attribute through the whitelist
+   grammar and checks the structure (unknown ops and keys, missing block parameters, cycles).
+2. :meth:`Structure.evaluate` walks the nodes in topological order with the symbols bound either to
+   exact numbers (a concrete network) or to sympy symbols (closed forms), and infers every shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import networkx as nx
+
+from costmodel import intmath
+from costmodel.errors import SpecError
+from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, Expr, ExpressionError
+from costmodel.operators import (
+    CHANNELS,
+    EXPR,
+    FLAG,
+    NUMBER,
+    PAD,
+    PAIR,
+    REGISTRY,
+    Operator,
+    Shape,
+    ShapeError,
+)
+from costmodel.spec import Block, Spec, apply_width_rule, compile_expr, did_you_mean
+from costmodel.yamlfile import Located, LocatedList
+
+INPUT = "input"
+ENTRY_KEYS = ("op", "use", "parallel", "residual")
+COMMON_KEYS = ("name", "repeat", "from")
+STRIDE_NAMES = ("stride", "s")
+MAX_BLOCK_DEPTH = 16
+
+
+@dataclass(eq=False)
+class Scope:
+    """A block instance: its name prefix, its parameter bindings and its auto-name counters."""
+
+    prefix: str
+    block: str | None
+    params: dict[str, Binding] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    depth: int = 0
+
+    def auto_name(self, kind: str) -> str:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return f"{self.prefix}{kind}{self.counters[kind]}"
+
+
+@dataclass(frozen=True, eq=False)
+class Binding:
+    """A block argument: an expression, the scope its ``$params`` come from, and whose input
+    ``in_channels`` means (the block's input)."""
+
+    expr: Expr
+    scope: Scope
+    input_node: str
+
+
+@dataclass(eq=False)
+class Draft:
+    """One layer before evaluation."""
+
+    name: str
+    op: type[Operator]
+    attrs: dict[str, tuple[Any, int]]
+    scope: Scope
+    inputs: list[str]
+    line: int
+    group: str
+    from_refs: list[str] | None = None
+    condition: Binding | None = None  # residual add: present when this holds and channels agree
+    residual: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    """One evaluated layer: operator instance, shapes, and whether it exists at this point."""
+
+    name: str
+    op: Operator
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    present: Any  # True, False, or a sympy condition
+    group: str
+    line: int
+    inputs: tuple[str, ...]
+
+
+@dataclass
+class Network:
+    """A spec evaluated at a point (numbers) or symbolically (sympy)."""
+
+    spec: Spec
+    point: dict[str, Any]
+    input_shape: Shape
+    nodes: list[Node]
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+class Structure:
+    """The expanded, checked graph of a spec; evaluate it at as many points as needed."""
+
+    def __init__(self, spec: Spec, drafts: list[Draft], graph: nx.DiGraph) -> None:
+        self.spec = spec
+        self.drafts = {d.name: d for d in drafts}
+        self.graph = graph
+        position = {name: i for i, name in enumerate([INPUT, *self.drafts])}
+        self.order = [n for n in nx.lexicographical_topological_sort(graph, key=position.__getitem__) if n != INPUT]
+
+    def evaluate(self, env: dict[str, Any]) -> Network:
+        """Infer every shape with the symbols bound as in ``env`` (numbers or sympy symbols)."""
+        return _Evaluator(self, env).run()
+
+
+def expand(spec: Spec) -> Structure:
+    drafts: list[Draft] = []
+    expander = _Expander(spec, drafts)
+    top = Scope(prefix="", block=None)
+    expander.sequence(spec.layers, top, INPUT, group=None)
+    names = {d.name for d in drafts}
+    graph = nx.DiGraph()
+    graph.add_node(INPUT)
+    for d in drafts:
+        graph.add_node(d.name)
+    for d in drafts:
+        if d.from_refs is not None:
+            d.inputs = [_resolve_ref(spec, d, ref, names) for ref in d.from_refs]
+        _check_arity(spec, d)
+        for source in d.inputs:
+            graph.add_edge(source, d.name)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        first = cycle[0][1]
+        path = " -> ".join([cycle[0][0], *(edge[1] for edge in cycle)])
+        raise spec.error(f"layers form a cycle: {path}", line=expander.by_name[first].line, layer=first)
+    return Structure(spec, drafts, graph)
+
+
+def _resolve_ref(spec: Spec, draft: Draft, ref: str, names: set[str]) -> str:
+    for candidate in (draft.scope.prefix + ref, ref):
+        if candidate in names or candidate == INPUT:
+            if candidate == draft.name:
+                raise spec.error("a layer cannot take its own output as input", line=draft.line, layer=draft.name)
+            return candidate
+    raise spec.error(f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.line, layer=draft.name)
+
+
+def _check_arity(spec: Spec, d: Draft) -> None:
+    n = len(d.inputs)
+    if not d.op.min_inputs <= n <= d.op.max_inputs:
+        want = str(d.op.min_inputs) if d.op.min_inputs == d.op.max_inputs else f"at least {d.op.min_inputs}"
+        raise spec.error(f"{d.op.op_name} takes {want} input(s), got {n}", line=d.line, layer=d.name)
+
+
+class _Expander:
+    def __init__(self, spec: Spec, drafts: list[Draft]) -> None:
+        self.spec = spec
+        self.drafts = drafts
+        self.by_name: dict[str, Draft] = {}
+
+    def fail(self, message: str, line: int, layer: str | None = None) -> SpecError:
+        return self.spec.error(message, line=line, layer=layer)
+
+    def add(self, draft: Draft) -> str:
+        if draft.name in self.by_name or draft.name == INPUT:
+            raise self.fail(f"duplicate layer name '{draft.name}'", draft.line, draft.name)
+        self.by_name[draft.name] = draft
+        self.drafts.append(draft)
+        return draft.name
+
+    def sequence(self, entries: Any, scope: Scope, current: str, group: str | None) -> str:
+        if isinstance(entries, Located):
+            entries = [entries]
+        if not isinstance(entries, list) or not entries:
+            line = getattr(entries, "line", 0) or None
+            raise self.fail("expected a non-empty list of layers", line or 0)
+        for entry in entries:
+            current = self.entry(entry, scope, current, group)
+        return current
+
+    def entry(self, entry: Any, scope: Scope, current: str, group: str | None) -> str:
+        if not isinstance(entry, Located):
+            line = getattr(entry, "line", None)
+            raise self.fail(f"a layer must be a mapping like {{op: conv2d, ...}}, got {entry!r}", line or 0)
+        kinds = [k for k in ENTRY_KEYS if k in entry]
+        if len(kinds) != 1:
+            unknown = [k for k in entry if k not in COMMON_KEYS]
+            hint = did_you_mean(unknown[0], ENTRY_KEYS) if unknown and not kinds else ""
+            raise self.fail(
+                f"a layer needs exactly one of op:, use:, parallel:, residual:{hint}", entry.line
+            )
+        kind = kinds[0]
+        explicit = entry.get("name")
+        if explicit is not None and (not isinstance(explicit, str) or not explicit.replace("_", "a").replace(".", "a").isalnum()):
+            raise self.fail(f"layer name {explicit!r} must be an identifier", entry.line_of("name"))
+        repeat = self.repeat(entry, scope)
+        label = self.kind_label(entry, kind)
+        for r in range(repeat):
+            if explicit is not None:
+                name = scope.prefix + (explicit if repeat == 1 else f"{explicit}.{r + 1}")
+            else:
+                name = scope.auto_name(label)
+            this_group = group or name
+            from_refs = self.from_refs(entry) if r == 0 else None
+            first_rep = r == 0
+            if kind == "op":
+                current = self.op_entry(entry, scope, current, name, this_group, from_refs, first_rep)
+            elif kind == "use":
+                current = self.use_entry(entry, scope, current, name, this_group, from_refs, first_rep)
+            elif kind == "parallel":
+                current = self.parallel_entry(entry, scope, current, name, this_group, explicit is not None)
+            else:
+                current = self.residual_entry(entry, scope, current, name, this_group, explicit is not None)
+        return current
+
+    def kind_label(self, entry: Located, kind: str) -> str:
+        if kind == "op":
+            return str(entry["op"])
+        if kind == "use":
+            return str(entry["use"])
+        if kind == "parallel":
+            return str(entry.get("merge", "parallel"))
+        return "residual"
+
+    def repeat(self, entry: Located, scope: Scope) -> int:
+        if "repeat" not in entry:
+            return 1
+        line = entry.line_of("repeat")
+        expr = compile_expr(entry["repeat"], self.spec.file, line, what="repeat")
+        try:
+            value = _constant_value(expr, scope)
+        except ExpressionError as err:
+            raise self.fail(f"repeat: {err}", line) from None
+        if not (intmath.is_number(value) and value == int(value) and 1 <= value <= 1000):
+            raise self.fail(f"repeat must be a whole number from 1 to 1000, got {value}", line)
+        return int(value)
+
+    def from_refs(self, entry: Located) -> list[str] | None:
+        if "from" not in entry:
+            return None
+        refs = entry["from"]
+        refs = [refs] if isinstance(refs, str) else refs
+        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
+            raise self.fail("'from' must be a layer name or a list of layer names", entry.line_of("from"))
+        return list(refs)
+
+    def op_entry(
+        self, entry: Located, scope: Scope, current: str, name: str, group: str,
+        from_refs: list[str] | None, first_rep: bool,
+    ) -> str:
+        op_name = entry["op"]
+        op = REGISTRY.get(op_name) if isinstance(op_name, str) else None
+        if op is None:
+            raise self.fail(f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name)
+        schema = op.schema()
+        merged: dict[str, tuple[Any, int]] = {}
+        defaults = self.spec.defaults.get(op_name)
+        if defaults is not None:
+            merged.update({k: (v, defaults.line_of(k)) for k, v in defaults.items()})
+        for key, value in entry.items():
+            if key in ("op", *COMMON_KEYS):
+                continue
+            if key not in schema:
+                raise self.fail(f"unknown attribute '{key}' of {op_name}{did_you_mean(key, schema)}", entry.line_of(key), name)
+            merged[key] = (value, entry.line_of(key))
+        if not first_rep:
+            for key in STRIDE_NAMES:
+                if key in merged and key in schema:
+                    merged[key] = (1, merged[key][1])
+        missing = op.required() - merged.keys()
+        if missing:
+            raise self.fail(f"{op_name} needs {', '.join(sorted(missing))}", entry.line, name)
+        attrs = {key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()}
+        draft = Draft(name, op, attrs, scope, [current], entry.line, group, from_refs)
+        return self.add(draft)
+
+    def compile_attr(self, kind: str, value: Any, line: int, layer: str, key: str) -> Any:
+        if kind == FLAG:
+            if not isinstance(value, bool):
+                raise self.fail(f"{key} must be true or false, got {value!r}", line, layer)
+            return value
+        if kind == PAD and value in ("same", "valid"):
+            return value
+        if kind in (PAIR, PAD) and isinstance(value, list):
+            if len(value) != 2:
+                raise self.fail(f"{key} must be one value or [height, width]", line, layer)
+            return tuple(self.compile_attr(EXPR, v, line, layer, key) for v in value)
+        if value is None and kind == PAIR:
+            return None
+        return compile_expr(value, self.spec.file, line, layer, what=key)
+
+    def use_entry(
+        self, entry: Located, scope: Scope, current: str, name: str, group: str,
+        from_refs: list[str] | None, first_rep: bool,
+    ) -> str:
+        block_name = entry["use"]
+        block = self.spec.blocks.get(block_name) if isinstance(block_name, str) else None
+        if block is None:
+            raise self.fail(
+                f"unknown block '{block_name}'{did_you_mean(str(block_name), self.spec.blocks)}",
+                entry.line_of("use"),
+                name,
+            )
+        if scope.depth >= MAX_BLOCK_DEPTH:
+            raise self.fail(f"blocks nested deeper than {MAX_BLOCK_DEPTH} (does '{block_name}' use itself?)", entry.line, name)
+        start = current
+        if from_refs is not None:
+            # The block's first layer takes the named input; model that with an identity-free path:
+            # the block is expanded from a placeholder resolved after the whole spec is read.
+            raise self.fail("'from' is not supported on a block use; put it on an op", entry.line_of("from"), name)
+        inner = Scope(prefix=name + ".", block=block.name, depth=scope.depth + 1)
+        for key, value in entry.items():
+            if key in ("use", *COMMON_KEYS):
+                continue
+            if key not in block.params:
+                raise self.fail(
+                    f"block '{block.name}' has no parameter '{key}'{did_you_mean(key, block.params)}",
+                    entry.line_of(key),
+                    name,
+                )
+            if not first_rep and key in STRIDE_NAMES:
+                value = 1
+            expr = compile_expr(value, self.spec.file, entry.line_of(key), name, what=key)
+            inner.params[key] = Binding(expr, scope, start)
+        for param, default in block.params.items():
+            if param in inner.params:
+                continue
+            if default is None:
+                raise self.fail(f"block '{block.name}' needs parameter '{param}'", entry.line, name)
+            inner.params[param] = Binding(default, inner, start)
+        return self.sequence(block.body, inner, start, group)
+
+    def parallel_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
+        branches = entry["parallel"]
+        allowed = ("parallel", "merge", "name")
+        for key in entry:
+            if key not in allowed:
+                raise self.fail(f"unknown key '{key}' in parallel{did_you_mean(key, allowed)}", entry.line_of(key), name)
+        merge = entry.get("merge")
+        if merge not in ("concat", "add"):
+            raise self.fail("parallel needs merge: concat or merge: add", entry.line, name)
+        if not isinstance(branches, list) or len(branches) < 2:
+            raise self.fail("parallel needs a list of at least two branches", entry.line_of("parallel"), name)
+        ends = [self.sequence(branch, scope, current, group) for branch in branches]
+        merge_name = name if named else name
+        draft = Draft(merge_name, REGISTRY[merge], {}, scope, ends, entry.line, group)
+        return self.add(draft)
+
+    def residual_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
+        allowed = ("residual", "when", "name")
+        for key in entry:
+            if key not in allowed:
+                raise self.fail(f"unknown key '{key}' in residual{did_you_mean(key, allowed)}", entry.line_of(key), name)
+        end = self.sequence(entry["residual"], scope, current, group)
+        condition = None
+        if "when" in entry:
+            expr = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
+            condition = Binding(expr, scope, current)
+        draft = Draft(name, REGISTRY["add"], {}, scope, [current, end], entry.line, group, condition=condition, residual=True)
+        return self.add(draft)
+
+
+def _constant_value(expr: Expr, scope: Scope) -> Any:
+    """Evaluate a structural expression (repeat counts): block parameters only, no symbols."""
+
+    def lookup(name: str) -> Any:
+        if name.startswith(PARAM_PREFIX):
+            param = name[len(PARAM_PREFIX) :]
+            binding = scope.params.get(param)
+            if binding is None:
+                raise ExpressionError(f"unknown parameter ${param}")
+            return _constant_value(binding.expr, binding.scope)
+        raise ExpressionError(f"structure cannot depend on '{name}' (use a number or a block parameter)")
+
+    return expr.evaluate(lookup)
+
+
+class _Evaluator:
+    def __init__(self, structure: Structure, env: dict[str, Any]) -> None:
+        self.structure = structure
+        self.spec = structure.spec
+        self.env = env
+        self.shapes: dict[str, Shape] = {}
+        self.symbolic = any(not intmath.is_number(v) for v in env.values())
+        self.cache: dict[int, Any] = {}
+
+    def fail(self, message: str, draft: Draft | None = None, line: int | None = None) -> SpecError:
+        return self.spec.error(message, line=line or (draft.line if draft else None), layer=draft.name if draft else None)
+
+    def run(self) -> Network:
+        spec = self.spec
+        base = self.lookup(None, INPUT)
+        try:
+            channels = spec.input_channels.evaluate(base)
+            size = spec.input_size.evaluate(base)
+        except ExpressionError as err:
+            raise self.fail(f"input: {err}", line=spec.input_line) from None
+        for what, value in (("input channels", channels), ("input size", size)):
+            if intmath.is_number(value) and (value != int(value) or value < 1):
+                raise self.fail(f"{what} must be a positive whole number, got {_show(value)}", line=spec.input_line)
+        channels, size = intmath.to_int(channels), intmath.to_int(size)
+        self.shapes[INPUT] = (channels, size, size)
+        nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
+        return Network(spec, dict(self.env), self.shapes[INPUT], nodes)
+
+    def lookup(self, scope: Scope | None, input_node: str):
+        def lookup(name: str) -> Any:
+            if name == INPUT_CHANNELS:
+                return self.shapes[input_node][0]
+            if name.startswith(PARAM_PREFIX):
+                param = name[len(PARAM_PREFIX) :]
+                binding = scope.params.get(param) if scope else None
+                if binding is None:
+                    where = f"block '{scope.block}'" if scope and scope.block else "the top level"
+                    raise ExpressionError(f"unknown parameter ${param} in {where}")
+                return self.bound(binding)
+            if name in self.env:
+                return self.env[name]
+            known = ", ".join(sorted(self.env)) or "none"
+            raise ExpressionError(f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}")
+
+        return lookup
+
+    def bound(self, binding: Binding) -> Any:
+        key = id(binding)
+        if key not in self.cache:
+            self.cache[key] = binding.expr.evaluate(self.lookup(binding.scope, binding.input_node))
+        return self.cache[key]
+
+    def scales(self, expr: Expr, scope: Scope) -> bool:
+        """Whether a width goes through the width rule: not when fixed() or derived from the input."""
+        if expr.fixed or INPUT_CHANNELS in expr.names:
+            return False
+        if expr.param is not None and expr.param in scope.params:
+            binding = scope.params[expr.param]
+            return self.scales(binding.expr, binding.scope)
+        return True
+
+    def attribute(self, draft: Draft, key: str, kind: str, value: Any, line: int) -> Any:
+        if kind in (FLAG,) or value in ("same", "valid") or value is None:
+            return value
+        if isinstance(value, tuple):
+            return tuple(self.attribute(draft, key, EXPR, v, line) for v in value)
+        lookup = self.lookup(draft.scope, draft.inputs[0])
+        try:
+            result = value.evaluate(lookup)
+        except ExpressionError as err:
+            raise self.fail(f"{key}: {err}", draft, line) from None
+        if kind == CHANNELS and self.spec.width is not None and self.scales(value, draft.scope):
+            result = apply_width_rule(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
+        if kind == NUMBER:
+            return result
+        if intmath.is_number(result) and result != int(result):
+            raise self.fail(f"{key} = {value.text} is {_show(result)} here, not a whole number", draft, line)
+        return intmath.to_int(result)
+
+    def node(self, draft: Draft) -> Node:
+        input_shapes = tuple(self.shapes[i] for i in draft.inputs)
+        schema = draft.op.schema()
+        values = {key: self.attribute(draft, key, schema[key], raw, line) for key, (raw, line) in draft.attrs.items()}
+        op = draft.op(**values)
+        present: Any = True
+        if draft.residual:
+            present = self.residual_present(draft, input_shapes)
+        if present is False:
+            output = input_shapes[-1]
+        else:
+            try:
+                output = op.output_shape(list(input_shapes))
+            except ShapeError as err:
+                raise self.fail(str(err), draft) from None
+            except ExpressionError as err:
+                raise self.fail(str(err), draft) from None
+        self.shapes[draft.name] = output
+        return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
+
+    def residual_present(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
+        present: Any = True
+        if draft.condition is not None:
+            try:
+                present = self.bound(draft.condition)
+            except ExpressionError as err:
+                raise self.fail(f"when: {err}", draft) from None
+            if not isinstance(present, bool) and not hasattr(present, "is_Relational") and not hasattr(present, "is_Boolean"):
+                raise self.fail("when: expected a condition such as '$s == 1'", draft)
+        same_channels = intmath.equal(shapes[0][0], shapes[1][0])
+        if isinstance(present, bool) and isinstance(same_channels, bool):
+            return present and same_channels
+        import sympy
+
+        combined = sympy.And(present, same_channels)
+        if combined is sympy.true or combined is sympy.false:
+            return bool(combined)
+        return combined
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return format(float(value), "g") if value.denominator != 1 else str(value.numerator)
+    return str(value)

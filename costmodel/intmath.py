@@ -1,0 +1,168 @@
+"""Integer maths that works on exact numbers and on sympy expressions alike.
+
+Every shape and cost formula in costmodel is written once, against these helpers. Given ``int`` or
+``Fraction`` arguments they return exact Python numbers (the fast path, no sympy involved); given a
+sympy expression they return the closed form. That one code path yields both the number and the formula
+is what makes "the formula equals the count" true by construction rather than by coincidence.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+Number = int | Fraction
+Value = Any  # Number or a sympy expression
+
+__all__ = [
+    "Number",
+    "Value",
+    "ceil_div",
+    "ceil_value",
+    "conv_out",
+    "equal",
+    "floor_div",
+    "floor_value",
+    "is_number",
+    "less",
+    "make_divisible",
+    "same_out",
+    "smax",
+    "smin",
+    "to_int",
+    "where",
+]
+
+
+def is_number(x: object) -> bool:
+    """True for exact Python numbers (bool excluded), i.e. the fast path."""
+    return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
+
+
+def _sympy():
+    import sympy  # imported lazily: the numeric path never needs it
+
+    return sympy
+
+
+def to_int(x: Value) -> Value:
+    """An integral Fraction becomes an int; anything else is returned unchanged."""
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return int(x)
+    return x
+
+
+def floor_value(x: Value) -> Value:
+    if is_number(x):
+        return math.floor(x)
+    sp = _sympy()
+    return sp.floor(x)
+
+
+def ceil_value(x: Value) -> Value:
+    if is_number(x):
+        return math.ceil(x)
+    sp = _sympy()
+    return sp.ceiling(x)
+
+
+def floor_div(a: Value, b: Value) -> Value:
+    """floor(a / b); floor(floor(x) / n) collapses to floor(x / n) for readable closed forms."""
+    if is_number(a) and is_number(b):
+        return math.floor(Fraction(a) / Fraction(b))
+    if is_number(b) and b == 1:
+        return a
+    sp = _sympy()
+    if isinstance(a, sp.floor) and is_number(b) and b > 0 and Fraction(b).denominator == 1:
+        return sp.floor(a.args[0] / b)
+    return sp.floor(sp.sympify(a) / b)
+
+
+def ceil_div(a: Value, b: Value) -> Value:
+    """ceil(a / b); ceil(ceil(x) / n) collapses to ceil(x / n) (true for real x, integer n > 0)."""
+    if is_number(a) and is_number(b):
+        return math.ceil(Fraction(a) / Fraction(b))
+    if is_number(b) and b == 1:
+        return a
+    sp = _sympy()
+    if isinstance(a, sp.ceiling) and is_number(b) and b > 0 and Fraction(b).denominator == 1:
+        return sp.ceiling(a.args[0] / b)
+    return sp.ceiling(sp.sympify(a) / b)
+
+
+def smax(*args: Value) -> Value:
+    if all(is_number(a) for a in args):
+        return max(args)
+    return _sympy().Max(*args)
+
+
+def smin(*args: Value) -> Value:
+    if all(is_number(a) for a in args):
+        return min(args)
+    return _sympy().Min(*args)
+
+
+def where(cond: Any, if_true: Value, if_false: Value) -> Value:
+    """A value chosen by a condition: a plain choice for numbers, a ``Piecewise`` for symbols."""
+    if isinstance(cond, bool):
+        return if_true if cond else if_false
+    sp = _sympy()
+    if cond is sp.true or cond is sp.false:
+        return if_true if cond is sp.true else if_false
+    return sp.Piecewise((if_true, cond), (if_false, True))
+
+
+def equal(a: Value, b: Value) -> Any:
+    """a == b as a bool for numbers, as a sympy relation (possibly already decided) for symbols."""
+    if is_number(a) and is_number(b):
+        return a == b
+    sp = _sympy()
+    rel = sp.Eq(a, b)
+    if rel is sp.true or rel is sp.false:
+        return bool(rel)
+    return rel
+
+
+def less(a: Value, b: Value) -> Any:
+    if is_number(a) and is_number(b):
+        return a < b
+    sp = _sympy()
+    rel = sp.Lt(a, b)
+    if rel is sp.true or rel is sp.false:
+        return bool(rel)
+    return rel
+
+
+def conv_out(size: Value, kernel: int, stride: int, pad_total: Value, ceil_mode: bool = False) -> Value:
+    """Output side of a convolution or pooling window, PyTorch's rule (``ceil_mode`` included).
+
+    With ``ceil_mode`` PyTorch also drops a last window that would start in the right padding; that
+    can only happen when ``pad + stride > kernel``, so the correction is added only then.
+    """
+    span = size + pad_total - kernel
+    if not ceil_mode:
+        return floor_div(span, stride) + 1
+    out = ceil_div(span, stride) + 1
+    left_pad = floor_div(pad_total, 2)
+    if is_number(left_pad) and left_pad + stride <= kernel:
+        return out
+    starts_in_padding = less(size + left_pad - 1, (out - 1) * stride)
+    return where(starts_in_padding, out - 1, out)
+
+
+def same_out(size: Value, stride: int) -> Value:
+    """TensorFlow 'SAME' padding: the output side is ceil(size / stride), whatever the kernel."""
+    return ceil_div(size, stride)
+
+
+def make_divisible(value: Value, divisor: int = 8, min_value: Value | None = None) -> Value:
+    """The MobileNet v2/v3 channel rule (TF-slim's ``_make_divisible``, as torchvision has it).
+
+    Rounds to the nearest multiple of ``divisor`` (halves up), at least ``min_value`` (default:
+    ``divisor``), and adds one more ``divisor`` when rounding lost more than 10 % of ``value``.
+    """
+    floor_to = min_value if min_value is not None else divisor
+    rounded = smax(floor_to, floor_div(value + Fraction(divisor, 2), divisor) * divisor)
+    lost_too_much = less(rounded, Fraction(9, 10) * value)
+    return where(lost_too_much, rounded + divisor, rounded)

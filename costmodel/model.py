@@ -1,0 +1,223 @@
+"""A model: a spec, its expanded graph, and the points it can be evaluated at.
+
+This is the Python API behind every command::
+
+    from costmodel import load_model
+    model = load_model("mobilenet")
+    point = model.point(alpha="0.75", resolution=192)
+    costs = model.costs(point)            # exact integers
+    model.closed_form("macs")             # sympy, exact at every valid point
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+from costmodel import conventions, intmath
+from costmodel.costs import Costs, count
+from costmodel.errors import SpecError, UsageError
+from costmodel.graph import Network, Structure, expand
+from costmodel.resources import builtin_spec_path, builtin_names
+from costmodel.spec import Spec, did_you_mean, exact_number, read_spec
+
+ALIASES = {"mobilenet": "mobilenet_v1", "squeezenet": "squeezenet1_0"}
+TOO_SMALL = "too small"
+
+
+@dataclass(frozen=True)
+class Point:
+    """Exact values for every symbol of a model, and the input side they give."""
+
+    values: dict[str, Fraction]
+    resolution: int | None
+
+    def get(self, name: str) -> Fraction | None:
+        return self.values.get(name)
+
+
+def load_model(name_or_path: str | Path) -> Model:
+    """A built-in model by name or alias, or a spec file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if text.endswith((".yaml", ".yml")) or path.is_file() or "/" in text:
+        if not path.is_file():
+            raise UsageError(f"no such spec file: {text}")
+        return _load_path(str(path.resolve()), text)
+    name = ALIASES.get(text, text)
+    builtin = builtin_spec_path(name)
+    if builtin is None:
+        names = builtin_names()
+        raise UsageError(
+            f"unknown model '{text}'{did_you_mean(text, [*names, *ALIASES])}; "
+            f"built-in models: {', '.join(names)} (or give a path to a .yaml spec)"
+        )
+    return _load_path(str(builtin), f"specs/{builtin.name}")
+
+
+@lru_cache(maxsize=64)
+def _load_path(path: str, display: str) -> Model:
+    spec = read_spec(Path(path), display)
+    return Model(spec, expand(spec))
+
+
+class Model:
+    def __init__(self, spec: Spec, structure: Structure) -> None:
+        self.spec = spec
+        self.structure = structure
+        # A spec is only accepted if it builds at its default point.
+        self.network(self.default_point())
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    # -- points ---------------------------------------------------------------------------------
+
+    @cached_property
+    def base_resolution(self) -> Fraction | None:
+        """The input side at rho = 1 (224 for the ImageNet models), if the input scales with rho."""
+        if "rho" not in self.spec.symbols or "rho" not in self.spec.input_size.names:
+            return None
+        env = {name: s.default for name, s in self.spec.symbols.items()}
+        env["rho"] = Fraction(1)
+        return Fraction(self.spec.input_size.evaluate(env.__getitem__))
+
+    def default_point(self) -> Point:
+        return self.point()
+
+    def point(
+        self,
+        alpha: Any = None,
+        resolution: Any = None,
+        rho: Any = None,
+        classes: Any = None,
+        values: dict[str, Any] | None = None,
+    ) -> Point:
+        """Validate user-given values and complete them with the spec's defaults."""
+        symbols = self.spec.symbols
+        given: dict[str, Any] = dict(values or {})
+        for name, value in (("alpha", alpha), ("num_classes", classes)):
+            if value is not None:
+                given[name] = value
+        exact: dict[str, Fraction] = {}
+        for name, value in given.items():
+            if name not in symbols:
+                known = ", ".join(symbols) or "none"
+                raise UsageError(
+                    f"{self.name} has no symbol '{name}'{did_you_mean(name, symbols)} (its symbols: {known})"
+                )
+            try:
+                exact[name] = exact_number(value)
+            except (ValueError, ZeroDivisionError):
+                raise UsageError(f"{name} must be a number, got {value!r}") from None
+        if resolution is not None and rho is not None:
+            raise UsageError("give either a resolution or rho, not both")
+        if resolution is not None or rho is not None:
+            base = self.base_resolution
+            if base is None:
+                raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
+            if resolution is not None:
+                try:
+                    side = exact_number(resolution)
+                except (ValueError, ZeroDivisionError):
+                    raise UsageError(f"resolution must be a whole number, got {resolution!r}") from None
+                if side.denominator != 1 or side < 1:
+                    raise UsageError(f"resolution must be a positive whole number, got {resolution}")
+            else:
+                try:
+                    scale = exact_number(rho)
+                except (ValueError, ZeroDivisionError):
+                    raise UsageError(f"rho must be a number, got {rho!r}") from None
+                if scale <= 0:
+                    raise UsageError(f"rho must be > 0, got {rho}")
+                side = Fraction(intmath.floor_value(scale * base + Fraction(1, 2)))
+                if side < 1:
+                    raise UsageError(f"rho = {rho} gives an input smaller than one pixel")
+            exact["rho"] = side / base
+        full = {name: s.default for name, s in symbols.items()}
+        full.update(exact)
+        for name, value in full.items():
+            problem = symbols[name].violation(value)
+            if problem:
+                raise UsageError(problem)
+        res = None
+        if self.base_resolution is not None:
+            res = int(full["rho"] * self.base_resolution) if (full["rho"] * self.base_resolution).denominator == 1 else None
+            if res is None:
+                raise UsageError(
+                    f"rho = {float(full['rho']):g} gives a fractional input side "
+                    f"{float(full['rho'] * self.base_resolution):g}; use --res"
+                )
+        return Point(full, res)
+
+    # -- evaluation -------------------------------------------------------------------------------
+
+    def network(self, point: Point) -> Network:
+        try:
+            return self.structure.evaluate(dict(point.values))
+        except SpecError as err:
+            if TOO_SMALL in err.message and self.base_resolution is not None:
+                minimum = self.min_resolution(point)
+                raise SpecError(
+                    f"{err.message}: resolution {point.resolution} is below the minimum {minimum}",
+                    file=err.file,
+                    line=err.line,
+                    layer=err.layer,
+                ) from None
+            raise
+
+    def costs(self, point: Point | None = None, counting: str = conventions.DEFAULT) -> Costs:
+        return count(self.network(point or self.default_point()), conventions.get_counting(counting))
+
+    def min_resolution(self, point: Point | None = None) -> int | None:
+        """The smallest input side at which every layer still has at least one output pixel."""
+        base = self.base_resolution
+        if base is None:
+            return None
+        values = dict((point or self.default_point()).values)
+
+        def valid(side: int) -> bool:
+            values["rho"] = Fraction(side) / base
+            try:
+                self.structure.evaluate(dict(values))
+            except SpecError as err:
+                if TOO_SMALL in err.message:
+                    return False
+                raise
+            return True
+
+        high = int(base)
+        while not valid(high):
+            high *= 2
+            if high > 1 << 16:
+                return None
+        low = 0  # invalid (no pixels) by definition
+        while high - low > 1:
+            mid = (low + high) // 2
+            if valid(mid):
+                high = mid
+            else:
+                low = mid
+        return high
+
+    # -- closed forms ---------------------------------------------------------------------------
+
+    @cached_property
+    def sympy_symbols(self) -> dict[str, Any]:
+        return {name: s.sympy_symbol() for name, s in self.spec.symbols.items()}
+
+    @cached_property
+    def symbolic_network(self) -> Network:
+        return self.structure.evaluate(dict(self.sympy_symbols))
+
+    def symbolic_costs(self, counting: str = conventions.DEFAULT) -> Costs:
+        return count(self.symbolic_network, conventions.get_counting(counting))
+
+    def substitution(self, point: Point) -> dict[Any, Any]:
+        import sympy
+
+        return {self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()}

@@ -1,0 +1,385 @@
+"""Spec files: YAML data describing an architecture, validated into a :class:`Spec`.
+
+Only the top level is interpreted here (symbols, input, width rule, defaults, blocks); the layer list
+is expanded into a graph by :mod:`costmodel.graph`, which keeps the raw YAML mappings so that every
+node can point at its line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from costmodel import expressions, intmath
+from costmodel.errors import SpecError
+from costmodel.expressions import Expr, ExpressionError
+from costmodel.yamlfile import Located, LocatedList, load_yaml
+
+TOP_LEVEL_KEYS = (
+    "name",
+    "title",
+    "source",
+    "description",
+    "symbols",
+    "input",
+    "width",
+    "defaults",
+    "blocks",
+    "layers",
+    "reference",
+    "notes",
+)
+RESERVED_NAMES = {expressions.INPUT_CHANNELS, "in", "fixed", *expressions.FUNCTIONS}
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_BOUND = re.compile(r"^(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)$")
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def exact_number(value: Any) -> Fraction:
+    """A YAML or CLI number as an exact fraction: 0.1 means one tenth, not the nearest double."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value}")
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(repr(value))
+    return Fraction(str(value).strip().replace("_", ""))
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A free metaparameter of the model: a default, and the domain where formulas are valid."""
+
+    name: str
+    default: Fraction
+    integer: bool = False
+    bounds: tuple[tuple[str, Fraction], ...] = ()
+    description: str = ""
+
+    def violation(self, value: Fraction) -> str | None:
+        """Why ``value`` is outside the domain, or None."""
+        if self.integer and value.denominator != 1:
+            return f"{self.name} must be an integer, got {_show(value)}"
+        for op, bound in self.bounds:
+            ok = {
+                ">": value > bound,
+                ">=": value >= bound,
+                "<": value < bound,
+                "<=": value <= bound,
+            }[op]
+            if not ok:
+                return f"{self.name} must be {op} {_show(bound)}, got {_show(value)}"
+        return None
+
+    @property
+    def domain(self) -> str:
+        parts = [f"{op} {_show(b)}" for op, b in self.bounds]
+        text = ", ".join(parts)
+        return f"integer {text}".strip() if self.integer else text
+
+    def sympy_symbol(self) -> Any:
+        import sympy
+
+        lower = [(op, b) for op, b in self.bounds if op in (">", ">=")]
+        positive = any((op == ">" and b >= 0) or (op == ">=" and b > 0) for op, b in lower)
+        nonnegative = positive or any(b >= 0 for _, b in lower)
+        return sympy.Symbol(
+            self.name,
+            integer=True if self.integer else None,
+            positive=True if positive else None,
+            nonnegative=True if nonnegative else None,
+            real=True,
+        )
+
+
+def _show(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return format(float(value), "g")
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    params: dict[str, Expr | None]  # None = required
+    param_lines: dict[str, int]
+    body: LocatedList
+    line: int
+
+
+@dataclass(frozen=True)
+class WidthRule:
+    rule: str
+    multiplier: str
+    line: int
+
+
+@dataclass
+class Spec:
+    name: str
+    title: str
+    source: str
+    file: str
+    symbols: dict[str, Symbol]
+    input_channels: Expr
+    input_size: Expr
+    input_line: int
+    width: WidthRule | None
+    defaults: dict[str, Located]
+    blocks: dict[str, Block]
+    layers: LocatedList
+    reference: list[Located] = field(default_factory=list)
+    description: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def error(self, message: str, line: int | None = None, layer: str | None = None) -> SpecError:
+        return SpecError(message, file=self.file, line=line, layer=layer)
+
+    @property
+    def resolution_symbol(self) -> str | None:
+        return "rho" if "rho" in self.symbols else None
+
+
+def read_spec(path: Path, display: str | None = None) -> Spec:
+    """Load a spec file; ``display`` is the file name that errors show."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"cannot read spec: {err.strerror}", file=shown) from None
+    except UnicodeDecodeError:
+        raise SpecError("cannot read spec: not UTF-8 text", file=shown) from None
+    return parse_spec(text, shown)
+
+
+def parse_spec(text: str, file: str) -> Spec:
+    data = load_yaml(text, file)
+    if not isinstance(data, Located):
+        raise SpecError("a spec must be a YAML mapping (name:, input:, layers: ...)", file=file, line=1)
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(
+                f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}",
+                file=file,
+                line=data.line_of(key),
+            )
+    for key in ("name", "input", "layers"):
+        if key not in data:
+            raise SpecError(f"missing required key '{key}'", file=file, line=data.line)
+
+    name = _text(data, "name", file)
+    if not _NAME.match(name):
+        raise SpecError(f"model name {name!r} must be a plain identifier", file=file, line=data.line_of("name"))
+    symbols = _symbols(data.get("symbols") or Located(), file, data.line_of("symbols"))
+    channels, size, input_line = _input(data["input"], file, data.line_of("input"))
+    width = _width(data.get("width"), file, data.line_of("width"), symbols)
+    defaults = _defaults(data.get("defaults") or Located(), file)
+    blocks = _blocks(data.get("blocks") or Located(), file)
+    layers = data["layers"]
+    if not isinstance(layers, LocatedList) or not layers:
+        raise SpecError("'layers' must be a non-empty list", file=file, line=data.line_of("layers"))
+    reference = data.get("reference") or []
+    if not isinstance(reference, list) or not all(isinstance(r, Located) for r in reference):
+        raise SpecError("'reference' must be a list of mappings", file=file, line=data.line_of("reference"))
+    notes = data.get("notes") or []
+    if isinstance(notes, str):
+        notes = [notes]
+    return Spec(
+        name=name,
+        title=str(data.get("title", name)),
+        source=str(data.get("source", "")),
+        description=str(data.get("description", "")),
+        file=file,
+        symbols=symbols,
+        input_channels=channels,
+        input_size=size,
+        input_line=input_line,
+        width=width,
+        defaults=defaults,
+        blocks=blocks,
+        layers=layers,
+        reference=list(reference),
+        notes=[str(n) for n in notes],
+    )
+
+
+def _text(data: Located, key: str, file: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"'{key}' must be a non-empty string", file=file, line=data.line_of(key))
+    return value.strip()
+
+
+def compile_expr(value: Any, file: str, line: int, layer: str | None = None, what: str = "") -> Expr:
+    """Parse a spec value with the whitelist grammar; errors point at the line."""
+    try:
+        return expressions.parse(value)
+    except ExpressionError as err:
+        prefix = f"{what}: " if what else ""
+        raise SpecError(f"{prefix}{err}", file=file, line=line, layer=layer) from None
+
+
+def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
+    if not isinstance(raw, Located):
+        raise SpecError("'symbols' must be a mapping of name: {default, domain}", file=file, line=line)
+    symbols: dict[str, Symbol] = {}
+    for name, decl in raw.items():
+        where = raw.line_of(name)
+        if not _NAME.match(name) or name in RESERVED_NAMES:
+            raise SpecError(f"symbol name {name!r} is not allowed", file=file, line=where)
+        if not isinstance(decl, Located) or "default" not in decl:
+            raise SpecError(f"symbol '{name}' needs a default: {{default: ..., domain: ...}}", file=file, line=where)
+        for key in decl:
+            if key not in ("default", "domain", "description"):
+                raise SpecError(
+                    f"unknown key '{key}' in symbol '{name}'{did_you_mean(key, ['default', 'domain', 'description'])}",
+                    file=file,
+                    line=decl.line_of(key),
+                )
+        try:
+            default = exact_number(decl["default"])
+        except (ValueError, ZeroDivisionError):
+            raise SpecError(f"symbol '{name}': default must be a number", file=file, line=decl.line_of("default")) from None
+        integer, bounds = _domain(str(decl.get("domain", "")), name, file, decl.line_of("domain"))
+        symbol = Symbol(name, default, integer, bounds, str(decl.get("description", "")))
+        problem = symbol.violation(default)
+        if problem:
+            raise SpecError(f"default outside its domain: {problem}", file=file, line=decl.line_of("default"))
+        symbols[name] = symbol
+    return symbols
+
+
+def _domain(text: str, name: str, file: str, line: int) -> tuple[bool, tuple[tuple[str, Fraction], ...]]:
+    text = text.strip()
+    integer = False
+    if text.startswith("integer"):
+        integer = True
+        text = text[len("integer") :].strip()
+    bounds = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _BOUND.match(part)
+        if not match:
+            raise SpecError(
+                f"symbol '{name}': domain part {part!r} is not of the form '> 0', '<= 1', 'integer >= 1'",
+                file=file,
+                line=line,
+            )
+        bounds.append((match.group(1), exact_number(match.group(2))))
+    return integer, tuple(bounds)
+
+
+def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, int]:
+    if not isinstance(raw, Located) or "channels" not in raw or "size" not in raw:
+        raise SpecError("'input' must be {channels: C, size: S}", file=file, line=line)
+    for key in raw:
+        if key not in ("channels", "size"):
+            raise SpecError(f"unknown key '{key}' in input{did_you_mean(key, ['channels', 'size'])}", file=file, line=raw.line_of(key))
+    channels = compile_expr(raw["channels"], file, raw.line_of("channels"), what="input channels")
+    size = compile_expr(raw["size"], file, raw.line_of("size"), what="input size")
+    return channels, size, raw.line
+
+
+WIDTH_RULES = ("floor_min8", "make_divisible8", "floor", "none")
+
+
+def apply_width_rule(rule: str, channels: Any, multiplier: Any) -> Any:
+    """Scale a layer width by the width multiplier, rounding as the reference implementation does."""
+    scaled = channels * multiplier
+    if rule == "floor_min8":  # TF-slim MobileNet v1: max(int(c * alpha), 8)
+        return intmath.smax(intmath.floor_value(scaled), 8)
+    if rule == "make_divisible8":  # MobileNet v2/v3: _make_divisible(c * alpha, 8)
+        return intmath.make_divisible(scaled, 8)
+    if rule == "floor":  # Keras MobileNet v1: int(c * alpha)
+        return intmath.floor_value(scaled)
+    return channels
+
+
+def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthRule | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw_rule, multiplier, where = raw, "alpha", line
+    elif isinstance(raw, Located):
+        raw_rule, multiplier, where = raw.get("rule"), raw.get("multiplier", "alpha"), raw.line
+        for key in raw:
+            if key not in ("rule", "multiplier"):
+                raise SpecError(f"unknown key '{key}' in width{did_you_mean(key, ['rule', 'multiplier'])}", file=file, line=raw.line_of(key))
+    else:
+        raise SpecError("'width' must be a rule name or {rule: ..., multiplier: ...}", file=file, line=line)
+    if raw_rule not in WIDTH_RULES:
+        raise SpecError(
+            f"unknown width rule {raw_rule!r}{did_you_mean(str(raw_rule), WIDTH_RULES)} (rules: {', '.join(WIDTH_RULES)})",
+            file=file,
+            line=where,
+        )
+    if multiplier not in symbols:
+        raise SpecError(f"width multiplier '{multiplier}' is not a declared symbol", file=file, line=where)
+    return WidthRule(raw_rule, multiplier, where)
+
+
+def _defaults(raw: Any, file: str) -> dict[str, Located]:
+    from costmodel.operators import REGISTRY
+
+    if not isinstance(raw, Located):
+        raise SpecError("'defaults' must map operator names to attributes", file=file)
+    result = {}
+    for op, attrs in raw.items():
+        if op not in REGISTRY:
+            raise SpecError(f"defaults for unknown op '{op}'{did_you_mean(op, REGISTRY)}", file=file, line=raw.line_of(op))
+        if not isinstance(attrs, Located):
+            raise SpecError(f"defaults for '{op}' must be a mapping", file=file, line=raw.line_of(op))
+        schema = REGISTRY[op].schema()
+        for key in attrs:
+            if key not in schema:
+                raise SpecError(f"unknown attribute '{key}' of {op}{did_you_mean(key, schema)}", file=file, line=attrs.line_of(key))
+        result[op] = attrs
+    return result
+
+
+def _blocks(raw: Any, file: str) -> dict[str, Block]:
+    from costmodel.operators import REGISTRY
+
+    if not isinstance(raw, Located):
+        raise SpecError("'blocks' must map block names to {params, body}", file=file)
+    blocks = {}
+    for name, decl in raw.items():
+        where = raw.line_of(name)
+        if not _NAME.match(name):
+            raise SpecError(f"block name {name!r} must be a plain identifier", file=file, line=where)
+        if name in REGISTRY:
+            raise SpecError(f"block '{name}' has the name of an operator", file=file, line=where)
+        if not isinstance(decl, Located) or not isinstance(decl.get("body"), LocatedList) or not decl["body"]:
+            raise SpecError(f"block '{name}' needs a non-empty 'body' list", file=file, line=where)
+        for key in decl:
+            if key not in ("params", "body", "description"):
+                raise SpecError(f"unknown key '{key}' in block '{name}'{did_you_mean(key, ['params', 'body'])}", file=file, line=decl.line_of(key))
+        params_raw = decl.get("params") or []
+        params: dict[str, Expr | None] = {}
+        param_lines: dict[str, int] = {}
+        if isinstance(params_raw, list):
+            for p in params_raw:
+                if not isinstance(p, str) or not _NAME.match(p):
+                    raise SpecError(f"block '{name}': parameter names must be identifiers", file=file, line=decl.line_of("params"))
+                params[p] = None
+                param_lines[p] = decl.line_of("params")
+        elif isinstance(params_raw, Located):
+            for p, default in params_raw.items():
+                if not _NAME.match(p):
+                    raise SpecError(f"block '{name}': parameter {p!r} must be an identifier", file=file, line=params_raw.line_of(p))
+                params[p] = None if default is None else compile_expr(default, file, params_raw.line_of(p), what=f"default of ${p}")
+                param_lines[p] = params_raw.line_of(p)
+        else:
+            raise SpecError(f"block '{name}': 'params' must be a list or a mapping", file=file, line=decl.line_of("params"))
+        for p in params:
+            if p in ("name", "repeat", "from", "use", "op"):
+                raise SpecError(f"block '{name}': parameter name '{p}' is reserved", file=file, line=param_lines[p])
+        blocks[name] = Block(name, params, param_lines, decl["body"], where)
+    return blocks
