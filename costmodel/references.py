@@ -1,0 +1,155 @@
+"""Published figures kept in a spec's ``reference:`` rows, and checking them against the counts.
+
+A figure written as an integer is exact. A figure written as printed (``"569M"``, ``"4.2M"``,
+``"0.819G"``, ``94.86``) matches when the count rounds to it: the tolerance is half a unit of its last
+printed digit, so the row carries its own precision. A row whose figure the architecture does not
+reproduce says so (``disagreement:``) and names the convention that does (``explained_by:``); the
+check then asserts both that the plain figure fails and that the explanation holds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from costmodel.costs import Costs
+from costmodel.errors import SpecError, UsageError
+from costmodel.model import Model, Point
+from costmodel.spec import did_you_mean
+from costmodel.yamlfile import Located
+
+UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+_PRINTED = re.compile(r"^([0-9]+(?:\.([0-9]+))?)\s*([KMG]?)$")
+FIGURES = ("params", "macs", "flops", "min_resolution", "params_by_layer", "share")
+ROW_KEYS = (*FIGURES, "source", "point", "counting", "exclude", "note", "disagreement", "explained_by")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A published number: its exact value, or a printed value with its rounding tolerance."""
+
+    text: str
+    value: Fraction
+    tolerance: Fraction  # 0 = exact
+
+    def matches(self, actual: Any) -> bool:
+        return abs(Fraction(actual) - self.value) <= self.tolerance
+
+
+def parse_figure(raw: Any) -> Figure:
+    if isinstance(raw, bool):
+        raise ValueError(f"not a figure: {raw!r}")
+    if isinstance(raw, int):
+        return Figure(str(raw), Fraction(raw), Fraction(0))
+    text = repr(raw) if isinstance(raw, float) else str(raw).strip().replace(",", "")
+    match = _PRINTED.match(text)
+    if not match:
+        raise ValueError(f"not a figure: {raw!r} (write 4231976, '4.2M', '0.819G' or 94.86)")
+    digits, decimals, unit = match.group(1), match.group(2) or "", match.group(3)
+    scale = UNITS[unit]
+    value = Fraction(digits) * scale
+    tolerance = Fraction(scale, 2 * 10 ** len(decimals))
+    if not unit and not decimals and isinstance(raw, str):
+        tolerance = Fraction(0)
+    return Figure(str(raw), value, tolerance)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One figure of one reference row, compared."""
+
+    line: int
+    source: str
+    figure: str
+    expected: str
+    actual: Any
+    ok: bool
+    note: str = ""
+
+
+def _point(model: Model, row: Located, file: str) -> Point:
+    raw = row.get("point") or {}
+    if not isinstance(raw, dict):
+        raise SpecError("reference point must be a mapping", file=file, line=row.line_of("point"))
+    values = dict(raw)
+    resolution = values.pop("resolution", None)
+    try:
+        return model.point(resolution=resolution, values=values)
+    except UsageError as err:
+        raise SpecError(f"reference point: {err.message}", file=file, line=row.line_of("point")) from None
+
+
+def _filtered(costs: Costs, exclude: list[str], metric: str) -> Any:
+    return sum((getattr(layer, metric) for layer in costs.layers if layer.label not in exclude), 0)
+
+
+def _compare(model: Model, row: Located, point: Point, counting: str, exclude: list[str]) -> list[tuple[str, str, Any, bool]]:
+    """(figure, expected text, actual, ok) for every figure in the row."""
+    file = model.spec.file
+    costs = model.costs(point, counting)
+    results = []
+    for key in FIGURES:
+        if key not in row:
+            continue
+        raw = row[key]
+        line = row.line_of(key)
+        try:
+            if key in ("params", "macs", "flops"):
+                metric = "macs" if key == "flops" else key
+                actual = _filtered(costs, exclude, metric) * (2 if key == "flops" else 1)
+                figure = parse_figure(raw)
+                results.append((key, figure.text, actual, figure.matches(actual)))
+            elif key == "min_resolution":
+                actual = model.min_resolution(point)
+                results.append((key, str(raw), actual, actual == raw))
+            elif key == "params_by_layer":
+                for layer, value in raw.items():
+                    actual = costs.prefix_sum(layer, "params")
+                    figure = parse_figure(value)
+                    results.append((f"params[{layer}]", figure.text, actual, figure.matches(actual)))
+            elif key == "share":
+                by_type = costs.by_op_type()
+                totals = {m: sum((r[m] for r in by_type.values()), 0) for m in ("params", "macs")}
+                for label, shares in raw.items():
+                    if label not in by_type:
+                        raise ValueError(f"no layers of type '{label}'{did_you_mean(label, by_type)}")
+                    for metric, value in shares.items():
+                        if metric not in totals:
+                            raise ValueError(f"share of '{metric}': only params and macs")
+                        actual = Fraction(by_type[label][metric] * 100, totals[metric])
+                        figure = parse_figure(value)
+                        results.append((f"{metric} share[{label}] %", figure.text, float(actual), figure.matches(actual)))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise SpecError(f"reference {key}: {err}", file=file, line=line) from None
+    return results
+
+
+def check_references(model: Model) -> list[Check]:
+    """Compare every reference row of a model's spec with its counts."""
+    spec = model.spec
+    checks: list[Check] = []
+    for row in spec.reference:
+        for key in row:
+            if key not in ROW_KEYS:
+                raise SpecError(f"unknown reference key '{key}'{did_you_mean(key, ROW_KEYS)}", file=spec.file, line=row.line_of(key))
+        source = str(row.get("source", ""))
+        counting = str(row.get("counting", "torchvision"))
+        exclude = list(row.get("exclude") or [])
+        point = _point(model, row, spec.file)
+        results = _compare(model, row, point, counting, exclude)
+        if "disagreement" in row:
+            explained = row.get("explained_by") or {}
+            exclude2 = list(explained.get("exclude") or exclude)
+            counting2 = str(explained.get("counting", counting))
+            explained_results = _compare(model, row, point, counting2, exclude2)
+            for (figure, expected, actual, ok), (_, _, actual2, ok2) in zip(results, explained_results, strict=True):
+                note = f"{row['disagreement']} (explained: {actual2})"
+                # A disagreement row passes when the plain figure is off and the explanation holds;
+                # figures of the row that do match plainly must still match.
+                checks.append(Check(row.line, source, figure, expected, actual, ok or ok2, note if not ok else ""))
+            continue
+        for figure, expected, actual, ok in results:
+            checks.append(Check(row.line, source, figure, expected, actual, ok, str(row.get("note", ""))))
+    return checks
