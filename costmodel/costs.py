@@ -116,7 +116,14 @@ def count(network: Network, counting: Counting) -> Costs:
             by_kind = {kind: 0 for kind in BREAKDOWN_NAMES}
             by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else channels
         by_kind = {kind: _gate(node.present, v) for kind, v in by_kind.items()}
-        params = sum((v for kind, v in by_kind.items() if kind in counting.kinds or node.name in foldable and kind == BIAS), 0)
+        params = sum(
+            (
+                v
+                for kind, v in by_kind.items()
+                if kind in counting.kinds or (node.name in foldable and kind == BIAS)
+            ),
+            0,
+        )
         if counting.fold_norms and node.name not in foldable and node.op.op_name == "batchnorm":
             params += by_kind[NORM_AFFINE]
         macs = _gate(node.present, node.op.macs(inputs, node.output_shape))

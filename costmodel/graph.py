@@ -32,8 +32,8 @@ from costmodel.operators import (
     Shape,
     ShapeError,
 )
-from costmodel.spec import Block, Spec, apply_width_rule, compile_expr, did_you_mean
-from costmodel.yamlfile import Located, LocatedList
+from costmodel.spec import Spec, apply_width_rule, compile_expr, did_you_mean
+from costmodel.yamlfile import Located
 
 INPUT = "input"
 ENTRY_KEYS = ("op", "use", "parallel", "residual")
@@ -121,7 +121,9 @@ class Structure:
         self.drafts = {d.name: d for d in drafts}
         self.graph = graph
         position = {name: i for i, name in enumerate([INPUT, *self.drafts])}
-        self.order = [n for n in nx.lexicographical_topological_sort(graph, key=position.__getitem__) if n != INPUT]
+        self.order = [
+            n for n in nx.lexicographical_topological_sort(graph, key=position.__getitem__) if n != INPUT
+        ]
 
     def evaluate(self, env: dict[str, Any]) -> Network:
         """Infer every shape with the symbols bound as in ``env`` (numbers or sympy symbols)."""
@@ -159,9 +161,13 @@ def _resolve_ref(spec: Spec, draft: Draft, ref: str, names: set[str]) -> str:
     for candidate in (draft.scope.prefix + ref, ref):
         if candidate in names or candidate == INPUT:
             if candidate == draft.name:
-                raise spec.error("a layer cannot take its own output as input", line=draft.line, layer=draft.name)
+                raise spec.error(
+                    "a layer cannot take its own output as input", line=draft.line, layer=draft.name
+                )
             return candidate
-    raise spec.error(f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.line, layer=draft.name)
+    raise spec.error(
+        f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.line, layer=draft.name
+    )
 
 
 def _check_arity(spec: Spec, d: Draft) -> None:
@@ -205,12 +211,12 @@ class _Expander:
         if len(kinds) != 1:
             unknown = [k for k in entry if k not in COMMON_KEYS]
             hint = did_you_mean(unknown[0], ENTRY_KEYS) if unknown and not kinds else ""
-            raise self.fail(
-                f"a layer needs exactly one of op:, use:, parallel:, residual:{hint}", entry.line
-            )
+            raise self.fail(f"a layer needs exactly one of op:, use:, parallel:, residual:{hint}", entry.line)
         kind = kinds[0]
         explicit = entry.get("name")
-        if explicit is not None and (not isinstance(explicit, str) or not explicit.replace("_", "a").replace(".", "a").isalnum()):
+        if explicit is not None and (
+            not isinstance(explicit, str) or not explicit.replace("_", "a").replace(".", "a").isalnum()
+        ):
             raise self.fail(f"layer name {explicit!r} must be an identifier", entry.line_of("name"))
         repeat = self.repeat(entry, scope)
         label = self.kind_label(entry, kind)
@@ -264,13 +270,21 @@ class _Expander:
         return list(refs)
 
     def op_entry(
-        self, entry: Located, scope: Scope, current: str, name: str, group: str,
-        from_refs: list[str] | None, first_rep: bool,
+        self,
+        entry: Located,
+        scope: Scope,
+        current: str,
+        name: str,
+        group: str,
+        from_refs: list[str] | None,
+        first_rep: bool,
     ) -> str:
         op_name = entry["op"]
         op = REGISTRY.get(op_name) if isinstance(op_name, str) else None
         if op is None:
-            raise self.fail(f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name)
+            raise self.fail(
+                f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name
+            )
         schema = op.schema()
         merged: dict[str, tuple[Any, int]] = {}
         defaults = self.spec.defaults.get(op_name)
@@ -280,7 +294,11 @@ class _Expander:
             if key in ("op", *COMMON_KEYS):
                 continue
             if key not in schema:
-                raise self.fail(f"unknown attribute '{key}' of {op_name}{did_you_mean(key, schema)}", entry.line_of(key), name)
+                raise self.fail(
+                    f"unknown attribute '{key}' of {op_name}{did_you_mean(key, schema)}",
+                    entry.line_of(key),
+                    name,
+                )
             merged[key] = (value, entry.line_of(key))
         if not first_rep:
             for key in STRIDE_NAMES:
@@ -289,7 +307,10 @@ class _Expander:
         missing = op.required() - merged.keys()
         if missing:
             raise self.fail(f"{op_name} needs {', '.join(sorted(missing))}", entry.line, name)
-        attrs = {key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()}
+        attrs = {
+            key: (self.compile_attr(schema[key], value, line, name, key), line)
+            for key, (value, line) in merged.items()
+        }
         draft = Draft(name, op, attrs, scope, [current], entry.line, group, from_refs)
         return self.add(draft)
 
@@ -309,8 +330,14 @@ class _Expander:
         return compile_expr(value, self.spec.file, line, layer, what=key)
 
     def use_entry(
-        self, entry: Located, scope: Scope, current: str, name: str, group: str,
-        from_refs: list[str] | None, first_rep: bool,
+        self,
+        entry: Located,
+        scope: Scope,
+        current: str,
+        name: str,
+        group: str,
+        from_refs: list[str] | None,
+        first_rep: bool,
     ) -> str:
         block_name = entry["use"]
         block = self.spec.blocks.get(block_name) if isinstance(block_name, str) else None
@@ -321,12 +348,18 @@ class _Expander:
                 name,
             )
         if scope.depth >= MAX_BLOCK_DEPTH:
-            raise self.fail(f"blocks nested deeper than {MAX_BLOCK_DEPTH} (does '{block_name}' use itself?)", entry.line, name)
+            raise self.fail(
+                f"blocks nested deeper than {MAX_BLOCK_DEPTH} (does '{block_name}' use itself?)",
+                entry.line,
+                name,
+            )
         start = current
         if from_refs is not None:
             # The block's first layer takes the named input; model that with an identity-free path:
             # the block is expanded from a placeholder resolved after the whole spec is read.
-            raise self.fail("'from' is not supported on a block use; put it on an op", entry.line_of("from"), name)
+            raise self.fail(
+                "'from' is not supported on a block use; put it on an op", entry.line_of("from"), name
+            )
         inner = Scope(prefix=name + ".", block=block.name, depth=scope.depth + 1)
         for key, value in entry.items():
             if key in ("use", *COMMON_KEYS):
@@ -349,12 +382,16 @@ class _Expander:
             inner.params[param] = Binding(default, inner, start)
         return self.sequence(block.body, inner, start, group)
 
-    def parallel_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
+    def parallel_entry(
+        self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool
+    ) -> str:
         branches = entry["parallel"]
         allowed = ("parallel", "merge", "name")
         for key in entry:
             if key not in allowed:
-                raise self.fail(f"unknown key '{key}' in parallel{did_you_mean(key, allowed)}", entry.line_of(key), name)
+                raise self.fail(
+                    f"unknown key '{key}' in parallel{did_you_mean(key, allowed)}", entry.line_of(key), name
+                )
         merge = entry.get("merge")
         if merge not in ("concat", "add"):
             raise self.fail("parallel needs merge: concat or merge: add", entry.line, name)
@@ -365,17 +402,31 @@ class _Expander:
         draft = Draft(merge_name, REGISTRY[merge], {}, scope, ends, entry.line, group)
         return self.add(draft)
 
-    def residual_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
+    def residual_entry(
+        self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool
+    ) -> str:
         allowed = ("residual", "when", "name")
         for key in entry:
             if key not in allowed:
-                raise self.fail(f"unknown key '{key}' in residual{did_you_mean(key, allowed)}", entry.line_of(key), name)
+                raise self.fail(
+                    f"unknown key '{key}' in residual{did_you_mean(key, allowed)}", entry.line_of(key), name
+                )
         end = self.sequence(entry["residual"], scope, current, group)
         condition = None
         if "when" in entry:
             expr = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
             condition = Binding(expr, scope, current)
-        draft = Draft(name, REGISTRY["add"], {}, scope, [current, end], entry.line, group, condition=condition, residual=True)
+        draft = Draft(
+            name,
+            REGISTRY["add"],
+            {},
+            scope,
+            [current, end],
+            entry.line,
+            group,
+            condition=condition,
+            residual=True,
+        )
         return self.add(draft)
 
 
@@ -404,7 +455,9 @@ class _Evaluator:
         self.cache: dict[int, Any] = {}
 
     def fail(self, message: str, draft: Draft | None = None, line: int | None = None) -> SpecError:
-        return self.spec.error(message, line=line or (draft.line if draft else None), layer=draft.name if draft else None)
+        return self.spec.error(
+            message, line=line or (draft.line if draft else None), layer=draft.name if draft else None
+        )
 
     def run(self) -> Network:
         spec = self.spec
@@ -416,7 +469,9 @@ class _Evaluator:
             raise self.fail(f"input: {err}", line=spec.input_line) from None
         for what, value in (("input channels", channels), ("input size", size)):
             if intmath.is_number(value) and (value != int(value) or value < 1):
-                raise self.fail(f"{what} must be a positive whole number, got {_show(value)}", line=spec.input_line)
+                raise self.fail(
+                    f"{what} must be a positive whole number, got {_show(value)}", line=spec.input_line
+                )
         channels, size = intmath.to_int(channels), intmath.to_int(size)
         self.shapes[INPUT] = (channels, size, size)
         nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
@@ -436,7 +491,9 @@ class _Evaluator:
             if name in self.env:
                 return self.env[name]
             known = ", ".join(sorted(self.env)) or "none"
-            raise ExpressionError(f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}")
+            raise ExpressionError(
+                f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}"
+            )
 
         return lookup
 
@@ -476,7 +533,10 @@ class _Evaluator:
     def node(self, draft: Draft) -> Node:
         input_shapes = tuple(self.shapes[i] for i in draft.inputs)
         schema = draft.op.schema()
-        values = {key: self.attribute(draft, key, schema[key], raw, line) for key, (raw, line) in draft.attrs.items()}
+        values = {
+            key: self.attribute(draft, key, schema[key], raw, line)
+            for key, (raw, line) in draft.attrs.items()
+        }
         op = draft.op(**values)
         present: Any = True
         if draft.residual:
@@ -491,7 +551,9 @@ class _Evaluator:
             except ExpressionError as err:
                 raise self.fail(str(err), draft) from None
         self.shapes[draft.name] = output
-        return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
+        return Node(
+            draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs)
+        )
 
     def residual_present(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
         present: Any = True
@@ -500,7 +562,11 @@ class _Evaluator:
                 present = self.bound(draft.condition)
             except ExpressionError as err:
                 raise self.fail(f"when: {err}", draft) from None
-            if not isinstance(present, bool) and not hasattr(present, "is_Relational") and not hasattr(present, "is_Boolean"):
+            if (
+                not isinstance(present, bool)
+                and not hasattr(present, "is_Relational")
+                and not hasattr(present, "is_Boolean")
+            ):
                 raise self.fail("when: expected a condition such as '$s == 1'", draft)
         same_channels = intmath.equal(shapes[0][0], shapes[1][0])
         if isinstance(present, bool) and isinstance(same_channels, bool):

@@ -21,7 +21,7 @@ from costmodel import conventions, intmath
 from costmodel.costs import Costs, count
 from costmodel.errors import SpecError, UsageError
 from costmodel.graph import Network, Structure, expand
-from costmodel.resources import builtin_spec_path, builtin_names
+from costmodel.resources import builtin_names, builtin_spec_path
 from costmodel.spec import Spec, did_you_mean, exact_number, read_spec
 
 ALIASES = {"mobilenet": "mobilenet_v1", "squeezenet": "squeezenet1_0"}
@@ -119,7 +119,9 @@ class Model:
         if resolution is not None or rho is not None:
             base = self.base_resolution
             if base is None:
-                raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
+                raise UsageError(
+                    f"{self.name}'s input size does not scale with rho; it cannot take a resolution"
+                )
             if resolution is not None:
                 try:
                     side = exact_number(resolution)
@@ -146,7 +148,11 @@ class Model:
                 raise UsageError(problem)
         res = None
         if self.base_resolution is not None:
-            res = int(full["rho"] * self.base_resolution) if (full["rho"] * self.base_resolution).denominator == 1 else None
+            res = (
+                int(full["rho"] * self.base_resolution)
+                if (full["rho"] * self.base_resolution).denominator == 1
+                else None
+            )
             if res is None:
                 raise UsageError(
                     f"rho = {float(full['rho']):g} gives a fractional input side "
@@ -220,4 +226,6 @@ class Model:
     def substitution(self, point: Point) -> dict[Any, Any]:
         import sympy
 
-        return {self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()}
+        return {
+            self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()
+        }

@@ -349,9 +349,7 @@ class GlobalAvgPool(Operator):
 
 def adaptive_bounds(size: Value, out: int) -> list[tuple[Value, Value]]:
     """PyTorch's adaptive pooling windows: [floor(i·size/out), ceil((i+1)·size/out))."""
-    return [
-        (intmath.floor_div(i * size, out), intmath.ceil_div((i + 1) * size, out)) for i in range(out)
-    ]
+    return [(intmath.floor_div(i * size, out), intmath.ceil_div((i + 1) * size, out)) for i in range(out)]
 
 
 @register

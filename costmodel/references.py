@@ -85,7 +85,9 @@ def _filtered(costs: Costs, exclude: list[str], metric: str) -> Any:
     return sum((getattr(layer, metric) for layer in costs.layers if layer.label not in exclude), 0)
 
 
-def _compare(model: Model, row: Located, point: Point, counting: str, exclude: list[str]) -> list[tuple[str, str, Any, bool]]:
+def _compare(
+    model: Model, row: Located, point: Point, counting: str, exclude: list[str]
+) -> list[tuple[str, str, Any, bool]]:
     """(figure, expected text, actual, ok) for every figure in the row."""
     file = model.spec.file
     costs = model.costs(point, counting)
@@ -120,7 +122,9 @@ def _compare(model: Model, row: Located, point: Point, counting: str, exclude: l
                             raise ValueError(f"share of '{metric}': only params and macs")
                         actual = Fraction(by_type[label][metric] * 100, totals[metric])
                         figure = parse_figure(value)
-                        results.append((f"{metric} share[{label}] %", figure.text, float(actual), figure.matches(actual)))
+                        results.append(
+                            (f"{metric} share[{label}] %", figure.text, float(actual), figure.matches(actual))
+                        )
         except (ValueError, TypeError, AttributeError) as err:
             raise SpecError(f"reference {key}: {err}", file=file, line=line) from None
     return results
@@ -133,7 +137,11 @@ def check_references(model: Model) -> list[Check]:
     for row in spec.reference:
         for key in row:
             if key not in ROW_KEYS:
-                raise SpecError(f"unknown reference key '{key}'{did_you_mean(key, ROW_KEYS)}", file=spec.file, line=row.line_of(key))
+                raise SpecError(
+                    f"unknown reference key '{key}'{did_you_mean(key, ROW_KEYS)}",
+                    file=spec.file,
+                    line=row.line_of(key),
+                )
         source = str(row.get("source", ""))
         counting = str(row.get("counting", "torchvision"))
         exclude = list(row.get("exclude") or [])
@@ -144,11 +152,15 @@ def check_references(model: Model) -> list[Check]:
             exclude2 = list(explained.get("exclude") or exclude)
             counting2 = str(explained.get("counting", counting))
             explained_results = _compare(model, row, point, counting2, exclude2)
-            for (figure, expected, actual, ok), (_, _, actual2, ok2) in zip(results, explained_results, strict=True):
+            for (figure, expected, actual, ok), (_, _, actual2, ok2) in zip(
+                results, explained_results, strict=True
+            ):
                 note = f"{row['disagreement']} (explained: {actual2})"
                 # A disagreement row passes when the plain figure is off and the explanation holds;
                 # figures of the row that do match plainly must still match.
-                checks.append(Check(row.line, source, figure, expected, actual, ok or ok2, note if not ok else ""))
+                checks.append(
+                    Check(row.line, source, figure, expected, actual, ok or ok2, note if not ok else "")
+                )
             continue
         for figure, expected, actual, ok in results:
             checks.append(Check(row.line, source, figure, expected, actual, ok, str(row.get("note", ""))))

@@ -177,7 +177,9 @@ def parse_spec(text: str, file: str) -> Spec:
 
     name = _text(data, "name", file)
     if not _NAME.match(name):
-        raise SpecError(f"model name {name!r} must be a plain identifier", file=file, line=data.line_of("name"))
+        raise SpecError(
+            f"model name {name!r} must be a plain identifier", file=file, line=data.line_of("name")
+        )
     symbols = _symbols(data.get("symbols") or Located(), file, data.line_of("symbols"))
     channels, size, input_line = _input(data["input"], file, data.line_of("input"))
     width = _width(data.get("width"), file, data.line_of("width"), symbols)
@@ -236,7 +238,9 @@ def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
         if not _NAME.match(name) or name in RESERVED_NAMES:
             raise SpecError(f"symbol name {name!r} is not allowed", file=file, line=where)
         if not isinstance(decl, Located) or "default" not in decl:
-            raise SpecError(f"symbol '{name}' needs a default: {{default: ..., domain: ...}}", file=file, line=where)
+            raise SpecError(
+                f"symbol '{name}' needs a default: {{default: ..., domain: ...}}", file=file, line=where
+            )
         for key in decl:
             if key not in ("default", "domain", "description"):
                 raise SpecError(
@@ -247,7 +251,9 @@ def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
         try:
             default = exact_number(decl["default"])
         except (ValueError, ZeroDivisionError):
-            raise SpecError(f"symbol '{name}': default must be a number", file=file, line=decl.line_of("default")) from None
+            raise SpecError(
+                f"symbol '{name}': default must be a number", file=file, line=decl.line_of("default")
+            ) from None
         integer, bounds = _domain(str(decl.get("domain", "")), name, file, decl.line_of("domain"))
         symbol = Symbol(name, default, integer, bounds, str(decl.get("description", "")))
         problem = symbol.violation(default)
@@ -281,7 +287,11 @@ def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, int]:
         raise SpecError("'input' must be {channels: C, size: S}", file=file, line=line)
     for key in raw:
         if key not in ("channels", "size"):
-            raise SpecError(f"unknown key '{key}' in input{did_you_mean(key, ['channels', 'size'])}", file=file, line=raw.line_of(key))
+            raise SpecError(
+                f"unknown key '{key}' in input{did_you_mean(key, ['channels', 'size'])}",
+                file=file,
+                line=raw.line_of(key),
+            )
     channels = compile_expr(raw["channels"], file, raw.line_of("channels"), what="input channels")
     size = compile_expr(raw["size"], file, raw.line_of("size"), what="input size")
     return channels, size, raw.line
@@ -311,7 +321,11 @@ def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthR
         raw_rule, multiplier, where = raw.get("rule"), raw.get("multiplier", "alpha"), raw.line
         for key in raw:
             if key not in ("rule", "multiplier"):
-                raise SpecError(f"unknown key '{key}' in width{did_you_mean(key, ['rule', 'multiplier'])}", file=file, line=raw.line_of(key))
+                raise SpecError(
+                    f"unknown key '{key}' in width{did_you_mean(key, ['rule', 'multiplier'])}",
+                    file=file,
+                    line=raw.line_of(key),
+                )
     else:
         raise SpecError("'width' must be a rule name or {rule: ..., multiplier: ...}", file=file, line=line)
     if raw_rule not in WIDTH_RULES:
@@ -333,13 +347,19 @@ def _defaults(raw: Any, file: str) -> dict[str, Located]:
     result = {}
     for op, attrs in raw.items():
         if op not in REGISTRY:
-            raise SpecError(f"defaults for unknown op '{op}'{did_you_mean(op, REGISTRY)}", file=file, line=raw.line_of(op))
+            raise SpecError(
+                f"defaults for unknown op '{op}'{did_you_mean(op, REGISTRY)}", file=file, line=raw.line_of(op)
+            )
         if not isinstance(attrs, Located):
             raise SpecError(f"defaults for '{op}' must be a mapping", file=file, line=raw.line_of(op))
         schema = REGISTRY[op].schema()
         for key in attrs:
             if key not in schema:
-                raise SpecError(f"unknown attribute '{key}' of {op}{did_you_mean(key, schema)}", file=file, line=attrs.line_of(key))
+                raise SpecError(
+                    f"unknown attribute '{key}' of {op}{did_you_mean(key, schema)}",
+                    file=file,
+                    line=attrs.line_of(key),
+                )
         result[op] = attrs
     return result
 
@@ -360,26 +380,48 @@ def _blocks(raw: Any, file: str) -> dict[str, Block]:
             raise SpecError(f"block '{name}' needs a non-empty 'body' list", file=file, line=where)
         for key in decl:
             if key not in ("params", "body", "description"):
-                raise SpecError(f"unknown key '{key}' in block '{name}'{did_you_mean(key, ['params', 'body'])}", file=file, line=decl.line_of(key))
+                raise SpecError(
+                    f"unknown key '{key}' in block '{name}'{did_you_mean(key, ['params', 'body'])}",
+                    file=file,
+                    line=decl.line_of(key),
+                )
         params_raw = decl.get("params") or []
         params: dict[str, Expr | None] = {}
         param_lines: dict[str, int] = {}
         if isinstance(params_raw, list):
             for p in params_raw:
                 if not isinstance(p, str) or not _NAME.match(p):
-                    raise SpecError(f"block '{name}': parameter names must be identifiers", file=file, line=decl.line_of("params"))
+                    raise SpecError(
+                        f"block '{name}': parameter names must be identifiers",
+                        file=file,
+                        line=decl.line_of("params"),
+                    )
                 params[p] = None
                 param_lines[p] = decl.line_of("params")
         elif isinstance(params_raw, Located):
             for p, default in params_raw.items():
                 if not _NAME.match(p):
-                    raise SpecError(f"block '{name}': parameter {p!r} must be an identifier", file=file, line=params_raw.line_of(p))
-                params[p] = None if default is None else compile_expr(default, file, params_raw.line_of(p), what=f"default of ${p}")
+                    raise SpecError(
+                        f"block '{name}': parameter {p!r} must be an identifier",
+                        file=file,
+                        line=params_raw.line_of(p),
+                    )
+                params[p] = (
+                    None
+                    if default is None
+                    else compile_expr(default, file, params_raw.line_of(p), what=f"default of ${p}")
+                )
                 param_lines[p] = params_raw.line_of(p)
         else:
-            raise SpecError(f"block '{name}': 'params' must be a list or a mapping", file=file, line=decl.line_of("params"))
+            raise SpecError(
+                f"block '{name}': 'params' must be a list or a mapping",
+                file=file,
+                line=decl.line_of("params"),
+            )
         for p in params:
             if p in ("name", "repeat", "from", "use", "op"):
-                raise SpecError(f"block '{name}': parameter name '{p}' is reserved", file=file, line=param_lines[p])
+                raise SpecError(
+                    f"block '{name}': parameter name '{p}' is reserved", file=file, line=param_lines[p]
+                )
         blocks[name] = Block(name, params, param_lines, decl["body"], where)
     return blocks

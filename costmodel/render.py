@@ -1,0 +1,103 @@
+"""Rendering contexts to text: JSON directly, everything else through the jinja2 templates."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from costmodel.resources import template_dir
+
+TEXT_FORMATS = ("table", "md", "html")
+UNITS = ((10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def thousands(value: Any) -> str:
+    """1234567 → '1,234,567'; None → '—'."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.4g}"
+    return f"{int(value):,}"
+
+
+def si(value: Any, digits: int = 3) -> str:
+    """568740352 → '569 M', 4231976 → '4.23 M', 864 → '864'."""
+    if value is None:
+        return "—"
+    value = float(value)
+    for scale, unit in UNITS:
+        if abs(value) >= scale:
+            scaled = value / scale
+            text = f"{scaled:.{digits}g}" if scaled < 10**digits else f"{scaled:.0f}"
+            return f"{text} {unit}"
+    return f"{value:.{digits}g}"
+
+
+def size(value: Any) -> str:
+    """Bytes in binary units: 16927904 → '16.1 MiB'."""
+    value = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def shape(value: Any) -> str:
+    return "×".join(str(v) for v in value)
+
+
+def percent(part: Any, whole: Any) -> str:
+    return f"{100 * float(part) / float(whole):.1f} %" if whole else "—"
+
+
+def table(items: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    """A terminal table with aligned columns (tabulate does the layout).
+
+    ``columns`` are (header, key, format) triples; format is '' or a filter name, and formatted
+    numbers are right-aligned.
+    """
+    from tabulate import tabulate
+
+    formats = {"": str, "thousands": thousands, "si": si, "size": size, "shape": shape}
+    rows = [[formats[fmt](item[key]) for _, key, fmt in columns] for item in items]
+    align = tuple("right" if fmt in ("thousands", "si", "size") else "left" for _, _, fmt in columns)
+    headers = [header for header, _, _ in columns]
+    return tabulate(rows, headers=headers, tablefmt="simple", colalign=align, disable_numparse=True)
+
+
+@cache
+def environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(thousands=thousands, si=si, size=size, shape=shape)
+    env.globals.update(percent=percent, table=table)
+    return env
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def with_type_rows(context: dict[str, Any]) -> dict[str, Any]:
+    """The report context plus the by-type breakdown as sorted rows (largest MAC share first)."""
+    total = context["macs"]
+    rows = [
+        {"type": label, **row, "macs_share": percent(row["macs"], total)}
+        for label, row in context["by_op_type"].items()
+    ]
+    rows.sort(key=lambda r: (-r["macs"], -r["params"], r["type"]))
+    return {**context, "by_op_type_rows": rows}

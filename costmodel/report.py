@@ -1,0 +1,92 @@
+"""The one plain dict every output format is rendered from.
+
+JSON is this dict as it is; the terminal, Markdown and HTML templates only loop over it and format
+numbers, so every format says the same thing.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from costmodel import conventions
+from costmodel.costs import BREAKDOWN_NAMES, BYTES_PER_VALUE, Costs, activation_memory
+from costmodel.model import Model, Point
+
+
+def plain_number(value: Fraction | int) -> int | float:
+    """An exact value for JSON: an int when whole, else a float."""
+    value = Fraction(value)
+    return value.numerator if value.denominator == 1 else float(value)
+
+
+def _shape(shape: tuple) -> list[int]:
+    return [int(v) for v in shape]
+
+
+def point_summary(model: Model, point: Point) -> dict[str, Any]:
+    values = point.values
+    alpha = values.get("alpha")
+    rho = values.get("rho")
+    return {
+        "alpha": plain_number(alpha) if alpha is not None else None,
+        "rho": plain_number(rho) if rho is not None else None,
+        "resolution": point.resolution,
+        "symbols": {k: plain_number(v) for k, v in values.items() if k not in ("alpha", "rho")},
+    }
+
+
+def summary_context(model: Model, point: Point, counting: str = conventions.DEFAULT) -> dict[str, Any]:
+    """Totals at a point: the JSON object of DESIGN.md without ``layers``."""
+    costs = model.costs(point, counting)
+    return _summary(model, point, costs)
+
+
+def _summary(model: Model, point: Point, costs: Costs) -> dict[str, Any]:
+    preset = costs.counting
+    params = int(costs.params)
+    return {
+        "model": model.name,
+        "title": model.spec.title,
+        "source": model.spec.source,
+        **point_summary(model, point),
+        "params": params,
+        "macs": int(costs.macs),
+        "flops": 2 * int(costs.macs),
+        "other_ops": int(costs.other_ops),
+        "params_breakdown": {BREAKDOWN_NAMES[k]: int(v) for k, v in costs.params_by_kind.items()},
+        "model_size_bytes": {name: params * size for name, size in BYTES_PER_VALUE.items()},
+        "activations": activation_memory(costs, BYTES_PER_VALUE["float32"]),
+        "min_resolution": model.min_resolution(point),
+        "conventions": {
+            "counting": preset.name,
+            "params": preset.description,
+            "macs": conventions.MACS_CONVENTION,
+            "activations": "float32 tensors, batch 1, no in-place reuse; peak = largest set alive at once",
+        },
+        "by_op_type": {
+            label: {"layers": row["layers"], "params": int(row["params"]), "macs": int(row["macs"])}
+            for label, row in costs.by_op_type().items()
+        },
+    }
+
+
+def report_context(model: Model, point: Point, counting: str = conventions.DEFAULT) -> dict[str, Any]:
+    """Everything ``costmodel report`` shows, per layer and in total."""
+    costs = model.costs(point, counting)
+    context = _summary(model, point, costs)
+    context["layers"] = [
+        {
+            "name": layer.name,
+            "op": layer.op,
+            "type": layer.label,
+            "input_shape": _shape(layer.input_shapes[0]),
+            "output_shape": _shape(layer.output_shape),
+            "params": int(layer.params),
+            "macs": int(layer.macs),
+            "other_ops": int(layer.other_ops),
+        }
+        for layer in costs.layers
+        if layer.present is not False
+    ]
+    return context
