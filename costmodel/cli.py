@@ -149,9 +149,7 @@ def list_models(fmt: str) -> None:
 @click.argument("model_name", metavar="MODEL")
 @point_options
 @counting_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "md", "html", "json"]), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "html", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @user_errors
 def report(
@@ -193,9 +191,7 @@ def _render_report(context: dict[str, Any], fmt: str) -> str:
 @click.option("--per-layer", is_flag=True, help="One closed form per layer.")
 @click.option("--per-type", is_flag=True, help="One closed form per operator type.")
 @click.option("--smooth", is_flag=True, help="Relax the rounding: the scaling law, leading terms first.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True)
 @point_options
 @user_errors
 def expr(
@@ -228,9 +224,7 @@ def expr(
     click.echo(text, nl=False)
 
 
-def _fixed_symbols(
-    model: Any, alpha: Any, resolution: Any, rho: Any, classes: Any, sets: tuple[str, ...]
-) -> dict:
+def _fixed_symbols(model: Any, alpha: Any, resolution: Any, rho: Any, classes: Any, sets: tuple[str, ...]) -> dict:
     """Only the symbols the user gave, validated through a full point."""
     given = _parse_sets(sets)
     point = _point(model, alpha, resolution, rho, classes, sets)

@@ -117,11 +117,7 @@ def count(network: Network, counting: Counting) -> Costs:
             by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else channels
         by_kind = {kind: _gate(node.present, v) for kind, v in by_kind.items()}
         params = sum(
-            (
-                v
-                for kind, v in by_kind.items()
-                if kind in counting.kinds or (node.name in foldable and kind == BIAS)
-            ),
+            (v for kind, v in by_kind.items() if kind in counting.kinds or (node.name in foldable and kind == BIAS)),
             0,
         )
         if counting.fold_norms and node.name not in foldable and node.op.op_name == "batchnorm":

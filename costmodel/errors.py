@@ -18,9 +18,7 @@ class SpecError(Exception):
         self.line = line
         self.layer = layer
 
-    def located(
-        self, *, file: str | None = None, line: int | None = None, layer: str | None = None
-    ) -> SpecError:
+    def located(self, *, file: str | None = None, line: int | None = None, layer: str | None = None) -> SpecError:
         """A copy with missing location parts filled in (inner knowledge wins)."""
         return SpecError(
             self.message,

@@ -217,9 +217,7 @@ class _Compiler:
                 and not isinstance(exponent.value, bool)
                 and exponent.value <= MAX_EXPONENT
             ):
-                raise ExpressionError(
-                    f"powers must have a constant integer exponent of at most {MAX_EXPONENT}"
-                )
+                raise ExpressionError(f"powers must have a constant integer exponent of at most {MAX_EXPONENT}")
             power = sign * exponent.value
             if power < 0:
                 return lambda lookup: _div(1, left(lookup) ** -power)

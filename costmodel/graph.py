@@ -121,9 +121,7 @@ class Structure:
         self.drafts = {d.name: d for d in drafts}
         self.graph = graph
         position = {name: i for i, name in enumerate([INPUT, *self.drafts])}
-        self.order = [
-            n for n in nx.lexicographical_topological_sort(graph, key=position.__getitem__) if n != INPUT
-        ]
+        self.order = [n for n in nx.lexicographical_topological_sort(graph, key=position.__getitem__) if n != INPUT]
 
     def evaluate(self, env: dict[str, Any]) -> Network:
         """Infer every shape with the symbols bound as in ``env`` (numbers or sympy symbols)."""
@@ -161,13 +159,9 @@ def _resolve_ref(spec: Spec, draft: Draft, ref: str, names: set[str]) -> str:
     for candidate in (draft.scope.prefix + ref, ref):
         if candidate in names or candidate == INPUT:
             if candidate == draft.name:
-                raise spec.error(
-                    "a layer cannot take its own output as input", line=draft.line, layer=draft.name
-                )
+                raise spec.error("a layer cannot take its own output as input", line=draft.line, layer=draft.name)
             return candidate
-    raise spec.error(
-        f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.line, layer=draft.name
-    )
+    raise spec.error(f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.line, layer=draft.name)
 
 
 def _check_arity(spec: Spec, d: Draft) -> None:
@@ -282,9 +276,7 @@ class _Expander:
         op_name = entry["op"]
         op = REGISTRY.get(op_name) if isinstance(op_name, str) else None
         if op is None:
-            raise self.fail(
-                f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name
-            )
+            raise self.fail(f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name)
         schema = op.schema()
         merged: dict[str, tuple[Any, int]] = {}
         defaults = self.spec.defaults.get(op_name)
@@ -308,8 +300,7 @@ class _Expander:
         if missing:
             raise self.fail(f"{op_name} needs {', '.join(sorted(missing))}", entry.line, name)
         attrs = {
-            key: (self.compile_attr(schema[key], value, line, name, key), line)
-            for key, (value, line) in merged.items()
+            key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()
         }
         draft = Draft(name, op, attrs, scope, [current], entry.line, group, from_refs)
         return self.add(draft)
@@ -357,9 +348,7 @@ class _Expander:
         if from_refs is not None:
             # The block's first layer takes the named input; model that with an identity-free path:
             # the block is expanded from a placeholder resolved after the whole spec is read.
-            raise self.fail(
-                "'from' is not supported on a block use; put it on an op", entry.line_of("from"), name
-            )
+            raise self.fail("'from' is not supported on a block use; put it on an op", entry.line_of("from"), name)
         inner = Scope(prefix=name + ".", block=block.name, depth=scope.depth + 1)
         for key, value in entry.items():
             if key in ("use", *COMMON_KEYS):
@@ -382,9 +371,7 @@ class _Expander:
             inner.params[param] = Binding(default, inner, start)
         return self.sequence(block.body, inner, start, group)
 
-    def parallel_entry(
-        self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool
-    ) -> str:
+    def parallel_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
         branches = entry["parallel"]
         allowed = ("parallel", "merge", "name")
         for key in entry:
@@ -398,13 +385,10 @@ class _Expander:
         if not isinstance(branches, list) or len(branches) < 2:
             raise self.fail("parallel needs a list of at least two branches", entry.line_of("parallel"), name)
         ends = [self.sequence(branch, scope, current, group) for branch in branches]
-        merge_name = name if named else name
-        draft = Draft(merge_name, REGISTRY[merge], {}, scope, ends, entry.line, group)
+        draft = Draft(name, REGISTRY[merge], {}, scope, ends, entry.line, group)
         return self.add(draft)
 
-    def residual_entry(
-        self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool
-    ) -> str:
+    def residual_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
         allowed = ("residual", "when", "name")
         for key in entry:
             if key not in allowed:
@@ -469,9 +453,7 @@ class _Evaluator:
             raise self.fail(f"input: {err}", line=spec.input_line) from None
         for what, value in (("input channels", channels), ("input size", size)):
             if intmath.is_number(value) and (value != int(value) or value < 1):
-                raise self.fail(
-                    f"{what} must be a positive whole number, got {_show(value)}", line=spec.input_line
-                )
+                raise self.fail(f"{what} must be a positive whole number, got {_show(value)}", line=spec.input_line)
         channels, size = intmath.to_int(channels), intmath.to_int(size)
         self.shapes[INPUT] = (channels, size, size)
         nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
@@ -491,9 +473,7 @@ class _Evaluator:
             if name in self.env:
                 return self.env[name]
             known = ", ".join(sorted(self.env)) or "none"
-            raise ExpressionError(
-                f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}"
-            )
+            raise ExpressionError(f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}")
 
         return lookup
 
@@ -533,10 +513,7 @@ class _Evaluator:
     def node(self, draft: Draft) -> Node:
         input_shapes = tuple(self.shapes[i] for i in draft.inputs)
         schema = draft.op.schema()
-        values = {
-            key: self.attribute(draft, key, schema[key], raw, line)
-            for key, (raw, line) in draft.attrs.items()
-        }
+        values = {key: self.attribute(draft, key, schema[key], raw, line) for key, (raw, line) in draft.attrs.items()}
         op = draft.op(**values)
         present: Any = True
         if draft.residual:
@@ -551,9 +528,7 @@ class _Evaluator:
             except ExpressionError as err:
                 raise self.fail(str(err), draft) from None
         self.shapes[draft.name] = output
-        return Node(
-            draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs)
-        )
+        return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
 
     def residual_present(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
         present: Any = True

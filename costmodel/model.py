@@ -119,9 +119,7 @@ class Model:
         if resolution is not None or rho is not None:
             base = self.base_resolution
             if base is None:
-                raise UsageError(
-                    f"{self.name}'s input size does not scale with rho; it cannot take a resolution"
-                )
+                raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
             if resolution is not None:
                 try:
                     side = exact_number(resolution)
@@ -226,6 +224,4 @@ class Model:
     def substitution(self, point: Point) -> dict[Any, Any]:
         import sympy
 
-        return {
-            self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()
-        }
+        return {self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()}

@@ -134,17 +134,14 @@ def _fmt(shape: Shape) -> str:
     return "×".join(str(s) for s in shape)
 
 
-def _window_out(
-    op: str, size: Value, kernel: Value, stride: Value, pad: Any, ceil_mode: bool, axis: str
-) -> Value:
+def _window_out(op: str, size: Value, kernel: Value, stride: Value, pad: Any, ceil_mode: bool, axis: str) -> Value:
     if pad == "same":
         out = intmath.same_out(size, stride)
     else:
         out = intmath.conv_out(size, kernel, stride, 2 * (0 if pad == "valid" else pad), ceil_mode)
     if intmath.is_number(out) and out < 1:
         raise ShapeError(
-            f"input {axis} {size} is too small for the {kernel}-wide {op} window "
-            f"(stride {stride}, padding {pad})"
+            f"input {axis} {size} is too small for the {kernel}-wide {op} window (stride {stride}, padding {pad})"
         )
     return out
 

@@ -152,15 +152,11 @@ def check_references(model: Model) -> list[Check]:
             exclude2 = list(explained.get("exclude") or exclude)
             counting2 = str(explained.get("counting", counting))
             explained_results = _compare(model, row, point, counting2, exclude2)
-            for (figure, expected, actual, ok), (_, _, actual2, ok2) in zip(
-                results, explained_results, strict=True
-            ):
+            for (figure, expected, actual, ok), (_, _, actual2, ok2) in zip(results, explained_results, strict=True):
                 note = f"{row['disagreement']} (explained: {actual2})"
                 # A disagreement row passes when the plain figure is off and the explanation holds;
                 # figures of the row that do match plainly must still match.
-                checks.append(
-                    Check(row.line, source, figure, expected, actual, ok or ok2, note if not ok else "")
-                )
+                checks.append(Check(row.line, source, figure, expected, actual, ok or ok2, note if not ok else ""))
             continue
         for figure, expected, actual, ok in results:
             checks.append(Check(row.line, source, figure, expected, actual, ok, str(row.get("note", ""))))

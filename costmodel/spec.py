@@ -177,9 +177,7 @@ def parse_spec(text: str, file: str) -> Spec:
 
     name = _text(data, "name", file)
     if not _NAME.match(name):
-        raise SpecError(
-            f"model name {name!r} must be a plain identifier", file=file, line=data.line_of("name")
-        )
+        raise SpecError(f"model name {name!r} must be a plain identifier", file=file, line=data.line_of("name"))
     symbols = _symbols(data.get("symbols") or Located(), file, data.line_of("symbols"))
     channels, size, input_line = _input(data["input"], file, data.line_of("input"))
     width = _width(data.get("width"), file, data.line_of("width"), symbols)
@@ -238,9 +236,7 @@ def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
         if not _NAME.match(name) or name in RESERVED_NAMES:
             raise SpecError(f"symbol name {name!r} is not allowed", file=file, line=where)
         if not isinstance(decl, Located) or "default" not in decl:
-            raise SpecError(
-                f"symbol '{name}' needs a default: {{default: ..., domain: ...}}", file=file, line=where
-            )
+            raise SpecError(f"symbol '{name}' needs a default: {{default: ..., domain: ...}}", file=file, line=where)
         for key in decl:
             if key not in ("default", "domain", "description"):
                 raise SpecError(
@@ -330,7 +326,8 @@ def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthR
         raise SpecError("'width' must be a rule name or {rule: ..., multiplier: ...}", file=file, line=line)
     if raw_rule not in WIDTH_RULES:
         raise SpecError(
-            f"unknown width rule {raw_rule!r}{did_you_mean(str(raw_rule), WIDTH_RULES)} (rules: {', '.join(WIDTH_RULES)})",
+            f"unknown width rule {raw_rule!r}{did_you_mean(str(raw_rule), WIDTH_RULES)}"
+            f" (rules: {', '.join(WIDTH_RULES)})",
             file=file,
             line=where,
         )
@@ -420,8 +417,6 @@ def _blocks(raw: Any, file: str) -> dict[str, Block]:
             )
         for p in params:
             if p in ("name", "repeat", "from", "use", "op"):
-                raise SpecError(
-                    f"block '{name}': parameter name '{p}' is reserved", file=file, line=param_lines[p]
-                )
+                raise SpecError(f"block '{name}': parameter name '{p}' is reserved", file=file, line=param_lines[p])
         blocks[name] = Block(name, params, param_lines, decl["body"], where)
     return blocks

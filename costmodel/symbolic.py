@@ -99,10 +99,7 @@ def leading_terms(expr: Any, symbols: list[Any]) -> list[Term]:
 def partial_substitution(model: Model, point_values: dict[str, Any]) -> dict[Any, Any]:
     """sympy substitutions for the symbols a user fixed (the rest stay free)."""
     symbols = model.sympy_symbols
-    return {
-        symbols[name]: sympy.Rational(value.numerator, value.denominator)
-        for name, value in point_values.items()
-    }
+    return {symbols[name]: sympy.Rational(value.numerator, value.denominator) for name, value in point_values.items()}
 
 
 def evaluate(expr: Any, model: Model, point: Point) -> int:
