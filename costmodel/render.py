@@ -55,14 +55,14 @@ def percent(part: Any, whole: Any) -> str:
 def table(items: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
     """A terminal table with aligned columns (tabulate does the layout).
 
-    ``columns`` are (header, key, format) triples; format is '' or a filter name, and formatted
-    numbers are right-aligned.
+    ``columns`` are (header, key, format) triples; format is '' (text), 'num' (as is, right-aligned)
+    or a filter name; numbers are right-aligned.
     """
     from tabulate import tabulate
 
-    formats = {"": str, "thousands": thousands, "si": si, "size": size, "shape": shape}
+    formats = {"": str, "num": str, "thousands": thousands, "si": si, "size": size, "shape": shape}
     rows = [[formats[fmt](item[key]) for _, key, fmt in columns] for item in items]
-    align = tuple("right" if fmt in ("thousands", "si", "size") else "left" for _, _, fmt in columns)
+    align = tuple("right" if fmt in ("num", "thousands", "si", "size") else "left" for _, _, fmt in columns)
     headers = [header for header, _, _ in columns]
     return tabulate(rows, headers=headers, tablefmt="simple", colalign=align, disable_numparse=True)
 

@@ -104,7 +104,7 @@ def partial_substitution(model: Model, point_values: dict[str, Any]) -> dict[Any
 
 def evaluate(expr: Any, model: Model, point: Point) -> int:
     """The closed form at a point, as an exact integer (used to prove it equals the count)."""
-    value = sympy.sympify(expr).subs(model.substitution(point))
+    value = sympy.sympify(expr).xreplace(model.substitution(point))
     if not value.is_Integer:
         raise ValueError(f"closed form did not evaluate to an integer: {value}")
     return int(value)

@@ -1,0 +1,34 @@
+"""Rendered reports against golden files; `pytest --update-goldens` rewrites them after a deliberate change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from costmodel.cli import main
+
+GOLDENS = Path(__file__).parent / "goldens"
+CASES = [
+    ("mobilenet_v1_a075_r192.txt", ["report", "mobilenet", "--alpha", "0.75", "--res", "192"]),
+    ("mobilenet_v1_a075_r192.md", ["report", "mobilenet", "--alpha", "0.75", "--res", "192", "--format", "md"]),
+    ("mobilenet_v1_a075_r192.html", ["report", "mobilenet", "--alpha", "0.75", "--res", "192", "--format", "html"]),
+    ("mobilenet_v1_a075_r192.json", ["report", "mobilenet", "--alpha", "0.75", "--res", "192", "--format", "json"]),
+    ("squeezenet1_0.md", ["report", "squeezenet1_0", "--format", "md"]),
+    ("squeezenet1_1_sr025.txt", ["report", "squeezenet1_1", "--set", "sr=0.25", "--counting", "paper"]),
+    ("alexnet_keras.json", ["report", "alexnet", "--counting", "keras", "--format", "json"]),
+    ("mobilenet_v1_macs_smooth.txt", ["expr", "mobilenet", "--smooth"]),
+    ("mobilenet_v1_params_exact.json", ["expr", "mobilenet", "--metric", "params", "--format", "json"]),
+]
+
+
+@pytest.mark.parametrize(("golden", "args"), CASES, ids=[c[0] for c in CASES])
+def test_rendered_output_matches_golden(golden: str, args: list[str], update_goldens: bool) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    path = GOLDENS / golden
+    if update_goldens:
+        path.write_text(result.output, encoding="utf-8")
+    assert path.is_file(), f"missing golden {path.name}: run pytest --update-goldens"
+    assert result.output == path.read_text(encoding="utf-8")
