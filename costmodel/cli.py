@@ -57,7 +57,11 @@ def point_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--alpha, --res/--rho, --classes and --set, shared by every command that takes a point."""
     options = [
         click.option("--alpha", help="Width multiplier α (e.g. 0.75)."),
-        click.option("--res", "resolution", help="Input side in pixels (e.g. 192); sets ρ = res / 224."),
+        click.option(
+            "--res",
+            "resolution",
+            help="Input side in pixels (e.g. 192); sets ρ = res / the spec's base side (224 for the built-ins).",
+        ),
         click.option("--rho", help="Resolution multiplier ρ; the input side is rounded to whole pixels."),
         click.option("--classes", help="Number of classes (num_classes)."),
         click.option(

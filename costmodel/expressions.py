@@ -23,6 +23,7 @@ from costmodel import intmath
 MAX_TEXT = 400
 MAX_EXPONENT = 8
 MAX_LITERAL = 10**12
+MAX_POWER_BITS = 256
 PARAM_PREFIX = "_p_"
 INPUT_CHANNELS = "in_channels"
 
@@ -45,6 +46,20 @@ def _floordiv(a: Any, b: Any) -> Any:
     if intmath.is_number(b) and b == 0:
         raise ExpressionError("division by zero")
     return intmath.floor_div(a, b)
+
+
+def _power(base: Any, power: int) -> Any:
+    """base ** power, refusing results past MAX_POWER_BITS (nested powers grow doubly exponentially)."""
+    if intmath.is_number(base):
+        exact = Fraction(base)
+        bits = max(abs(exact.numerator).bit_length(), exact.denominator.bit_length())
+        if bits * abs(power) > MAX_POWER_BITS:
+            raise ExpressionError("a power in this expression is too large")
+        if power < 0:
+            return _div(1, base**-power)
+    elif power < 0:
+        return 1 / base**-power
+    return base**power
 
 
 def _mod(a: Any, b: Any) -> Any:
@@ -219,9 +234,7 @@ class _Compiler:
             ):
                 raise ExpressionError(f"powers must have a constant integer exponent of at most {MAX_EXPONENT}")
             power = sign * exponent.value
-            if power < 0:
-                return lambda lookup: _div(1, left(lookup) ** -power)
-            return lambda lookup: left(lookup) ** power
+            return lambda lookup: _power(left(lookup), power)
         op = _BINARY.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator {_describe(node.op)} is not allowed")

@@ -19,7 +19,7 @@ import networkx as nx
 
 from costmodel import intmath
 from costmodel.errors import SpecError
-from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, Expr, ExpressionError
+from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, Expr, ExpressionError, constant
 from costmodel.operators import (
     CHANNELS,
     EXPR,
@@ -40,6 +40,7 @@ ENTRY_KEYS = ("op", "use", "parallel", "residual")
 COMMON_KEYS = ("name", "repeat", "from")
 STRIDE_NAMES = ("stride", "s")
 MAX_BLOCK_DEPTH = 16
+MAX_LAYERS = 20_000
 
 
 @dataclass(eq=False)
@@ -183,6 +184,8 @@ class _Expander:
     def add(self, draft: Draft) -> str:
         if draft.name in self.by_name or draft.name == INPUT:
             raise self.fail(f"duplicate layer name '{draft.name}'", draft.line, draft.name)
+        if len(self.drafts) >= MAX_LAYERS:
+            raise self.fail(f"the spec expands to more than {MAX_LAYERS:,} layers", draft.line, draft.name)
         self.by_name[draft.name] = draft
         self.drafts.append(draft)
         return draft.name
@@ -208,9 +211,7 @@ class _Expander:
             raise self.fail(f"a layer needs exactly one of op:, use:, parallel:, residual:{hint}", entry.line)
         kind = kinds[0]
         explicit = entry.get("name")
-        if explicit is not None and (
-            not isinstance(explicit, str) or not explicit.replace("_", "a").replace(".", "a").isalnum()
-        ):
+        if explicit is not None and (not isinstance(explicit, str) or not explicit.isidentifier()):
             raise self.fail(f"layer name {explicit!r} must be an identifier", entry.line_of("name"))
         repeat = self.repeat(entry, scope)
         label = self.kind_label(entry, kind)
@@ -359,10 +360,12 @@ class _Expander:
                     entry.line_of(key),
                     name,
                 )
-            if not first_rep and key in STRIDE_NAMES:
-                value = 1
             expr = compile_expr(value, self.spec.file, entry.line_of(key), name, what=key)
             inner.params[key] = Binding(expr, scope, start)
+        if not first_rep:
+            for key in STRIDE_NAMES:
+                if key in block.params:
+                    inner.params[key] = Binding(constant(1), scope, start)
         for param, default in block.params.items():
             if param in inner.params:
                 continue
@@ -437,6 +440,7 @@ class _Evaluator:
         self.shapes: dict[str, Shape] = {}
         self.symbolic = any(not intmath.is_number(v) for v in env.values())
         self.cache: dict[int, Any] = {}
+        self.in_progress: set[int] = set()
 
     def fail(self, message: str, draft: Draft | None = None, line: int | None = None) -> SpecError:
         return self.spec.error(
@@ -462,6 +466,8 @@ class _Evaluator:
     def lookup(self, scope: Scope | None, input_node: str):
         def lookup(name: str) -> Any:
             if name == INPUT_CHANNELS:
+                if input_node not in self.shapes:
+                    raise ExpressionError("in_channels has no meaning here (there is no input yet)")
                 return self.shapes[input_node][0]
             if name.startswith(PARAM_PREFIX):
                 param = name[len(PARAM_PREFIX) :]
@@ -480,7 +486,13 @@ class _Evaluator:
     def bound(self, binding: Binding) -> Any:
         key = id(binding)
         if key not in self.cache:
-            self.cache[key] = binding.expr.evaluate(self.lookup(binding.scope, binding.input_node))
+            if key in self.in_progress:
+                raise ExpressionError(f"block parameters refer to each other in a circle ({binding.expr.text})")
+            self.in_progress.add(key)
+            try:
+                self.cache[key] = binding.expr.evaluate(self.lookup(binding.scope, binding.input_node))
+            finally:
+                self.in_progress.discard(key)
         return self.cache[key]
 
     def scales(self, expr: Expr, scope: Scope) -> bool:
@@ -504,6 +516,8 @@ class _Evaluator:
             raise self.fail(f"{key}: {err}", draft, line) from None
         if kind == CHANNELS and self.spec.width is not None and self.scales(value, draft.scope):
             result = apply_width_rule(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
+        if isinstance(result, bool) or getattr(result, "is_Boolean", False):
+            raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)
         if kind == NUMBER:
             return result
         if intmath.is_number(result) and result != int(result):
@@ -524,7 +538,13 @@ class _Evaluator:
             try:
                 output = op.output_shape(list(input_shapes))
             except ShapeError as err:
-                raise self.fail(str(err), draft) from None
+                hint = ""
+                if draft.residual:
+                    hint = (
+                        "; a residual adds its input back whenever the channel counts agree: "
+                        "give it a condition such as `when: $stride == 1`"
+                    )
+                raise self.fail(f"{err}{hint}", draft) from None
             except ExpressionError as err:
                 raise self.fail(str(err), draft) from None
         self.shapes[draft.name] = output

@@ -73,6 +73,8 @@ def floor_div(a: Value, b: Value) -> Value:
         return math.floor(Fraction(a) / Fraction(b))
     if is_number(b) and b == 1:
         return a
+    if a is b or (not is_number(a) and not is_number(b) and a == b):
+        return 1
     sp = _sympy()
     if isinstance(a, sp.floor) and is_number(b) and b > 0 and Fraction(b).denominator == 1:
         return sp.floor(a.args[0] / b)

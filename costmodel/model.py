@@ -6,7 +6,7 @@ This is the Python API behind every command::
     model = load_model("mobilenet")
     point = model.point(alpha="0.75", resolution=192)
     costs = model.costs(point)            # exact integers
-    model.closed_form("macs")             # sympy, exact at every valid point
+    symbolic.closed_form(model, "macs")   # sympy, exact at every valid point (costmodel.symbolic)
 """
 
 from __future__ import annotations

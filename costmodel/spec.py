@@ -8,6 +8,7 @@ node can point at its line.
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -33,7 +34,7 @@ TOP_LEVEL_KEYS = (
     "reference",
     "notes",
 )
-RESERVED_NAMES = {expressions.INPUT_CHANNELS, "in", "fixed", *expressions.FUNCTIONS}
+RESERVED_NAMES = {expressions.INPUT_CHANNELS, "in", "fixed", "resolution", *expressions.FUNCTIONS}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BOUND = re.compile(r"^(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)$")
 
@@ -233,7 +234,7 @@ def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
     symbols: dict[str, Symbol] = {}
     for name, decl in raw.items():
         where = raw.line_of(name)
-        if not _NAME.match(name) or name in RESERVED_NAMES:
+        if not _NAME.match(name) or name in RESERVED_NAMES or keyword.iskeyword(name):
             raise SpecError(f"symbol name {name!r} is not allowed", file=file, line=where)
         if not isinstance(decl, Located) or "default" not in decl:
             raise SpecError(f"symbol '{name}' needs a default: {{default: ..., domain: ...}}", file=file, line=where)
@@ -331,7 +332,7 @@ def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthR
             file=file,
             line=where,
         )
-    if multiplier not in symbols:
+    if raw_rule != "none" and multiplier not in symbols:
         raise SpecError(f"width multiplier '{multiplier}' is not a declared symbol", file=file, line=where)
     return WidthRule(raw_rule, multiplier, where)
 
