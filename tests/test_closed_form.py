@@ -57,9 +57,7 @@ def test_closed_form_equals_count(name: str, alpha: Fraction, resolution: int, n
 def test_squeezenet_metaparameters_closed_form(sr, pct3x3, base_e, incr_e, freq, resolution) -> None:
     """The SqueezeNet paper's design space: every metaparameter is a symbol of the exact form."""
     model = load_model("squeezenet1_1")
-    point = _point_or_none(
-        model, sr=sr, pct3x3=pct3x3, base_e=base_e, incr_e=incr_e, freq=freq, resolution=resolution
-    )
+    point = _point_or_none(model, sr=sr, pct3x3=pct3x3, base_e=base_e, incr_e=incr_e, freq=freq, resolution=resolution)
     assume(point is not None)
     costs = model.costs(point, "paper")
     assert symbolic.evaluate(symbolic.closed_form(model, "params", "paper"), model, point) == costs.params
