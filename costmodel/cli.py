@@ -232,6 +232,7 @@ def _fixed_symbols(model: Any, alpha: Any, resolution: Any, rho: Any, classes: A
     """Only the symbols the user gave, validated through a full point."""
     given = _parse_sets(sets)
     point = _point(model, alpha, resolution, rho, classes, sets)
+    model.network(point)  # a point the network cannot run at (too small an input) is an error here too
     names = set(given)
     if alpha is not None:
         names.add("alpha")

@@ -33,7 +33,7 @@ from costmodel.operators import (
     ShapeError,
 )
 from costmodel.spec import Spec, apply_width_rule, compile_expr, did_you_mean
-from costmodel.yamlfile import Located
+from costmodel.yamlfile import Located, LocatedList
 
 INPUT = "input"
 ENTRY_KEYS = ("op", "use", "parallel", "residual")
@@ -80,6 +80,7 @@ class Draft:
     line: int
     group: str
     from_refs: list[str] | None = None
+    from_line: int = 0
     condition: Binding | None = None  # residual add: present when this holds and channels agree
     residual: bool = False
 
@@ -160,9 +161,11 @@ def _resolve_ref(spec: Spec, draft: Draft, ref: str, names: set[str]) -> str:
     for candidate in (draft.scope.prefix + ref, ref):
         if candidate in names or candidate == INPUT:
             if candidate == draft.name:
-                raise spec.error("a layer cannot take its own output as input", line=draft.line, layer=draft.name)
+                raise spec.error("a layer cannot take its own output as input", line=draft.from_line, layer=draft.name)
             return candidate
-    raise spec.error(f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.line, layer=draft.name)
+    raise spec.error(
+        f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.from_line, layer=draft.name
+    )
 
 
 def _check_arity(spec: Spec, d: Draft) -> None:
@@ -190,20 +193,20 @@ class _Expander:
         self.drafts.append(draft)
         return draft.name
 
-    def sequence(self, entries: Any, scope: Scope, current: str, group: str | None) -> str:
+    def sequence(self, entries: Any, scope: Scope, current: str, group: str | None, line: int = 0) -> str:
+        """Expand a list of layers (or one layer); ``line`` is where the list stands in its parent."""
         if isinstance(entries, Located):
-            entries = [entries]
-        if not isinstance(entries, list) or not entries:
-            line = getattr(entries, "line", 0) or None
-            raise self.fail("expected a non-empty list of layers", line or 0)
-        for entry in entries:
-            current = self.entry(entry, scope, current, group)
+            entries = LocatedList([entries])
+            entries.line = entries[0].line
+        if not isinstance(entries, LocatedList) or not entries:
+            raise self.fail(f"expected a non-empty list of layers, got {entries!r}", getattr(entries, "line", line))
+        for index, entry in enumerate(entries):
+            current = self.entry(entry, scope, current, group, entries.line_of_item(index))
         return current
 
-    def entry(self, entry: Any, scope: Scope, current: str, group: str | None) -> str:
+    def entry(self, entry: Any, scope: Scope, current: str, group: str | None, line: int = 0) -> str:
         if not isinstance(entry, Located):
-            line = getattr(entry, "line", None)
-            raise self.fail(f"a layer must be a mapping like {{op: conv2d, ...}}, got {entry!r}", line or 0)
+            raise self.fail(f"a layer must be a mapping like {{op: conv2d, ...}}, got {entry!r}", line)
         kinds = [k for k in ENTRY_KEYS if k in entry]
         if len(kinds) != 1:
             unknown = [k for k in entry if k not in COMMON_KEYS]
@@ -303,7 +306,7 @@ class _Expander:
         attrs = {
             key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()
         }
-        draft = Draft(name, op, attrs, scope, [current], entry.line, group, from_refs)
+        draft = Draft(name, op, attrs, scope, [current], entry.line, group, from_refs, entry.line_of("from"))
         return self.add(draft)
 
     def compile_attr(self, kind: str, value: Any, line: int, layer: str, key: str) -> Any:
@@ -385,9 +388,11 @@ class _Expander:
         merge = entry.get("merge")
         if merge not in ("concat", "add"):
             raise self.fail("parallel needs merge: concat or merge: add", entry.line, name)
-        if not isinstance(branches, list) or len(branches) < 2:
+        if not isinstance(branches, LocatedList) or len(branches) < 2:
             raise self.fail("parallel needs a list of at least two branches", entry.line_of("parallel"), name)
-        ends = [self.sequence(branch, scope, current, group) for branch in branches]
+        ends = [
+            self.sequence(branch, scope, current, group, branches.line_of_item(i)) for i, branch in enumerate(branches)
+        ]
         draft = Draft(name, REGISTRY[merge], {}, scope, ends, entry.line, group)
         return self.add(draft)
 
@@ -398,7 +403,7 @@ class _Expander:
                 raise self.fail(
                     f"unknown key '{key}' in residual{did_you_mean(key, allowed)}", entry.line_of(key), name
                 )
-        end = self.sequence(entry["residual"], scope, current, group)
+        end = self.sequence(entry["residual"], scope, current, group, entry.line_of("residual"))
         condition = None
         if "when" in entry:
             expr = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
@@ -508,7 +513,7 @@ class _Evaluator:
         if kind in (FLAG,) or value in ("same", "valid") or value is None:
             return value
         if isinstance(value, tuple):
-            return tuple(self.attribute(draft, key, EXPR, v, line) for v in value)
+            return tuple(self.attribute(draft, key, kind, v, line) for v in value)
         lookup = self.lookup(draft.scope, draft.inputs[0])
         try:
             result = value.evaluate(lookup)
@@ -522,6 +527,8 @@ class _Evaluator:
             return result
         if intmath.is_number(result) and result != int(result):
             raise self.fail(f"{key} = {value.text} is {_show(result)} here, not a whole number", draft, line)
+        if kind in (CHANNELS, PAIR, EXPR) and intmath.is_number(result) and result < 1:
+            raise self.fail(f"{key} = {value.text} is {_show(result)} here; it must be at least 1", draft, line)
         return intmath.to_int(result)
 
     def node(self, draft: Draft) -> Node:

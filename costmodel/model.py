@@ -166,8 +166,9 @@ class Model:
         except SpecError as err:
             if TOO_SMALL in err.message and self.base_resolution is not None:
                 minimum = self.min_resolution(point)
+                below = f"below the minimum {minimum}" if minimum else "too small, and no input up to 65536 is enough"
                 raise SpecError(
-                    f"{err.message}: resolution {point.resolution} is below the minimum {minimum}",
+                    f"{err.message}: resolution {point.resolution} is {below}",
                     file=err.file,
                     line=err.line,
                     layer=err.layer,

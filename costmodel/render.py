@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
@@ -21,10 +23,17 @@ def thousands(value: Any) -> str:
     return f"{int(value):,}"
 
 
+def _scientific(value: Any) -> str:
+    """Exact integers past float's range still print: 10**360 → '1.000E+360'."""
+    return f"{Decimal(int(value)):.3E}"
+
+
 def si(value: Any, digits: int = 3) -> str:
     """568740352 → '569 M', 4231976 → '4.23 M', 864 → '864'."""
     if value is None:
         return "—"
+    if abs(value) >= 10**15:
+        return _scientific(value)
     value = float(value)
     for scale, unit in UNITS:
         if abs(value) >= scale:
@@ -36,6 +45,8 @@ def si(value: Any, digits: int = 3) -> str:
 
 def size(value: Any) -> str:
     """Bytes in binary units: 16927904 → '16.1 MiB'."""
+    if abs(value) >= 1024**5:
+        return f"{_scientific(value)} B"
     value = float(value)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(value) < 1024 or unit == "GiB":
@@ -49,7 +60,7 @@ def shape(value: Any) -> str:
 
 
 def percent(part: Any, whole: Any) -> str:
-    return f"{100 * float(part) / float(whole):.1f} %" if whole else "—"
+    return f"{float(100 * Fraction(part) / Fraction(whole)):.1f} %" if whole else "—"
 
 
 def table(items: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:

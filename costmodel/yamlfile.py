@@ -27,7 +27,14 @@ class Located(dict):
 
 
 class LocatedList(list):
+    """A YAML sequence with the 1-based line of itself and of each item."""
+
     line: int = 0
+    item_lines: list[int]
+
+    def line_of_item(self, index: int) -> int:
+        lines = getattr(self, "item_lines", [])
+        return lines[index] if index < len(lines) else self.line
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
@@ -52,6 +59,7 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
 def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
     result = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 
@@ -70,5 +78,11 @@ def load_yaml(text: str, file: str) -> Any:
         line = mark.line + 1 if mark else None
         problem = err.problem or "malformed YAML"
         raise SpecError(f"malformed YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as err:
+        line = text[: err.position].count("\n") + 1
+        character = err.character if isinstance(err.character, str) else chr(err.character)
+        message = f"malformed YAML: character #x{ord(character):04x} is not allowed"
+        raise SpecError(message, file=file, line=line) from None
     except yaml.YAMLError as err:
-        raise SpecError(f"malformed YAML: {err}", file=file) from None
+        first_line = str(err).splitlines()[0] if str(err) else "malformed YAML"
+        raise SpecError(f"malformed YAML: {first_line}", file=file) from None

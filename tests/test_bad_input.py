@@ -845,14 +845,9 @@ def test_rho_below_minimum_names_the_resolution() -> None:
     )
 
 
-# -- known bugs (strict xfail: remove the mark once fixed) ----------------------------------------
+# -- corners that once failed ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="costmodel expr does not evaluate the network at the fixed point, so a resolution below the "
-    "minimum prints a (wrong) formula and exits 0 instead of the report's error",
-)
 @pytest.mark.parametrize(("model", "resolution", "layer"), [("squeezenet", 20, "pool8"), ("alexnet", 62, "pool5")])
 def test_expr_resolution_below_minimum(model: str, resolution: int, layer: str) -> None:
     assert_user_error(run("expr", model, "--res", str(resolution)), layer=layer, contains=("below the minimum",))
@@ -869,13 +864,6 @@ def test_nested_powers_are_bounded(workdir: Path) -> None:
 HUGE = "*".join(["999999999999"] * 30)  # 10**360, though no single literal is over the 1e12 limit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="counts past 1.8e308 crash the table/md/html renderers: render.percent (and render.si/size) "
-    "call float() on exact ints, OverflowError 'int too large to convert to float', exit 1 with a traceback; "
-    "reachable from the command line (mobilenet --alpha 1e150, --rho 1e300) and from a spec whose width is "
-    "a product of allowed literals",
-)
 @pytest.mark.parametrize("fmt", ["table", "md", "html"])
 @pytest.mark.parametrize(
     "args",
@@ -906,12 +894,6 @@ def test_huge_counts_in_json_are_exact(workdir: Path) -> None:
     assert data["params"] == width * (3 * 3 * 3 + 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a control character in a spec raises yaml.ReaderError, which is not a MarkedYAMLError: "
-    "yamlfile.load_yaml prints str(err), a two-line message ('unacceptable character #x001f ...' then "
-    "'in \"<unicode string>\", position N') with no line number",
-)
 def test_control_character_is_one_line_with_a_line_number(workdir: Path) -> None:
     spec = workdir / "bad.yaml"
     spec.write_text("name: tiny\ninput: {channels: 3, size: 32}\nlayers:\n  - {op: relu, name: r\x1f}\n")
@@ -919,11 +901,6 @@ def test_control_character_is_one_line_with_a_line_number(workdir: Path) -> None
     assert_no_output_file(workdir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when no resolution up to 65536 is valid, Model.min_resolution returns None and the message "
-    "says 'below the minimum None'",
-)
 def test_no_valid_resolution_message(workdir: Path) -> None:
     _write_spec(
         workdir,
@@ -940,12 +917,6 @@ def test_no_valid_resolution_message(workdir: Path) -> None:
     assert "None" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a layer list item that is not a mapping (a YAML scalar such as '- relu') loses its line: "
-    "the message is 'bad.yaml: a layer must be a mapping ...' / 'bad.yaml: expected a non-empty list of "
-    "layers' without a line number (graph._Expander.entry/sequence use getattr(entry, 'line', None))",
-)
 @pytest.mark.parametrize(
     ("text", "line"),
     [
@@ -981,12 +952,6 @@ def test_scalar_layer_has_a_line(workdir: Path, text: str, line: int) -> None:
     assert_user_error(run("report", "bad.yaml"), file="bad.yaml", line=line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="errors about one attribute of a block-style layer point at the layer's first line instead of "
-    "the attribute's line: 'out: 0' (operators._positive raises ShapeError, graph._Evaluator.node reports "
-    "draft.line) and an unknown 'from:' target (graph._resolve_ref uses draft.line, not line_of('from'))",
-)
 @pytest.mark.parametrize(
     ("text", "line", "layer"),
     [
