@@ -11,8 +11,10 @@ sympy expression depending on what its names are bound to.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -24,6 +26,8 @@ MAX_TEXT = 400
 MAX_EXPONENT = 8
 MAX_LITERAL = 10**12
 MAX_POWER_BITS = 256
+MAX_DEPTH = 200  # nesting levels (a 400-character sum nests 199), far below the recursion limit
+MAX_DECIMAL_EXPONENT = 100  # 1e100 is already past MAX_LITERAL; Fraction("1e99999999") would take minutes
 PARAM_PREFIX = "_p_"
 INPUT_CHANNELS = "in_channels"
 
@@ -35,15 +39,34 @@ class ExpressionError(ValueError):
 
 
 def _div(a: Any, b: Any) -> Any:
+    if b == 0:  # a number, or a sympy expression that is literally zero (x - x)
+        raise ExpressionError("division by zero")
     if intmath.is_number(a) and intmath.is_number(b):
-        if b == 0:
-            raise ExpressionError("division by zero")
         return intmath.to_int(Fraction(a) / Fraction(b))
     return a / b
 
 
+def _is_condition(value: Any) -> bool:
+    """True/False, or a sympy relation or logical combination (a symbol is a number, not a condition)."""
+    if isinstance(value, bool):
+        return True
+    return bool(getattr(value, "is_Relational", False) or getattr(value, "is_Boolean", False))
+
+
+def _number(value: Any) -> Any:
+    if _is_condition(value):
+        raise ExpressionError("a condition cannot be used as a number")
+    return value
+
+
+def _condition(value: Any) -> Any:
+    if not _is_condition(value):
+        raise ExpressionError("a number cannot be used as a condition (compare it, e.g. `$s == 1`)")
+    return value
+
+
 def _floordiv(a: Any, b: Any) -> Any:
-    if intmath.is_number(b) and b == 0:
+    if b == 0:
         raise ExpressionError("division by zero")
     return intmath.floor_div(a, b)
 
@@ -99,7 +122,7 @@ _COMPARE: dict[type, str] = {
     ast.GtE: ">=",
 }
 
-_PARAM = re.compile(r"\$([A-Za-z][A-Za-z0-9_]*)")
+_PARAM = re.compile(r"(?<![A-Za-z0-9_])\$([A-Za-z][A-Za-z0-9_]*)")  # not inside a name: a$b is an error
 
 
 @dataclass(frozen=True)
@@ -137,6 +160,8 @@ def parse(source: Any) -> Expr:
         _check_literal(source)
         return constant(source)
     if isinstance(source, float):
+        if not math.isfinite(source):
+            raise ExpressionError(f"expected a finite number, got {source}")
         return parse(repr(source))
     if not isinstance(source, str):
         raise ExpressionError(f"expected a number or an expression, got {type(source).__name__}")
@@ -149,9 +174,13 @@ def parse(source: Any) -> Expr:
         raise ExpressionError(f"expression longer than {MAX_TEXT} characters")
     python_text = _PARAM.sub(lambda m: PARAM_PREFIX + m.group(1), text)
     try:
-        tree = ast.parse(python_text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid escape sequence" in a string: refused below anyway
+            warnings.simplefilter("ignore")
+            tree = ast.parse(python_text, mode="eval")
     except SyntaxError:
         raise ExpressionError(f"not an arithmetic expression: {text!r}") from None
+    except RecursionError:
+        raise ExpressionError(f"expression nested more than {MAX_DEPTH} levels deep") from None
     compiler = _Compiler(python_text)
     body = tree.body
     fixed = False
@@ -160,7 +189,10 @@ def parse(source: Any) -> Expr:
             raise ExpressionError("fixed() takes exactly one argument")
         body = body.args[0]
         fixed = True
-    fn = compiler.compile(body)
+    try:
+        fn = compiler.compile(body)
+    except RecursionError:  # only when the caller's own stack is nearly exhausted
+        raise ExpressionError(f"expression nested more than {MAX_DEPTH} levels deep") from None
     params = frozenset(n[len(PARAM_PREFIX) :] for n in compiler.names if n.startswith(PARAM_PREFIX))
     names = frozenset(n for n in compiler.names if not n.startswith(PARAM_PREFIX))
     param = None
@@ -171,27 +203,40 @@ def parse(source: Any) -> Expr:
 
 def _check_literal(value: int | Fraction) -> None:
     if abs(value) > MAX_LITERAL:
-        raise ExpressionError(f"number {value} is too large (limit {MAX_LITERAL:.0e})")
+        shown = str(value) if abs(value) < 10**30 else "with more than 30 digits"
+        raise ExpressionError(f"number {shown} is too large (limit {MAX_LITERAL:.0e})")
 
 
 class _Compiler:
     def __init__(self, text: str) -> None:
         self.text = text
         self.names: set[str] = set()
+        self.depth = 0
 
     def compile(self, node: ast.AST) -> Callable[[Lookup], Any]:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise ExpressionError(f"{_describe(node)} is not allowed in an expression")
-        return method(node)
+        if self.depth >= MAX_DEPTH:
+            raise ExpressionError(f"expression nested more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return method(node)
+        finally:
+            self.depth -= 1
 
     def _Constant(self, node: ast.Constant) -> Callable[[Lookup], Any]:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ExpressionError(f"{value!r} is not a number")
         if isinstance(value, float):
-            literal = ast.get_source_segment(self.text, node) or repr(value)
-            exact = Fraction(literal.replace("_", ""))
+            literal = (ast.get_source_segment(self.text, node) or repr(value)).replace("_", "")
+            if not math.isfinite(value) or abs(value) > MAX_LITERAL:
+                raise ExpressionError(f"number {literal} is too large (limit {MAX_LITERAL:.0e})")
+            _mantissa, _, exponent = literal.lower().partition("e")
+            if exponent and abs(int(exponent)) > MAX_DECIMAL_EXPONENT:
+                raise ExpressionError(f"number {literal} is out of range")
+            exact = Fraction(literal)
         else:
             exact = value
         _check_literal(exact)
@@ -210,9 +255,9 @@ class _Compiler:
     def _UnaryOp(self, node: ast.UnaryOp) -> Callable[[Lookup], Any]:
         operand = self.compile(node.operand)
         if isinstance(node.op, ast.USub):
-            return lambda lookup: -operand(lookup)
+            return lambda lookup: -_number(operand(lookup))
         if isinstance(node.op, ast.UAdd):
-            return operand
+            return lambda lookup: _number(operand(lookup))
         if isinstance(node.op, ast.Not):
             return lambda lookup: _not(operand(lookup))
         raise ExpressionError(f"operator {_describe(node.op)} is not allowed")
@@ -234,12 +279,12 @@ class _Compiler:
             ):
                 raise ExpressionError(f"powers must have a constant integer exponent of at most {MAX_EXPONENT}")
             power = sign * exponent.value
-            return lambda lookup: _power(left(lookup), power)
+            return lambda lookup: _power(_number(left(lookup)), power)
         op = _BINARY.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator {_describe(node.op)} is not allowed")
         right = self.compile(node.right)
-        return lambda lookup: op(left(lookup), right(lookup))
+        return lambda lookup: op(_number(left(lookup)), _number(right(lookup)))
 
     def _Compare(self, node: ast.Compare) -> Callable[[Lookup], Any]:
         operands = [self.compile(node.left)] + [self.compile(c) for c in node.comparators]
@@ -251,7 +296,7 @@ class _Compiler:
             ops.append(symbol)
 
         def compare(lookup: Lookup) -> Any:
-            values = [f(lookup) for f in operands]
+            values = [_number(f(lookup)) for f in operands]
             result: Any = True
             for symbol, a, b in zip(ops, values, values[1:], strict=False):
                 result = _and(result, _relation(symbol, a, b))
@@ -286,7 +331,7 @@ class _Compiler:
         if not least <= len(node.args) <= most:
             raise ExpressionError(f"{name}() takes {least} to {most} arguments, got {len(node.args)}")
         args = [self.compile(a) for a in node.args]
-        return lambda lookup: impl(*(a(lookup) for a in args))
+        return lambda lookup: impl(*(_number(a(lookup)) for a in args))
 
 
 def _describe(node: ast.AST) -> str:
@@ -326,6 +371,8 @@ def _relation(symbol: str, a: Any, b: Any) -> Any:
 
 
 def _and(a: Any, b: Any) -> Any:
+    _condition(a)
+    _condition(b)
     if isinstance(a, bool) and isinstance(b, bool):
         return a and b
     import sympy
@@ -334,6 +381,8 @@ def _and(a: Any, b: Any) -> Any:
 
 
 def _or(a: Any, b: Any) -> Any:
+    _condition(a)
+    _condition(b)
     if isinstance(a, bool) and isinstance(b, bool):
         return a or b
     import sympy
@@ -342,6 +391,7 @@ def _or(a: Any, b: Any) -> Any:
 
 
 def _not(a: Any) -> Any:
+    _condition(a)
     if isinstance(a, bool):
         return not a
     import sympy

@@ -37,7 +37,7 @@ from costmodel.yamlfile import Located, LocatedList
 
 INPUT = "input"
 ENTRY_KEYS = ("op", "use", "parallel", "residual")
-COMMON_KEYS = ("name", "repeat", "from")
+COMMON_KEYS = ("name", "repeat", "from", "when")
 STRIDE_NAMES = ("stride", "s")
 MAX_BLOCK_DEPTH = 16
 MAX_LAYERS = 20_000
@@ -52,6 +52,7 @@ class Scope:
     params: dict[str, Binding] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     depth: int = 0
+    conditions: tuple[Binding, ...] = ()  # every layer inside exists only where all of these hold
 
     def auto_name(self, kind: str) -> str:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -81,6 +82,7 @@ class Draft:
     group: str
     from_refs: list[str] | None = None
     from_line: int = 0
+    conditions: tuple[Binding, ...] = ()  # the layer exists where all hold (inherited from blocks)
     condition: Binding | None = None  # residual add: present when this holds and channels agree
     residual: bool = False
 
@@ -226,10 +228,14 @@ class _Expander:
             this_group = group or name
             from_refs = self.from_refs(entry) if r == 0 else None
             first_rep = r == 0
+            conditions = scope.conditions
+            if "when" in entry and kind in ("op", "use"):
+                when = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
+                conditions = (*conditions, Binding(when, scope, current))
             if kind == "op":
-                current = self.op_entry(entry, scope, current, name, this_group, from_refs, first_rep)
+                current = self.op_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
             elif kind == "use":
-                current = self.use_entry(entry, scope, current, name, this_group, from_refs, first_rep)
+                current = self.use_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
             elif kind == "parallel":
                 current = self.parallel_entry(entry, scope, current, name, this_group, explicit is not None)
             else:
@@ -276,6 +282,7 @@ class _Expander:
         group: str,
         from_refs: list[str] | None,
         first_rep: bool,
+        conditions: tuple[Binding, ...] = (),
     ) -> str:
         op_name = entry["op"]
         op = REGISTRY.get(op_name) if isinstance(op_name, str) else None
@@ -306,7 +313,9 @@ class _Expander:
         attrs = {
             key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()
         }
-        draft = Draft(name, op, attrs, scope, [current], entry.line, group, from_refs, entry.line_of("from"))
+        draft = Draft(
+            name, op, attrs, scope, [current], entry.line, group, from_refs, entry.line_of("from"), conditions
+        )
         return self.add(draft)
 
     def compile_attr(self, kind: str, value: Any, line: int, layer: str, key: str) -> Any:
@@ -333,6 +342,7 @@ class _Expander:
         group: str,
         from_refs: list[str] | None,
         first_rep: bool,
+        conditions: tuple[Binding, ...] = (),
     ) -> str:
         block_name = entry["use"]
         block = self.spec.blocks.get(block_name) if isinstance(block_name, str) else None
@@ -353,7 +363,7 @@ class _Expander:
             # The block's first layer takes the named input; model that with an identity-free path:
             # the block is expanded from a placeholder resolved after the whole spec is read.
             raise self.fail("'from' is not supported on a block use; put it on an op", entry.line_of("from"), name)
-        inner = Scope(prefix=name + ".", block=block.name, depth=scope.depth + 1)
+        inner = Scope(prefix=name + ".", block=block.name, depth=scope.depth + 1, conditions=conditions)
         for key, value in entry.items():
             if key in ("use", *COMMON_KEYS):
                 continue
@@ -393,7 +403,7 @@ class _Expander:
         ends = [
             self.sequence(branch, scope, current, group, branches.line_of_item(i)) for i, branch in enumerate(branches)
         ]
-        draft = Draft(name, REGISTRY[merge], {}, scope, ends, entry.line, group)
+        draft = Draft(name, REGISTRY[merge], {}, scope, ends, entry.line, group, conditions=scope.conditions)
         return self.add(draft)
 
     def residual_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
@@ -416,6 +426,7 @@ class _Expander:
             [current, end],
             entry.line,
             group,
+            conditions=scope.conditions,
             condition=condition,
             residual=True,
         )
@@ -536,11 +547,9 @@ class _Evaluator:
         schema = draft.op.schema()
         values = {key: self.attribute(draft, key, schema[key], raw, line) for key, (raw, line) in draft.attrs.items()}
         op = draft.op(**values)
-        present: Any = True
-        if draft.residual:
-            present = self.residual_present(draft, input_shapes)
+        present = self.presence(draft, input_shapes)
         if present is False:
-            output = input_shapes[-1]
+            output = input_shapes[-1]  # an absent layer passes its (last) input through
         else:
             try:
                 output = op.output_shape(list(input_shapes))
@@ -554,31 +563,36 @@ class _Evaluator:
                 raise self.fail(f"{err}{hint}", draft) from None
             except ExpressionError as err:
                 raise self.fail(str(err), draft) from None
+            if present is not True:
+                output = self.blend(draft, present, output, input_shapes[-1])
         self.shapes[draft.name] = output
         return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
 
-    def residual_present(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
-        present: Any = True
-        if draft.condition is not None:
-            try:
-                present = self.bound(draft.condition)
-            except ExpressionError as err:
-                raise self.fail(f"when: {err}", draft) from None
-            if (
-                not isinstance(present, bool)
-                and not hasattr(present, "is_Relational")
-                and not hasattr(present, "is_Boolean")
-            ):
-                raise self.fail("when: expected a condition such as '$s == 1'", draft)
-        same_channels = intmath.equal(shapes[0][0], shapes[1][0])
-        if isinstance(present, bool) and isinstance(same_channels, bool):
-            return present and same_channels
-        import sympy
+    def blend(self, draft: Draft, present: Any, output: Shape, passed: Shape) -> Shape:
+        """The shape of a layer that exists only under a symbolic condition."""
+        if len(output) != len(passed):
+            raise self.fail("a layer that exists only under a condition must keep its input's rank", draft)
+        return tuple(intmath.where(present, o, i) for o, i in zip(output, passed, strict=True))
 
-        combined = sympy.And(present, same_channels)
-        if combined is sympy.true or combined is sympy.false:
-            return bool(combined)
-        return combined
+    def condition(self, binding: Binding, draft: Draft) -> Any:
+        try:
+            value = self.bound(binding)
+        except ExpressionError as err:
+            raise self.fail(f"when: {err}", draft) from None
+        if not isinstance(value, bool) and not (
+            getattr(value, "is_Boolean", False) or getattr(value, "is_Relational", False)
+        ):
+            raise self.fail(f"when: {binding.expr.text} is not a condition such as '$s == 1'", draft)
+        return value
+
+    def presence(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
+        """Whether the layer exists here: True, False, or a sympy condition (closed forms)."""
+        parts = [self.condition(binding, draft) for binding in draft.conditions]
+        if draft.residual:
+            if draft.condition is not None:
+                parts.append(self.condition(draft.condition, draft))
+            parts.append(intmath.equal(shapes[0][0], shapes[1][0]))
+        return intmath.all_of(parts)
 
 
 def _show(value: Any) -> str:

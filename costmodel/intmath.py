@@ -18,6 +18,7 @@ Value = Any  # Number or a sympy expression
 __all__ = [
     "Number",
     "Value",
+    "all_of",
     "ceil_div",
     "ceil_value",
     "conv_out",
@@ -67,11 +68,18 @@ def ceil_value(x: Value) -> Value:
     return sp.ceiling(x)
 
 
+def _is_integer(x: Value) -> bool:
+    """Integer for every value of its symbols (per sympy's assumptions): floor(x) is x itself."""
+    if is_number(x):
+        return Fraction(x).denominator == 1
+    return getattr(x, "is_integer", None) is True
+
+
 def floor_div(a: Value, b: Value) -> Value:
     """floor(a / b); floor(floor(x) / n) collapses to floor(x / n) for readable closed forms."""
     if is_number(a) and is_number(b):
         return math.floor(Fraction(a) / Fraction(b))
-    if is_number(b) and b == 1:
+    if is_number(b) and b == 1 and _is_integer(a):
         return a
     if a is b or (not is_number(a) and not is_number(b) and a == b):
         return 1
@@ -85,7 +93,7 @@ def ceil_div(a: Value, b: Value) -> Value:
     """ceil(a / b); ceil(ceil(x) / n) collapses to ceil(x / n) (true for real x, integer n > 0)."""
     if is_number(a) and is_number(b):
         return math.ceil(Fraction(a) / Fraction(b))
-    if is_number(b) and b == 1:
+    if is_number(b) and b == 1 and _is_integer(a):
         return a
     sp = _sympy()
     if isinstance(a, sp.ceiling) and is_number(b) and b > 0 and Fraction(b).denominator == 1:
@@ -113,6 +121,24 @@ def where(cond: Any, if_true: Value, if_false: Value) -> Value:
     if cond is sp.true or cond is sp.false:
         return if_true if cond is sp.true else if_false
     return sp.Piecewise((if_true, cond), (if_false, True))
+
+
+def all_of(conditions: Any) -> Any:
+    """All conditions hold: True or False once decided, else a sympy ``And`` of the undecided ones."""
+    undecided = []
+    for cond in conditions:
+        if cond is False or (not isinstance(cond, bool) and cond is _sympy().false):
+            return False
+        if cond is True or (not isinstance(cond, bool) and cond is _sympy().true):
+            continue
+        undecided.append(cond)
+    if not undecided:
+        return True
+    sp = _sympy()
+    combined = sp.And(*undecided)
+    if combined is sp.true or combined is sp.false:
+        return combined is sp.true
+    return combined
 
 
 def equal(a: Value, b: Value) -> Any:

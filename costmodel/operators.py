@@ -124,6 +124,21 @@ def _positive(value: Value, what: str) -> None:
         raise ShapeError(f"{what} must be a positive integer, got {value}")
 
 
+def _nonnegative(value: Value, what: str) -> None:
+    if intmath.is_number(value) and (value != int(value) or value < 0):
+        raise ShapeError(f"{what} must be a whole number of at least 0, got {value}")
+
+
+def _pads(pad: Any) -> tuple[Any, Any]:
+    """(height, width) padding; 'same' and 'valid' stay as they are, numbers must not be negative."""
+    if pad in ("same", "valid"):
+        return pad, pad
+    ph, pw = _pair(pad)
+    _nonnegative(ph, "pad")
+    _nonnegative(pw, "pad")
+    return ph, pw
+
+
 def _spatial(shape: Shape, op: str) -> tuple[Value, Value, Value]:
     if len(shape) != 3:
         raise ShapeError(f"{op} needs a (channels, height, width) input, got shape {_fmt(shape)}")
@@ -171,7 +186,7 @@ class Conv2d(Operator):
             raise ShapeError(f"groups {self.groups} does not divide the {c} input channels")
         if _known(self.out, self.groups) and self.out % self.groups:
             raise ShapeError(f"groups {self.groups} does not divide the {self.out} output channels")
-        ph, pw = _pair(self.pad) if self.pad not in ("same", "valid") else (self.pad, self.pad)
+        ph, pw = _pads(self.pad)
         ho = _window_out("conv2d", h, kh, sh, ph, False, "height")
         wo = _window_out("conv2d", w, kw, sw, pw, False, "width")
         return (self.out, ho, wo)
@@ -303,7 +318,9 @@ class _Pool(Operator):
         c, h, w = _spatial(inputs[0], self.op_name)
         kh, kw = _pair(self.k)
         sh, sw = self._strides()
-        ph, pw = _pair(self.pad) if self.pad not in ("same", "valid") else (self.pad, self.pad)
+        for v, what in ((kh, "k"), (kw, "k"), (sh, "stride"), (sw, "stride")):
+            _positive(v, what)
+        ph, pw = _pads(self.pad)
         ho = _window_out(self.op_name, h, kh, sh, ph, self.ceil_mode, "height")
         wo = _window_out(self.op_name, w, kw, sw, pw, self.ceil_mode, "width")
         return (c, ho, wo)
