@@ -97,6 +97,10 @@ def _write(text: str, output: str | None) -> None:
         raise UsageError(f"cannot write {output}: {err.strerror}") from None
 
 
+variant_option = click.option(
+    "--variant", help="A named variant of the spec (e.g. keras: the Keras implementation's rounding)."
+)
+
 counting_option = click.option(
     "--counting",
     type=click.Choice(list(conventions.PRESETS)),
@@ -152,6 +156,7 @@ def list_models(fmt: str) -> None:
 @main.command()
 @click.argument("model_name", metavar="MODEL")
 @point_options
+@variant_option
 @counting_option
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "html", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
@@ -163,6 +168,7 @@ def report(
     rho: Any,
     classes: Any,
     sets: tuple[str, ...],
+    variant: str | None,
     counting: str,
     fmt: str,
     output: str | None,
@@ -171,7 +177,7 @@ def report(
     from costmodel.model import load_model
     from costmodel.report import report_context
 
-    model = load_model(model_name)
+    model = load_model(model_name, variant)
     point = _point(model, alpha, resolution, rho, classes, sets)
     context = report_context(model, point, counting)
     _write(_render_report(context, fmt), output)
@@ -197,6 +203,7 @@ def _render_report(context: dict[str, Any], fmt: str) -> str:
 @click.option("--smooth", is_flag=True, help="Relax the rounding: the scaling law, leading terms first.")
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True)
 @point_options
+@variant_option
 @user_errors
 def expr(
     model_name: str,
@@ -211,6 +218,7 @@ def expr(
     rho: Any,
     classes: Any,
     sets: tuple[str, ...],
+    variant: str | None,
 ) -> None:
     """The closed form of MODEL's params or MACs in its symbols.
 
@@ -220,7 +228,7 @@ def expr(
     from costmodel.expression_view import expression_output
     from costmodel.model import load_model
 
-    model = load_model(model_name)
+    model = load_model(model_name, variant)
     fixed = _fixed_symbols(model, alpha, resolution, rho, classes, sets)
     text = expression_output(
         model, metric, counting, fixed, per_layer=per_layer, per_type=per_type, smooth=smooth, fmt=fmt
@@ -270,7 +278,7 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
                 line += f"\n     disagreement: {c.note}"
             click.echo(line)
         if not checks and not quiet:
-            click.echo(f"ok   {model.spec.file}: valid (no reference rows)")
+            click.echo(f"valid {model.spec.file} (no reference rows)")
     click.echo(f"{total - failed} passed, {failed} failed")
     if failed:
         sys.exit(EXIT_MISMATCH)

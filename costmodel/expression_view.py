@@ -7,7 +7,7 @@ from typing import Any
 
 import sympy
 
-from costmodel import symbolic
+from costmodel import intmath, symbolic
 from costmodel.model import Model
 from costmodel.report import plain_number
 
@@ -52,12 +52,12 @@ def expression_output(
             "metric": metric,
             "counting": counting,
             "form": "smooth" if smooth else "exact",
-            "expression": sympy.sstr(total),
+            "expression": sympy.sstr(intmath.expand_make_divisible(total)),
             "symbols": defaults,
             "fixed": {name: plain_number(v) for name, v in sorted(fixed_values.items())},
         }
         if parts:
-            data["parts"] = {name: sympy.sstr(v) for name, v in parts.items()}
+            data["parts"] = {name: sympy.sstr(intmath.expand_make_divisible(v)) for name, v in parts.items()}
         return json.dumps(data, indent=2) + "\n"
     lines = []
     label = f"{metric} of {model.name} ({'smooth' if smooth else 'exact'}, counting: {counting})"

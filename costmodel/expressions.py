@@ -30,6 +30,8 @@ MAX_DEPTH = 200  # nesting levels (a 400-character sum nests 199), far below the
 MAX_DECIMAL_EXPONENT = 100  # 1e100 is already past MAX_LITERAL; Fraction("1e99999999") would take minutes
 PARAM_PREFIX = "_p_"
 INPUT_CHANNELS = "in_channels"
+WIDTH_FUNCTION = "width"  # width(c): c through the spec's width rule, as an `out:` value would be
+WIDTH_LOOKUP = "_width"  # what a lookup is asked for to apply it (not a name a spec can write)
 
 Lookup = Callable[[str], Any]
 
@@ -247,7 +249,7 @@ class _Compiler:
         name = node.id
         if name.startswith("_") and not name.startswith(PARAM_PREFIX):
             raise ExpressionError(f"name {name!r} is not allowed (names may not start with '_')")
-        if name in FUNCTIONS or name == "fixed":
+        if name in FUNCTIONS or name in ("fixed", WIDTH_FUNCTION):
             raise ExpressionError(f"{name!r} is a function; call it as {name}(...)")
         self.names.add(name)
         return lambda lookup: lookup(name)
@@ -322,9 +324,15 @@ class _Compiler:
         name = node.func.id
         if name == "fixed":
             raise ExpressionError("fixed() must wrap the whole value")
+        if name == WIDTH_FUNCTION:
+            if len(node.args) != 1 or node.keywords:
+                raise ExpressionError("width() takes exactly one argument")
+            argument = self.compile(node.args[0])
+            self.names.add(WIDTH_LOOKUP)
+            return lambda lookup: lookup(WIDTH_LOOKUP)(_number(argument(lookup)))
         if name not in FUNCTIONS:
             allowed = ", ".join(sorted(FUNCTIONS))
-            raise ExpressionError(f"unknown function {name!r} (allowed: {allowed}, fixed)")
+            raise ExpressionError(f"unknown function {name!r} (allowed: {allowed}, width, fixed)")
         if node.keywords:
             raise ExpressionError(f"{name}() takes positional arguments only")
         impl, least, most = FUNCTIONS[name]

@@ -19,7 +19,7 @@ import networkx as nx
 
 from costmodel import intmath
 from costmodel.errors import SpecError
-from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, Expr, ExpressionError, constant
+from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, WIDTH_LOOKUP, Expr, ExpressionError, constant
 from costmodel.operators import (
     CHANNELS,
     EXPR,
@@ -39,6 +39,7 @@ INPUT = "input"
 ENTRY_KEYS = ("op", "use", "parallel", "residual")
 COMMON_KEYS = ("name", "repeat", "from", "when")
 STRIDE_NAMES = ("stride", "s")
+MERGES = ("concat", "add", "mul")
 MAX_BLOCK_DEPTH = 16
 MAX_LAYERS = 20_000
 
@@ -396,12 +397,14 @@ class _Expander:
                     f"unknown key '{key}' in parallel{did_you_mean(key, allowed)}", entry.line_of(key), name
                 )
         merge = entry.get("merge")
-        if merge not in ("concat", "add"):
-            raise self.fail("parallel needs merge: concat or merge: add", entry.line, name)
+        if merge not in MERGES:
+            raise self.fail(f"parallel needs merge: {' or '.join(MERGES)}", entry.line, name)
         if not isinstance(branches, LocatedList) or len(branches) < 2:
             raise self.fail("parallel needs a list of at least two branches", entry.line_of("parallel"), name)
+        # an empty branch is the identity: the parallel's input itself (the data side of a gate)
         ends = [
-            self.sequence(branch, scope, current, group, branches.line_of_item(i)) for i, branch in enumerate(branches)
+            current if branch == [] else self.sequence(branch, scope, current, group, branches.line_of_item(i))
+            for i, branch in enumerate(branches)
         ]
         draft = Draft(name, REGISTRY[merge], {}, scope, ends, entry.line, group, conditions=scope.conditions)
         return self.add(draft)
@@ -494,6 +497,8 @@ class _Evaluator:
                 return self.bound(binding)
             if name in self.env:
                 return self.env[name]
+            if name == WIDTH_LOOKUP:
+                return self.width
             known = ", ".join(sorted(self.env)) or "none"
             raise ExpressionError(f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}")
 
@@ -510,6 +515,11 @@ class _Evaluator:
             finally:
                 self.in_progress.discard(key)
         return self.cache[key]
+
+    def width(self, channels: Any) -> Any:
+        """The spec's width rule applied to a channel count (``width(c)`` in expressions)."""
+        rule = self.spec.width
+        return channels if rule is None else apply_width_rule(rule.rule, channels, self.env.get(rule.multiplier, 1))
 
     def scales(self, expr: Expr, scope: Scope) -> bool:
         """Whether a width goes through the width rule: not when fixed() or derived from the input."""
@@ -564,7 +574,8 @@ class _Evaluator:
             except ExpressionError as err:
                 raise self.fail(str(err), draft) from None
             if present is not True:
-                output = self.blend(draft, present, output, input_shapes[-1])
+                # a residual add, where it exists, has its inputs' (equal) shape: nothing to blend
+                output = input_shapes[-1] if draft.residual else self.blend(draft, present, output, input_shapes[-1])
         self.shapes[draft.name] = output
         return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
 

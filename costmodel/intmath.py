@@ -8,6 +8,7 @@ is what makes "the formula equals the count" true by construction rather than by
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "ceil_value",
     "conv_out",
     "equal",
+    "expand_make_divisible",
     "floor_div",
     "floor_value",
     "is_number",
@@ -145,11 +147,14 @@ def equal(a: Value, b: Value) -> Any:
     """a == b as a bool for numbers, as a sympy relation (possibly already decided) for symbols."""
     if is_number(a) and is_number(b):
         return a == b
+    if a == b:
+        return True
     sp = _sympy()
-    rel = sp.Eq(a, b)
-    if rel is sp.true or rel is sp.false:
-        return bool(rel)
-    return rel
+    if sp.sympify(a).is_Number and sp.sympify(b).is_Number:
+        return False
+    # Widths that are different expressions are compared only at a point: asking sympy to decide
+    # Eq(make_divisible(16*alpha, 8), make_divisible(32*alpha, 8)) symbolically costs seconds.
+    return sp.Eq(a, b, evaluate=False)
 
 
 def less(a: Value, b: Value) -> Any:
@@ -189,8 +194,50 @@ def make_divisible(value: Value, divisor: int = 8, min_value: Value | None = Non
 
     Rounds to the nearest multiple of ``divisor`` (halves up), at least ``min_value`` (default:
     ``divisor``), and adds one more ``divisor`` when rounding lost more than 10 % of ``value``.
+    Symbolically it stays one named function, ``make_divisible(v, d)``: closed forms read like the
+    reference code, stay small, and :func:`expand_make_divisible` turns it into plain sympy.
     """
+    if not is_number(value) and min_value is None and is_number(divisor):
+        return _make_divisible_function()(value, divisor)
+    return _make_divisible_rule(value, divisor, min_value)
+
+
+def _make_divisible_rule(value: Value, divisor: Value, min_value: Value | None = None) -> Value:
     floor_to = min_value if min_value is not None else divisor
     rounded = smax(floor_to, floor_div(value + Fraction(divisor, 2), divisor) * divisor)
     lost_too_much = less(rounded, Fraction(9, 10) * value)
     return where(lost_too_much, rounded + divisor, rounded)
+
+
+@functools.cache
+def _make_divisible_function() -> Any:
+    sp = _sympy()
+
+    class make_divisible(sp.Function):
+        """Unevaluated while its value is symbolic; an exact Integer once it is a number."""
+
+        @classmethod
+        def eval(cls, value: Any, divisor: Any) -> Any:
+            if value.is_Rational and divisor.is_Integer:
+                exact = Fraction(int(value.p), int(value.q))
+                return sp.Integer(_make_divisible_rule(exact, int(divisor)))
+            return None
+
+        def _eval_is_integer(self) -> bool:
+            return True
+
+        def _eval_is_positive(self) -> bool:
+            return True
+
+        def _eval_rewrite_as_Piecewise(self, value: Any, divisor: Any, **kwargs: Any) -> Any:
+            return _make_divisible_rule(value, divisor)
+
+    return make_divisible
+
+
+def expand_make_divisible(expr: Any) -> Any:
+    """Replace every ``make_divisible(v, d)`` by its definition in plain sympy (max, floor, Piecewise)."""
+    function = _make_divisible_function()
+    if not hasattr(expr, "atoms") or not expr.atoms(function):
+        return expr
+    return expr.replace(function, lambda value, divisor: _make_divisible_rule(value, divisor))

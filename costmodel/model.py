@@ -39,14 +39,14 @@ class Point:
         return self.values.get(name)
 
 
-def load_model(name_or_path: str | Path) -> Model:
-    """A built-in model by name or alias, or a spec file by path."""
+def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
+    """A built-in model by name or alias, or a spec file by path; optionally one of its variants."""
     text = str(name_or_path)
     path = Path(text)
     if text.endswith((".yaml", ".yml")) or path.is_file() or "/" in text:
         if not path.is_file():
             raise UsageError(f"no such spec file: {text}")
-        return _load_path(str(path.resolve()), text)
+        return _load_path(str(path.resolve()), text, variant)
     name = ALIASES.get(text, text)
     builtin = builtin_spec_path(name)
     if builtin is None:
@@ -55,25 +55,36 @@ def load_model(name_or_path: str | Path) -> Model:
             f"unknown model '{text}'{did_you_mean(text, [*names, *ALIASES])}; "
             f"built-in models: {', '.join(names)} (or give a path to a .yaml spec)"
         )
-    return _load_path(str(builtin), f"specs/{builtin.name}")
+    return _load_path(str(builtin), f"specs/{builtin.name}", variant)
 
 
 @lru_cache(maxsize=64)
-def _load_path(path: str, display: str) -> Model:
-    spec = read_spec(Path(path), display)
-    return Model(spec, expand(spec))
+def _load_path(path: str, display: str, variant: str | None = None) -> Model:
+    spec = read_spec(Path(path), display, variant)
+    model = Model(spec, expand(spec))
+    model.path = path
+    return model
 
 
 class Model:
     def __init__(self, spec: Spec, structure: Structure) -> None:
         self.spec = spec
         self.structure = structure
+        self.path: str | None = None  # the spec file, when read from one
         # A spec is only accepted if it builds at its default point.
         self.network(self.default_point())
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def with_variant(self, variant: str | None) -> Model:
+        """The same spec read as another of its variants (None: the spec as written)."""
+        if variant == self.spec.variant:
+            return self
+        if self.path is None:
+            raise UsageError(f"{self.name} was not read from a file; it has no variants to switch to")
+        return _load_path(self.path, self.spec.file, variant)
 
     # -- points ---------------------------------------------------------------------------------
 

@@ -281,6 +281,31 @@ class ReLU6(Operator):
 
 @register
 @dataclass(frozen=True)
+class HardSwish(Operator):
+    """x · relu6(x + 3) / 6 (MobileNetV3)."""
+
+    op_name: ClassVar[str] = "hard_swish"
+    other_ops_per_element: ClassVar[int] = 5  # add, two clamps, multiply, divide
+
+
+@register
+@dataclass(frozen=True)
+class HardSigmoid(Operator):
+    """relu6(x + 3) / 6 (MobileNetV3's squeeze-excite gate)."""
+
+    op_name: ClassVar[str] = "hard_sigmoid"
+    other_ops_per_element: ClassVar[int] = 4  # add, two clamps, divide
+
+
+@register
+@dataclass(frozen=True)
+class Sigmoid(Operator):
+    op_name: ClassVar[str] = "sigmoid"
+    other_ops_per_element: ClassVar[int] = 3  # exp, add, divide
+
+
+@register
+@dataclass(frozen=True)
 class Dropout(Operator):
     """Identity at inference; kept so layer lists read like the reference implementation."""
 
@@ -415,6 +440,28 @@ class Concat(Operator):
         for shape in inputs[1:]:
             channels = channels + shape[0]
         return (channels, *inputs[0][1:])
+
+
+@register
+@dataclass(frozen=True)
+class Mul(Operator):
+    """Elementwise product; the second input may be a per-channel (C, 1, 1) gate (squeeze-excite)."""
+
+    op_name: ClassVar[str] = "mul"
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int] = 2
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        data, gate = inputs
+        if len(gate) != len(data):
+            raise ShapeError(f"mul inputs differ in rank: {_fmt(data)} and {_fmt(gate)}")
+        for d, g in zip(data, gate, strict=True):
+            if _known(d, g) and g != 1 and g != d:
+                raise ShapeError(f"mul cannot broadcast {_fmt(gate)} onto {_fmt(data)}")
+        return data
+
+    def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
+        return product(output)
 
 
 @register

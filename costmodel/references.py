@@ -24,7 +24,7 @@ from costmodel.yamlfile import Located
 UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 _PRINTED = re.compile(r"^([0-9]+(?:\.([0-9]+))?)(?:[eE]([+-]?[0-9]+))?\s*([KMG]?)$")
 FIGURES = ("params", "macs", "flops", "min_resolution", "params_by_layer", "share")
-ROW_KEYS = (*FIGURES, "source", "point", "counting", "exclude", "note", "disagreement", "explained_by")
+ROW_KEYS = (*FIGURES, "source", "point", "variant", "counting", "exclude", "note", "disagreement", "explained_by")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,10 @@ class Figure:
     value: Fraction
     tolerance: Fraction  # 0 = exact
 
-    def matches(self, actual: Any) -> bool:
+    def matches(self, actual: Any, truncated: bool = False) -> bool:
+        """Whether ``actual`` prints as this figure (rounded, or cut off when ``truncated``)."""
+        if truncated and self.tolerance:
+            return self.value <= Fraction(actual) < self.value + 2 * self.tolerance
         return abs(Fraction(actual) - self.value) <= self.tolerance
 
 
@@ -91,9 +94,18 @@ def _filtered(costs: Costs, exclude: list[str], metric: str) -> Any:
 
 
 def _compare(
-    model: Model, row: Located, point: Point, counting: str, exclude: list[str]
+    model: Model,
+    row: Located,
+    point: Point,
+    counting: str,
+    exclude: list[str],
+    macs_factor: int = 1,
+    truncated: bool = False,
 ) -> list[tuple[str, str, Any, bool]]:
-    """(figure, expected text, actual, ok) for every figure in the row."""
+    """(figure, expected text, actual, ok) for every figure in the row.
+
+    ``macs_factor`` 2 reads a MAC figure as FLOPs; ``truncated`` lets printed figures be cut off
+    rather than rounded."""
     file = model.spec.file
     try:
         costs = model.costs(point, counting)
@@ -108,9 +120,10 @@ def _compare(
         try:
             if key in ("params", "macs", "flops"):
                 metric = "macs" if key == "flops" else key
-                actual = _filtered(costs, exclude, metric) * (2 if key == "flops" else 1)
+                factor = 2 if key == "flops" else macs_factor if key == "macs" else 1
+                actual = _filtered(costs, exclude, metric) * factor
                 figure = parse_figure(raw)
-                results.append((key, figure.text, actual, figure.matches(actual)))
+                results.append((key, figure.text, actual, figure.matches(actual, truncated)))
             elif key == "min_resolution":
                 actual = model.min_resolution(point)
                 results.append((key, str(raw), actual, actual == raw))
@@ -140,7 +153,8 @@ def _compare(
 
 def check_references(model: Model) -> list[Check]:
     """Compare every reference row of a model's spec with its counts."""
-    spec = model.spec
+    base = model.with_variant(None)
+    spec = base.spec
     checks: list[Check] = []
     for row in spec.reference:
         for key in row:
@@ -151,6 +165,10 @@ def check_references(model: Model) -> list[Check]:
                     line=row.line_of(key),
                 )
         source = str(row.get("source", ""))
+        try:
+            model = base.with_variant(row.get("variant"))
+        except SpecError as err:
+            raise err.located(file=spec.file, line=row.line_of("variant")) from None
         counting = str(row.get("counting", "torchvision"))
         exclude = list(row.get("exclude") or [])
         point = _point(model, row, spec.file)
@@ -163,7 +181,7 @@ def check_references(model: Model) -> list[Check]:
     return checks
 
 
-EXPLAINED_KEYS = ("exclude", "counting")
+EXPLAINED_KEYS = ("exclude", "counting", "metric", "rounding", "architecture")
 
 
 def _disagreement_checks(
@@ -185,9 +203,29 @@ def _disagreement_checks(
                 file=model.spec.file,
                 line=explained.line_of(key),
             )
+    if explained.get("metric", "macs") not in ("macs", "flops") or explained.get("rounding", "down") != "down":
+        raise SpecError(
+            "explained_by takes metric: flops (a MAC figure that is really FLOPs) and rounding: down",
+            file=model.spec.file,
+            line=explained.line,
+        )
     alternative = _compare(
-        model, row, point, str(explained.get("counting", counting)), list(explained.get("exclude") or exclude)
+        model,
+        row,
+        point,
+        str(explained.get("counting", counting)),
+        list(explained.get("exclude") or exclude),
+        macs_factor=2 if explained.get("metric") == "flops" else 1,
+        truncated="rounding" in explained,
     )
+    architecture = explained.get("architecture") or {}
+    if architecture:
+        # No convention reproduces the figure: the row states what the architecture really costs,
+        # exactly, and that statement is what is checked.
+        alternative = [
+            (figure, expected, actual, figure in architecture and architecture[figure] == actual)
+            for figure, expected, actual, _ in results
+        ]
     stale = all(ok for _, _, _, ok in results)
     checks = []
     for (figure, expected, actual, ok), (_, _, explained_actual, explained_ok) in zip(
@@ -208,6 +246,7 @@ def _disagreement_checks(
         elif ok:
             checks.append(Check(row.line, source, figure, expected, actual, True))
         else:
-            note = f"{row['disagreement']} (explained: {explained_actual:,})"
+            shown = f"{explained_actual:,}" if isinstance(explained_actual, int) else f"{explained_actual:.4g}"
+            note = f"{row['disagreement']} (explained: {shown})"
             checks.append(Check(row.line, source, figure, expected, actual, explained_ok, note))
     return checks

@@ -47,6 +47,7 @@ def _summary(model: Model, point: Point, costs: Costs) -> dict[str, Any]:
     params = int(costs.params)
     return {
         "model": model.name,
+        "variant": model.spec.variant,
         "title": model.spec.title,
         "source": model.spec.source,
         **point_summary(model, point),
@@ -64,11 +65,34 @@ def _summary(model: Model, point: Point, costs: Costs) -> dict[str, Any]:
             "macs": conventions.MACS_CONVENTION,
             "activations": "float32 tensors, batch 1, no in-place reuse; peak = largest set alive at once",
         },
+        "accuracy": published_accuracy(model, point),
         "by_op_type": {
             label: {"layers": row["layers"], "params": int(row["params"]), "macs": int(row["macs"])}
             for label, row in costs.by_op_type().items()
         },
     }
+
+
+def published_accuracy(model: Model, point: Point) -> list[dict[str, Any]]:
+    """The spec's published ImageNet accuracy rows for exactly this configuration."""
+    rows = []
+    for row in model.spec.accuracy:
+        alpha = row.get("alpha")
+        same_alpha = alpha is None or Fraction(str(alpha)) == point.values.get("alpha", Fraction(1))
+        same_resolution = row.get("resolution", 224) == point.resolution
+        same_variant = row.get("variant") in (None, model.spec.variant)
+        if same_alpha and same_resolution and same_variant and point_is_default_elsewhere(model, point):
+            rows.append({key: row.get(key) for key in ("top1", "top5", "latency_ms", "source")})
+    return rows
+
+
+def point_is_default_elsewhere(model: Model, point: Point) -> bool:
+    """Published accuracy is for the standard head: other symbols (classes...) at their defaults."""
+    return all(
+        value == model.spec.symbols[name].default
+        for name, value in point.values.items()
+        if name not in ("alpha", "rho")
+    )
 
 
 def report_context(model: Model, point: Point, counting: str = conventions.DEFAULT) -> dict[str, Any]:

@@ -32,9 +32,18 @@ TOP_LEVEL_KEYS = (
     "blocks",
     "layers",
     "reference",
+    "accuracy",
+    "variants",
     "notes",
 )
-RESERVED_NAMES = {expressions.INPUT_CHANNELS, "in", "fixed", "resolution", *expressions.FUNCTIONS}
+RESERVED_NAMES = {
+    expressions.INPUT_CHANNELS,
+    expressions.WIDTH_FUNCTION,
+    "in",
+    "fixed",
+    "resolution",
+    *expressions.FUNCTIONS,
+}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BOUND = re.compile(r"^(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)$")
 
@@ -140,6 +149,9 @@ class Spec:
     reference: list[Located] = field(default_factory=list)
     description: str = ""
     notes: list[str] = field(default_factory=list)
+    accuracy: list[Located] = field(default_factory=list)
+    variant: str | None = None  # the variant this spec was read as
+    variants: dict[str, str] = field(default_factory=dict)  # every variant: name -> description
 
     def error(self, message: str, line: int | None = None, layer: str | None = None) -> SpecError:
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -149,7 +161,7 @@ class Spec:
         return "rho" if "rho" in self.symbols else None
 
 
-def read_spec(path: Path, display: str | None = None) -> Spec:
+def read_spec(path: Path, display: str | None = None, variant: str | None = None) -> Spec:
     """Load a spec file; ``display`` is the file name that errors show."""
     shown = display or str(path)
     try:
@@ -158,13 +170,21 @@ def read_spec(path: Path, display: str | None = None) -> Spec:
         raise SpecError(f"cannot read spec: {err.strerror}", file=shown) from None
     except UnicodeDecodeError:
         raise SpecError("cannot read spec: not UTF-8 text", file=shown) from None
-    return parse_spec(text, shown)
+    return parse_spec(text, shown, variant)
 
 
-def parse_spec(text: str, file: str) -> Spec:
+def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
     data = load_yaml(text, file)
     if not isinstance(data, Located):
         raise SpecError("a spec must be a YAML mapping (name:, input:, layers: ...)", file=file, line=1)
+    variants = _variants(data.get("variants"), file, data.line_of("variants"))
+    if variant is not None:
+        if variant not in variants:
+            known = ", ".join(variants) or "none"
+            raise SpecError(
+                f"unknown variant '{variant}'{did_you_mean(variant, variants)} (variants: {known})", file=file
+            )
+        data = deep_merge(data, variants[variant][1])
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             raise SpecError(
@@ -209,7 +229,53 @@ def parse_spec(text: str, file: str) -> Spec:
         layers=layers,
         reference=list(reference),
         notes=[str(n) for n in notes],
+        accuracy=_rows(data, "accuracy", file),
+        variant=variant,
+        variants={name: description for name, (description, _) in variants.items()},
     )
+
+
+def _rows(data: Located, key: str, file: str) -> list[Located]:
+    rows = data.get(key) or []
+    if not isinstance(rows, list) or not all(isinstance(r, Located) for r in rows):
+        raise SpecError(f"'{key}' must be a list of mappings", file=file, line=data.line_of(key))
+    return list(rows)
+
+
+def _variants(raw: Any, file: str, line: int) -> dict[str, tuple[str, Located]]:
+    """Named variants: each a description and a mapping merged over the spec (mappings merge, the rest
+    replaces), so that a reference implementation's different rounding is a few lines, not a copy."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Located):
+        raise SpecError("'variants' must map variant names to overrides", file=file, line=line)
+    result = {}
+    for name, overrides in raw.items():
+        if not _NAME.match(name) or not isinstance(overrides, Located):
+            raise SpecError(f"variant '{name}' must be a name mapped to overrides", file=file, line=raw.line_of(name))
+        overrides = Located(overrides)
+        overrides.line = raw[name].line
+        overrides.key_lines = dict(raw[name].key_lines)
+        description = str(overrides.pop("description", ""))
+        for key in overrides:
+            if key not in TOP_LEVEL_KEYS or key in ("variants", "name"):
+                raise SpecError(f"variant '{name}' cannot override '{key}'", file=file, line=overrides.line_of(key))
+        result[name] = (description, overrides)
+    return result
+
+
+def deep_merge(base: Located, overrides: Located) -> Located:
+    """``base`` with ``overrides`` merged in: nested mappings merge key by key, other values replace."""
+    merged = Located(base)
+    merged.line = base.line
+    merged.key_lines = dict(base.key_lines)
+    for key, value in overrides.items():
+        if isinstance(value, Located) and isinstance(merged.get(key), Located):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+        merged.key_lines[key] = overrides.line_of(key)
+    return merged
 
 
 def _text(data: Located, key: str, file: str) -> str:

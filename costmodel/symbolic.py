@@ -52,7 +52,7 @@ def relax(expr: Any) -> Any:
     """Drop the rounding from a closed form, keeping the branch that scales."""
     if not isinstance(expr, sympy.Basic) or expr.is_Atom:
         return expr
-    if isinstance(expr, (sympy.floor, sympy.ceiling)):
+    if isinstance(expr, (sympy.floor, sympy.ceiling)) or expr.func.__name__ == "make_divisible":
         return relax(expr.args[0])
     if isinstance(expr, sympy.Piecewise):
         branches = [relax(pair.expr) for pair in expr.args]

@@ -332,7 +332,7 @@ SPEC_ERRORS = [
         """,
         5,
         "s",
-        ("merge: concat or merge: add",),
+        ("merge: concat or add or mul",),
         id="parallel-unknown-merge",
     ),
     pytest.param(
