@@ -231,7 +231,11 @@ class Model:
         return self.structure.evaluate(dict(self.sympy_symbols))
 
     def symbolic_costs(self, counting: str = conventions.DEFAULT) -> Costs:
-        return count(self.symbolic_network, conventions.get_counting(counting))
+        """Closed-form costs, built once per counting convention (a build takes a fraction of a second)."""
+        cache = self.__dict__.setdefault("_symbolic_costs", {})
+        if counting not in cache:
+            cache[counting] = count(self.symbolic_network, conventions.get_counting(counting))
+        return cache[counting]
 
     def substitution(self, point: Point) -> dict[Any, Any]:
         import sympy

@@ -399,7 +399,10 @@ def test_make_divisible_symbolic_equals_numeric(
 
 def test_make_divisible_symbolic_both_sides_of_the_bump() -> None:
     expr = intmath.make_divisible(24 * ALPHA, 8)
-    assert expr.has(sympy.Piecewise)
+    assert str(expr) == "make_divisible(24*alpha, 8)"  # one named function in closed forms
+    assert intmath.expand_make_divisible(expr).has(sympy.Piecewise)  # ... whose definition has the bump
+    for value in (sympy.Rational(3, 4), sympy.Rational(1, 2), 1):
+        assert intmath.expand_make_divisible(expr).subs(ALPHA, value) == expr.subs(ALPHA, value)
     assert expr.subs(ALPHA, sympy.Rational(3, 4)) == 24  # 18 -> 16 -> bumped
     assert expr.subs(ALPHA, sympy.Rational(1, 2)) == 16  # 12 -> 16
     assert expr.subs(ALPHA, 1) == 24

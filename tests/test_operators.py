@@ -458,6 +458,9 @@ ELEMENTWISE_CASES = [
     Case("batchnorm on features", op("batchnorm"), ((5,),), (5,), 20, 0, 10, "batchnorm", bn_weights(5)),
     Case("relu", op("relu"), ((8, 4, 4),), (8, 4, 4), 0, 0, 128, "relu"),
     Case("relu6", op("relu6"), ((3, 2, 2),), (3, 2, 2), 0, 0, 24, "relu6"),
+    Case("hard_swish", op("hard_swish"), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "hard_swish"),
+    Case("hard_sigmoid", op("hard_sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 48, "hard_sigmoid"),
+    Case("sigmoid", op("sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 36, "sigmoid"),
     Case("dropout", op("dropout", p=0.5), ((10,),), (10,), 0, 0, 0, "dropout"),
     Case("dropout default p", op("dropout"), ((4, 2, 2),), (4, 2, 2), 0, 0, 0, "dropout"),
     Case("softmax", op("softmax"), ((10,),), (10,), 0, 0, 30, "softmax"),
@@ -470,6 +473,8 @@ MERGE_CASES = [
     Case("concat three", op("concat"), ((1, 2, 2), (2, 2, 2), (3, 2, 2)), (6, 2, 2), 0, 0, 0, "concat"),
     Case("concat vectors", op("concat"), ((4,), (6,)), (10,), 0, 0, 0, "concat"),
     Case("add two (residual)", op("add"), ((4, 3, 3), (4, 3, 3)), (4, 3, 3), 0, 0, 36, "add"),
+    Case("mul by a channel gate (squeeze-excite)", op("mul"), ((4, 3, 3), (4, 1, 1)), (4, 3, 3), 0, 0, 36, "mul"),
+    Case("mul elementwise", op("mul"), ((4, 3, 3), (4, 3, 3)), (4, 3, 3), 0, 0, 36, "mul"),
     Case("add three", op("add"), ((4, 3, 3),) * 3, (4, 3, 3), 0, 0, 72, "add"),
 ]
 
@@ -521,8 +526,9 @@ def test_required_attributes(name: str, required: set[str]) -> None:
 
 
 def test_merge_operators_take_several_inputs() -> None:
-    assert REGISTRY["concat"].min_inputs == REGISTRY["add"].min_inputs == 2
-    assert all(REGISTRY[n].max_inputs == 1 for n in REGISTRY if n not in ("concat", "add"))
+    assert REGISTRY["concat"].min_inputs == REGISTRY["add"].min_inputs == REGISTRY["mul"].min_inputs == 2
+    assert REGISTRY["mul"].max_inputs == 2
+    assert all(REGISTRY[n].max_inputs == 1 for n in REGISTRY if n not in ("concat", "add", "mul"))
 
 
 # -- the table -------------------------------------------------------------------------------------
@@ -935,6 +941,8 @@ def test_symbolic_merges_do_not_raise_on_unknown_sizes() -> None:
         pytest.param(op("add"), [(4, 3, 3), (4, 3, 2)], "mismatched", id="add spatial mismatch"),
         pytest.param(op("add"), [(4, 3, 3), (5, 3, 3)], "mismatched", id="add channel mismatch"),
         pytest.param(op("add"), [(4, 3, 3), (36,)], "rank", id="add rank mismatch"),
+        pytest.param(op("mul"), [(4, 3, 3), (2, 1, 1)], "broadcast", id="mul gate of the wrong width"),
+        pytest.param(op("mul"), [(4, 3, 3), (4,)], "rank", id="mul rank mismatch"),
     ],
 )
 def test_shape_errors(layer: Operator, inputs: list[Shape], fragment: str) -> None:
