@@ -120,14 +120,18 @@ def main() -> None:
 
 
 @main.command("list")
+@click.option("--details", is_flag=True, help="Every model at its default point: the family on one screen.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @user_errors
-def list_models(fmt: str) -> None:
-    """The built-in models and their aliases."""
+def list_models(details: bool, fmt: str) -> None:
+    """The built-in models and their aliases (with --details, their costs side by side)."""
     from costmodel.model import ALIASES, load_model
     from costmodel.render import table, to_json
     from costmodel.resources import builtin_names
 
+    if details:
+        _print_comparison(builtin_names(), None, None, (), None, conventions.DEFAULT, fmt)
+        return
     rows = []
     for name in builtin_names():
         model = load_model(name)
@@ -137,6 +141,7 @@ def list_models(fmt: str) -> None:
                 "model": name,
                 "title": model.spec.title,
                 "aliases": ", ".join(aliases),
+                "variants": ", ".join(model.spec.variants),
                 "symbols": ", ".join(model.spec.symbols),
                 "source": model.spec.source,
             }
@@ -148,9 +153,76 @@ def list_models(fmt: str) -> None:
         ("model", "model", ""),
         ("title", "title", ""),
         ("aliases", "aliases", ""),
+        ("variants", "variants", ""),
         ("symbols", "symbols", ""),
     ]
     click.echo(table(rows, columns))
+
+
+TABLE_FORMATS = ["table", "md", "html", "csv", "latex", "json"]
+
+
+@main.command("table")
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option("--alpha", help="Width multiplier(s), comma-separated: --alpha 0.35,0.5,0.75,1.0.")
+@click.option("--res", "resolution", help="Input side(s), comma-separated: --res 128,160,192,224.")
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Any other spec symbol (where a model has it)."
+)
+@variant_option
+@counting_option
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@user_errors
+def table_command(
+    models: tuple[str, ...],
+    alpha: str | None,
+    resolution: str | None,
+    sets: tuple[str, ...],
+    variant: str | None,
+    counting: str,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Configurations side by side, for choosing one and for documentation tables.
+
+    Without MODEL, every built-in model. Every combination of the given α and resolutions is a row;
+    a symbol a model does not have (α for SqueezeNet) is left at that model's default.
+    """
+    from costmodel.resources import builtin_names
+
+    _print_comparison(list(models) or builtin_names(), alpha, resolution, sets, variant, counting, fmt, output)
+
+
+def _print_comparison(
+    names: list[str],
+    alpha: str | None,
+    resolution: str | None,
+    sets: tuple[str, ...],
+    variant: str | None,
+    counting: str,
+    fmt: str,
+    output: str | None = None,
+) -> None:
+    from costmodel import render
+    from costmodel.compare import comparison_rows, headline, split_values
+    from costmodel.model import load_model
+
+    models = [load_model(name, variant) for name in names]
+    rows = comparison_rows(
+        models, split_values(alpha, "--alpha"), split_values(resolution, "--res"), _parse_sets(sets), counting
+    )
+    if fmt == "json":
+        _write(render.to_json(rows), output)
+        return
+    lines = [headline(row) for row in rows]
+    if fmt == "csv":
+        _write(render.to_csv(lines), output)
+    elif fmt == "table":
+        _write(render.table(lines, render.COMPARISON_COLUMNS) + "\n", output)
+    else:
+        template = {"md": "table.md.j2", "html": "table.html.j2", "latex": "table.tex.j2"}[fmt]
+        _write(render.render(template, {"rows": lines, "counting": rows[0]["conventions"] if rows else {}}), output)
 
 
 @main.command()

@@ -103,6 +103,32 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+COMPARISON_COLUMNS = [
+    ("model", "model", ""),
+    ("α", "alpha", "num"),
+    ("input", "resolution", "num"),
+    ("params", "params", "thousands"),
+    ("MACs", "macs", "thousands"),
+    ("size (fp32)", "size", "size"),
+    ("peak act.", "peak", "size"),
+    ("min input", "min_resolution", "num"),
+    ("top-1 %", "top1", "num"),
+]
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Exact numbers, one configuration a line, for spreadsheets and plots."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def with_type_rows(context: dict[str, Any]) -> dict[str, Any]:
     """The report context plus the by-type breakdown as sorted rows (largest MAC share first)."""
     total = context["macs"]
