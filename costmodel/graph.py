@@ -523,7 +523,7 @@ class _Evaluator:
 
     def scales(self, expr: Expr, scope: Scope) -> bool:
         """Whether a width goes through the width rule: not when fixed() or derived from the input."""
-        if expr.fixed or INPUT_CHANNELS in expr.names:
+        if expr.fixed or INPUT_CHANNELS in expr.names or WIDTH_LOOKUP in expr.names:
             return False
         if expr.param is not None and expr.param in scope.params:
             binding = scope.params[expr.param]
@@ -540,7 +540,12 @@ class _Evaluator:
             result = value.evaluate(lookup)
         except ExpressionError as err:
             raise self.fail(f"{key}: {err}", draft, line) from None
-        if kind == CHANNELS and self.spec.width is not None and self.scales(value, draft.scope):
+        if (
+            kind == CHANNELS
+            and self.spec.width is not None
+            and self.spec.width.rule != "none"
+            and self.scales(value, draft.scope)
+        ):
             result = apply_width_rule(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
         if isinstance(result, bool) or getattr(result, "is_Boolean", False):
             raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)

@@ -229,10 +229,27 @@ def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
         layers=layers,
         reference=list(reference),
         notes=[str(n) for n in notes],
-        accuracy=_rows(data, "accuracy", file),
+        accuracy=_accuracy_rows(data, file),
         variant=variant,
         variants={name: description for name, (description, _) in variants.items()},
     )
+
+
+ACCURACY_KEYS = ("alpha", "resolution", "top1", "top5", "latency_ms", "source", "variant")
+
+
+def _accuracy_rows(data: Located, file: str) -> list[Located]:
+    rows = _rows(data, "accuracy", file)
+    for row in rows:
+        for key, value in row.items():
+            if key not in ACCURACY_KEYS:
+                raise SpecError(
+                    f"unknown accuracy key '{key}'{did_you_mean(key, ACCURACY_KEYS)}", file=file, line=row.line_of(key)
+                )
+            numeric = key in ("alpha", "resolution", "top1", "top5", "latency_ms")
+            if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise SpecError(f"accuracy {key} must be a number, got {value!r}", file=file, line=row.line_of(key))
+    return rows
 
 
 def _rows(data: Located, key: str, file: str) -> list[Located]:
@@ -258,7 +275,7 @@ def _variants(raw: Any, file: str, line: int) -> dict[str, tuple[str, Located]]:
         overrides.key_lines = dict(raw[name].key_lines)
         description = str(overrides.pop("description", ""))
         for key in overrides:
-            if key not in TOP_LEVEL_KEYS or key in ("variants", "name"):
+            if key not in TOP_LEVEL_KEYS or key in ("variants", "name", "reference", "accuracy"):
                 raise SpecError(f"variant '{name}' cannot override '{key}'", file=file, line=overrides.line_of(key))
         result[name] = (description, overrides)
     return result
