@@ -356,5 +356,228 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
         sys.exit(EXIT_MISMATCH)
 
 
+@main.command()
+@click.argument("model_name", metavar="MODEL")
+@point_options
+@variant_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights (as `costmodel run`).")
+@click.option("--fold-bn", is_flag=True, help="Fold batch norms into the conv/linear before them (as deployed).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@user_errors
+def export(
+    model_name: str,
+    alpha: Any,
+    resolution: Any,
+    rho: Any,
+    classes: Any,
+    sets: tuple[str, ...],
+    variant: str | None,
+    seed: int,
+    fold_bn: bool,
+    output: str,
+) -> None:
+    """Write MODEL at one point as ONNX (opset 17) with the executor's seeded weights.
+
+    Node names are the layer names, weights are initializers named LAYER/ARRAY, the input is `input`
+    (float32, N×C×H×W, any batch size). Needs the onnx extra: pip install 'costmodel[onnx]'.
+    """
+    from costmodel.onnx_io import export_model, require_onnx
+
+    require_onnx("costmodel export")
+    from costmodel.model import load_model
+
+    model = load_model(model_name, variant)
+    point = _point(model, alpha, resolution, rho, classes, sets)
+    export_model(model, point, output, seed=seed, fold_bn=fold_bn)
+    click.echo(f"wrote {output}", err=True)
+
+
+VERIFY_COLUMNS = [
+    ("layer", "layer", ""),
+    ("check", "check", ""),
+    ("executor", "executor", ""),
+    ("count", "count", ""),
+    ("closed form", "closed_form", ""),
+]
+
+
+@main.command()
+@click.argument("model_name", metavar="[MODEL|PATH]", required=False)
+@point_options
+@variant_option
+@counting_option
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every built-in model (or MODEL) and its variants at several points: odd resolutions, non-standard α.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and the input.")
+@user_errors
+def verify(
+    model_name: str | None,
+    alpha: Any,
+    resolution: Any,
+    rho: Any,
+    classes: Any,
+    sets: tuple[str, ...],
+    variant: str | None,
+    counting: str,
+    every: bool,
+    seed: int,
+) -> None:
+    """Run MODEL in NumPy and check every layer against the counts and the closed forms.
+
+    Per layer: output shape, parameters (every allocated array, and the --counting share) and MACs
+    (from the operand shapes of the products the kernels ran), each against the count at the point
+    and the exact closed form evaluated there. Exit 0 when all agree exactly, 1 with a table of the
+    disagreements otherwise.
+    """
+    from costmodel import executor
+    from costmodel.model import load_model
+    from costmodel.render import table, thousands
+    from costmodel.resources import builtin_names
+
+    if every:
+        if alpha is not None or resolution is not None or rho is not None or classes is not None or sets:
+            raise UsageError("--all chooses its own points; leave out --alpha, --res, --rho, --classes and --set")
+        runs = []
+        for name in [model_name] if model_name else builtin_names():
+            base = load_model(name)
+            for chosen in [variant] if variant else [None, *base.spec.variants]:
+                if chosen is None or chosen in base.spec.variants:
+                    model = load_model(name, chosen)
+                    runs += [(model, point) for point in executor.all_points(model)]
+        if not runs:
+            raise UsageError(f"no built-in model has a variant '{variant}'")
+    else:
+        if model_name is None:
+            raise UsageError("name a MODEL (or PATH), or give --all")
+        model = load_model(model_name, variant)
+        runs = [(model, _point(model, alpha, resolution, rho, classes, sets))]
+    failed = 0
+    for model, point in runs:
+        result = executor.verify(model, point, counting, seed)
+        label = executor.point_label(model, point)
+        if result.ok:
+            click.echo(
+                f"{label}: {len(result.records)} layers, shapes, params and MACs agree "
+                f"({thousands(result.macs)} MACs, {thousands(result.params)} params {counting})"
+            )
+            continue
+        failed += 1
+        rows = [
+            {
+                "layer": d.layer,
+                "check": d.check,
+                "executor": _cell(d.executor),
+                "count": _cell(d.count),
+                "closed_form": _cell(d.closed_form),
+            }
+            for d in result.disagreements
+        ]
+        click.echo(f"{label}: {len(rows)} disagreement{'s' if len(rows) != 1 else ''}")
+        click.echo(table(rows, VERIFY_COLUMNS))
+    if len(runs) > 1:
+        click.echo(f"{len(runs) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(EXIT_MISMATCH)
+
+
+def _cell(value: Any) -> str:
+    from costmodel.render import shape, thousands
+
+    if isinstance(value, tuple):
+        return shape(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return thousands(value)
+    return str(value)
+
+
+@main.command("run")
+@click.argument("model_name", metavar="MODEL")
+@point_options
+@variant_option
+@click.option(
+    "--weights",
+    "weights_path",
+    type=click.Path(dir_okay=False),
+    help="An .npz file keyed LAYER/ARRAY (e.g. conv1.conv/weight); default: the seeded weights.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="An .npy array: (N, C, H, W) or one (C, H, W) image; a square image's side sets --res unless given.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the output array to this .npy file.")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Classes shown per image.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights without --weights.")
+@user_errors
+def run_command(
+    model_name: str,
+    alpha: Any,
+    resolution: Any,
+    rho: Any,
+    classes: Any,
+    sets: tuple[str, ...],
+    variant: str | None,
+    weights_path: str | None,
+    input_path: str,
+    output: str | None,
+    top: int,
+    seed: int,
+) -> None:
+    """Inference with NumPy alone: run MODEL on an image batch.
+
+    Without --output, prints the output's shape and the top classes (index and value) of each image.
+    """
+    import numpy as np
+
+    from costmodel import executor
+    from costmodel.model import load_model
+
+    model = load_model(model_name, variant)
+    try:
+        x = np.load(input_path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read {input_path}: {err}") from None
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or not np.issubdtype(x.dtype, np.number):
+        raise UsageError(f"{input_path}: expected an (N, C, H, W) or (C, H, W) array of numbers, got shape {x.shape}")
+    if resolution is None and rho is None and model.base_resolution is not None and x.shape[2] == x.shape[3]:
+        resolution = x.shape[2]
+    point = _point(model, alpha, resolution, rho, classes, sets)
+    network = model.network(point)
+    weights = executor.load_weights(weights_path) if weights_path else executor.seeded_weights(network, seed)
+    executor.check_weights(network, weights)
+    y, _ = executor.forward(network, weights, x.astype(np.float32, copy=False))
+    if output is not None:
+        _write_array(y, output)
+        return
+    click.echo(f"output: {'×'.join(map(str, y.shape))} ({y.dtype})")
+    flat = y.reshape(y.shape[0], -1)
+    for i, row in enumerate(flat):
+        best = np.argsort(-row, kind="stable")[:top]
+        click.echo(f"image {i}: " + ", ".join(f"{int(j)} ({float(row[j]):.6g})" for j in best))
+
+
+def _write_array(array: Any, output: str) -> None:
+    """Save an .npy file whole (a temporary file, then renamed), as _write does for text."""
+    import numpy as np
+
+    target = Path(output)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array)
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"cannot write {output}: {err.strerror}") from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

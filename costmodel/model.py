@@ -20,6 +20,7 @@ from typing import Any
 from costmodel import conventions, intmath
 from costmodel.costs import Costs, count
 from costmodel.errors import SpecError, UsageError
+from costmodel.expressions import ExpressionError, mapping_lookup
 from costmodel.graph import Network, Structure, expand
 from costmodel.resources import builtin_names, builtin_spec_path
 from costmodel.spec import Spec, did_you_mean, exact_number, read_spec
@@ -40,9 +41,17 @@ class Point:
 
 
 def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
-    """A built-in model by name or alias, or a spec file by path; optionally one of its variants."""
+    """A built-in model by name or alias, a spec file or an ONNX file by path; optionally a variant."""
     text = str(name_or_path)
     path = Path(text)
+    if text.lower().endswith(".onnx"):  # an ONNX CNN, read into the same graph (the onnx extra)
+        if not path.is_file():
+            raise UsageError(f"no such ONNX file: {text}")
+        if variant is not None:
+            raise UsageError(f"an ONNX model has no variants (got --variant {variant})")
+        from costmodel.onnx_io import import_model
+
+        return import_model(path, text)
     if text.endswith((".yaml", ".yml")) or path.is_file() or "/" in text:
         if not path.is_file():
             raise UsageError(f"no such spec file: {text}")
@@ -93,9 +102,12 @@ class Model:
         """The input side at rho = 1 (224 for the ImageNet models), if the input scales with rho."""
         if "rho" not in self.spec.symbols or "rho" not in self.spec.input_size.names:
             return None
-        env = {name: s.default for name, s in self.spec.symbols.items()}
+        env: dict[str, Any] = {name: s.default for name, s in self.spec.symbols.items()}
         env["rho"] = Fraction(1)
-        return Fraction(self.spec.input_size.evaluate(env.__getitem__))
+        try:
+            return Fraction(self.spec.input_size.evaluate(mapping_lookup(env)))
+        except ExpressionError as err:
+            raise SpecError(f"input size: {err}", file=self.spec.file, line=self.spec.input_line) from None
 
     def default_point(self) -> Point:
         return self.point()

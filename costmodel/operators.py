@@ -2,7 +2,8 @@
 
 An operator is a frozen dataclass registered under its YAML name. Its fields are the schema of its YAML
 entry; beside them sit its shape rule, its weight shapes (parameter counts are derived from these, never
-typed separately), its multiply-accumulate count and its count of other ops. All formulas go through
+typed separately), its multiply-accumulate count, its count of other ops and its NumPy kernel (what the
+executor runs; see :meth:`Operator.kernel`). All formulas go through
 :mod:`costmodel.intmath`, so they give exact integers for a concrete point and sympy closed forms for
 symbols. Adding an operator is one class here and one row in the tests.
 """
@@ -16,6 +17,7 @@ from costmodel import intmath
 from costmodel.intmath import Value
 
 Shape = tuple[Value, ...]
+Array = Any  # a numpy.ndarray (numpy is imported only when a kernel runs)
 
 # Field kinds: how a YAML value becomes an attribute value.
 EXPR = "expr"  # an integer expression
@@ -112,6 +114,18 @@ class Operator:
         """The row this operator counts under in a breakdown by operator type."""
         return self.op_name
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """Run the operator on float32 batches: (N, C, H, W) or (N, F) arrays, one per input.
+
+        ``weights`` holds exactly the arrays of :meth:`weights` (same names and shapes). Returns the
+        output batch and the multiply-accumulates performed, counted from the operand shapes of the
+        products that ran (an (M, K) x (K, N) matmul counts M·K·N; a window multiply-add over an array
+        of E elements counts E per window offset), for the whole batch. Elementwise scaling (batch norm,
+        a gate, an average's divide) is not a product in this sense: it counts under other ops, as in
+        the formulas.
+        """
+        raise NotImplementedError(f"{self.op_name} has no NumPy kernel")
+
 
 def _pair(value: Any) -> tuple[Value, Value]:
     if isinstance(value, tuple):
@@ -161,6 +175,143 @@ def _window_out(op: str, size: Value, kernel: Value, stride: Value, pad: Any, ce
     return out
 
 
+# -- NumPy kernels: helpers ------------------------------------------------------------------------
+
+
+def _np() -> Any:
+    import numpy  # imported lazily: counting never needs it
+
+    return numpy
+
+
+def _ints(*values: Value) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def _windows_out(pad: Any, size: int, kernel: int, stride: int, ceil_mode: bool = False) -> int:
+    """How many windows the kernel slides over one axis: its own arithmetic, not the shape formula,
+    so that comparing its output with :meth:`Operator.output_shape` checks the formula.
+
+    'same': ceil(size / stride) (TensorFlow); 'valid': no padding; a number p: PyTorch's rule, floor or
+    (``ceil_mode``) ceil of (size + 2p - kernel) / stride, plus one, less a last window that would start
+    in the right padding.
+    """
+    if pad == "same":
+        return -(-size // stride)
+    before = 0 if pad == "valid" else int(pad)
+    span = size + 2 * before - kernel
+    if span < 0:
+        raise ShapeError(f"a {kernel}-wide window does not fit in {size} + 2·{before} padding")
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + before else out
+
+
+def _pad_amounts(pad: Any, size: int, kernel: int, stride: int, out: int) -> tuple[int, int]:
+    """(before, after) padding of one axis that gives ``out`` windows.
+
+    Explicit padding is symmetric; 'valid' is none; 'same' is TensorFlow's: the total padding
+    max((out - 1)·stride + kernel - size, 0), the odd pixel after. With ``ceil_mode`` the windows
+    may reach past the padding: ``after`` grows to cover them (their divisor excludes it).
+    """
+    if pad == "same":
+        total = max((out - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+    before = 0 if pad == "valid" else int(pad)
+    return before, max((out - 1) * stride + kernel - size - before, before)
+
+
+def _padded(
+    x: Array, pads: tuple[tuple[int, int], tuple[int, int]], fill: float = 0.0, channels_last: bool = False
+) -> Array:
+    """x (N, C, H, W) padded by ((top, bottom), (left, right)) with ``fill``; (N, H, W, C) if channels_last."""
+    np = _np()
+    (top, bottom), (left, right) = pads
+    if channels_last:
+        x = x.transpose(0, 2, 3, 1)
+        n, h, w, c = x.shape
+        if not (top or bottom or left or right):
+            return np.ascontiguousarray(x)
+        out = np.full((n, h + top + bottom, w + left + right, c), fill, dtype=x.dtype)
+        out[:, top : top + h, left : left + w, :] = x
+        return out
+    if not (top or bottom or left or right):
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + top + bottom, w + left + right), fill, dtype=x.dtype)
+    out[:, :, top : top + h, left : left + w] = x
+    return out
+
+
+def _offset(x: Array, i: int, j: int, sh: int, sw: int, ho: int, wo: int) -> Array:
+    """x[:, :, i + sh·a, j + sw·b] for every output pixel (a, b): one strided view, no copy."""
+    return x[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+
+
+def _windows(x: Array, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> Array:
+    """(N, C, ho, wo, kh, kw): every window as a strided view (sliding_window_view, no copy)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, : sh * (ho - 1) + 1 : sh, : sw * (wo - 1) + 1 : sw]
+
+
+DEPTHWISE_TAPS_BELOW = 1024  # output pixels per channel under which the per-offset path is faster
+DEPTHWISE_BAND = 1 << 17  # values of im2col columns per band of output rows (512 KiB: in cache)
+
+
+def _channels_last(x: Array) -> bool:
+    """Whether x (N, C, H, W) is laid out as (N, H, W, C) in memory (what the per-offset path leaves)."""
+    return x.ndim == 4 and x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous
+
+
+def _depthwise(
+    x: Array, w: Array, pads: tuple[tuple[int, int], tuple[int, int]], sh: int, sw: int, ho: int, wo: int
+) -> tuple[Array, int]:
+    """One filter per channel: input x (N, C, H, W) padded by ``pads``, weights (C, 1, kh, kw).
+
+    Large maps: im2col per channel and one batched BLAS product (C products of (1, kh·kw) x
+    (kh·kw, ho·wo) per image). Small maps (where per-channel products are too short to pay): channels
+    last, and one vector multiply-add per window offset over every channel at once (kh·kw vector ops;
+    at stride 1 each offset's taps are tiled along the row, so that one vector op spans wo·C values).
+    The output of the small-map path stays channels-last in memory (a transposed view).
+    """
+    np = _np()
+    n, c = x.shape[:2]
+    _, _, kh, kw = w.shape
+    if ho * wo >= DEPTHWISE_TAPS_BELOW:
+        # im2col in bands of output rows, so that each band's columns stay in cache (the copy, not the
+        # products, is what costs here): a few dozen bands, each one copy and one batched product
+        windows = _windows(_padded(x, pads), kh, kw, sh, sw, ho, wo).transpose(0, 1, 4, 5, 2, 3)
+        rows = max(4, DEPTHWISE_BAND // (n * c * kh * kw * wo))
+        mats = w.reshape(c, 1, kh * kw)
+        y = np.empty((n, c, ho, wo), dtype=np.result_type(x, w))
+        cols = np.empty((n, c, kh, kw, min(rows, ho), wo), dtype=x.dtype)
+        macs = 0
+        for top in range(0, ho, rows):
+            band = min(rows, ho - top)
+            block = cols[..., :band, :]
+            block[...] = windows[..., top : top + band, :]
+            part = np.matmul(mats, block.reshape(n, c, kh * kw, band * wo))  # (1, kh·kw) x (kh·kw, band·wo)
+            y[:, :, top : top + band, :] = part.reshape(n, c, band, wo)
+            macs += n * c * (1 * kh * kw * band * wo)
+        return y, macs
+    last = _padded(x, pads, channels_last=True)  # (N, Hp, Wp, C): channels contiguous
+    taps = w.reshape(c, kh * kw).T  # (kh·kw, C)
+    taps = np.repeat(taps[:, None, :], wo, axis=1) if sw == 1 else taps[:, None, :]  # (kh·kw, wo or 1, C)
+    y = np.empty((n, ho, wo, c), dtype=np.result_type(x, w))
+    tmp = np.empty_like(y)
+    macs = 0
+    for i in range(kh):
+        for j in range(kw):
+            tap = last[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw, :]
+            np.multiply(tap, taps[i * kw + j], out=tmp if i or j else y)
+            if i or j:
+                y += tmp
+            macs += y.size  # one multiply-add per output element and offset
+    return y.transpose(0, 3, 1, 2), macs
+
+
 @register
 @dataclass(frozen=True)
 class Conv2d(Operator):
@@ -207,6 +358,41 @@ class Conv2d(Operator):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) if self.bias else 0
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """im2col on strided views and one BLAS matmul per group; depthwise as k·k multiply-adds."""
+        np = _np()
+        x = inputs[0]
+        w = weights["weight"]
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        groups = c // cg
+        og = o // groups
+        sh, sw = _ints(*_pair(self.stride))
+        pad_h, pad_w = _pads(self.pad)
+        ho, wo = _windows_out(pad_h, h, kh, sh), _windows_out(pad_w, wd, kw, sw)
+        pads = (_pad_amounts(pad_h, h, kh, sh, ho), _pad_amounts(pad_w, wd, kw, sw, wo))
+        if cg == 1:  # depthwise, times a channel multiplier og
+            y, macs = _depthwise(np.repeat(x, og, axis=1) if og > 1 else x, w, pads, sh, sw, ho, wo)
+        elif groups == 1 and kh == kw == sh == sw == 1 and not any(pads[0] + pads[1]) and _channels_last(x):
+            # pointwise on a channels-last input: (N·H·W, C) x (C, out), and the output stays channels-last
+            y = (x.transpose(0, 2, 3, 1).reshape(-1, c) @ w.reshape(o, c).T).reshape(n, h, wd, o)
+            y = y.transpose(0, 3, 1, 2)
+            macs = (n * h * wd) * c * o
+        else:
+            xp = _padded(x, pads)
+            if kh == kw == 1:
+                cols = _offset(xp, 0, 0, sh, sw, ho, wo).reshape(n, groups, cg, ho * wo)
+            else:
+                # (N, C, ho, wo, kh, kw) view -> (N, groups, cg·kh·kw, ho·wo) columns (one copy)
+                view = _windows(xp, kh, kw, sh, sw, ho, wo).transpose(0, 1, 4, 5, 2, 3)
+                cols = view.reshape(n, groups, cg * kh * kw, ho * wo)
+            mats = w.reshape(groups, og, cg * kh * kw)
+            y = np.matmul(mats, cols).reshape(n, o, ho, wo)  # (og, K) x (K, ho·wo) per image and group
+            macs = n * groups * og * (cg * kh * kw) * (ho * wo)
+        if "bias" in weights:
+            y += weights["bias"].reshape(1, o, 1, 1)
+        return y, macs
+
     def type_label(self, inputs: list[Shape]) -> str:
         kh, kw = _pair(self.k)
         size = f"{kh}x{kw}"
@@ -243,6 +429,16 @@ class Linear(Operator):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return self.out if self.bias else 0
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        x = inputs[0]
+        n = x.shape[0]
+        flat = x.reshape(n, -1)
+        w = weights["weight"]  # (out, features)
+        y = flat @ w.T  # (N, F) x (F, out)
+        if "bias" in weights:
+            y += weights["bias"]
+        return y, n * flat.shape[1] * w.shape[0]
+
     def type_label(self, inputs: list[Shape]) -> str:
         return "fc"
 
@@ -254,6 +450,7 @@ class BatchNorm(Operator):
 
     op_name: ClassVar[str] = "batchnorm"
     other_ops_per_element: ClassVar[int] = 2  # one multiply and one add per element at inference
+    eps: ClassVar[float] = 1e-5  # PyTorch's and ONNX's default
 
     def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
         c = (inputs[0][0],)
@@ -264,6 +461,17 @@ class BatchNorm(Operator):
             "running_var": WeightArray(NORM_STATS, c),
         }
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """Inference: (x - running_mean) / sqrt(running_var + eps) · gamma + beta, per channel."""
+        np = _np()
+        x = inputs[0]
+        scale = weights["gamma"] / np.sqrt(weights["running_var"] + np.float32(self.eps))
+        shift = weights["beta"] - weights["running_mean"] * scale
+        per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        y = x * scale.reshape(per_channel)
+        y += shift.reshape(per_channel)
+        return y, 0
+
 
 @register
 @dataclass(frozen=True)
@@ -271,12 +479,18 @@ class ReLU(Operator):
     op_name: ClassVar[str] = "relu"
     other_ops_per_element: ClassVar[int] = 1
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return _np().maximum(inputs[0], 0), 0
+
 
 @register
 @dataclass(frozen=True)
 class ReLU6(Operator):
     op_name: ClassVar[str] = "relu6"
     other_ops_per_element: ClassVar[int] = 2  # clamp below and above
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return _np().clip(inputs[0], 0, 6), 0
 
 
 @register
@@ -287,6 +501,13 @@ class HardSwish(Operator):
     op_name: ClassVar[str] = "hard_swish"
     other_ops_per_element: ClassVar[int] = 5  # add, two clamps, multiply, divide
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        x = inputs[0]
+        gate = _np().clip(x + 3, 0, 6)
+        gate /= 6
+        gate *= x
+        return gate, 0
+
 
 @register
 @dataclass(frozen=True)
@@ -296,12 +517,23 @@ class HardSigmoid(Operator):
     op_name: ClassVar[str] = "hard_sigmoid"
     other_ops_per_element: ClassVar[int] = 4  # add, two clamps, divide
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        gate = _np().clip(inputs[0] + 3, 0, 6)
+        gate /= 6
+        return gate, 0
+
 
 @register
 @dataclass(frozen=True)
 class Sigmoid(Operator):
     op_name: ClassVar[str] = "sigmoid"
     other_ops_per_element: ClassVar[int] = 3  # exp, add, divide
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        np = _np()
+        x = inputs[0]
+        e = np.exp(-np.abs(x))  # never overflows
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False), 0
 
 
 @register
@@ -312,12 +544,23 @@ class Dropout(Operator):
     op_name: ClassVar[str] = "dropout"
     p: Any = attr(NUMBER, 0.5)
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return inputs[0], 0
+
 
 @register
 @dataclass(frozen=True)
 class Softmax(Operator):
     op_name: ClassVar[str] = "softmax"
     other_ops_per_element: ClassVar[int] = 3  # exp, sum, divide
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """Over the channel (feature) axis, shifted by the maximum so that exp never overflows."""
+        np = _np()
+        x = inputs[0]
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        e /= e.sum(axis=1, keepdims=True)
+        return e, 0
 
 
 @register
@@ -327,6 +570,10 @@ class Flatten(Operator):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (product(inputs[0]),)
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        x = inputs[0]
+        return x.reshape(x.shape[0], -1), 0
 
 
 @dataclass(frozen=True)
@@ -354,6 +601,24 @@ class _Pool(Operator):
         kh, kw = _pair(self.k)
         return kh * kw
 
+    def _reduce(self, x: Array, fill: float, combine: Any) -> tuple[Array, tuple[int, ...], tuple[Any, Any]]:
+        """Combine the k·k window offsets (strided views of the padded input, k·k vector ops).
+
+        Returns the combined array, (kh, kw, sh, sw, ho, wo) and the (height, width) padding spec.
+        """
+        h, w = x.shape[2:]
+        kh, kw = _ints(*_pair(self.k))
+        sh, sw = _ints(*self._strides())
+        pad_h, pad_w = _pads(self.pad)
+        ho, wo = _windows_out(pad_h, h, kh, sh, self.ceil_mode), _windows_out(pad_w, w, kw, sw, self.ceil_mode)
+        xp = _padded(x, (_pad_amounts(pad_h, h, kh, sh, ho), _pad_amounts(pad_w, w, kw, sw, wo)), fill)
+        y = _offset(xp, 0, 0, sh, sw, ho, wo).copy()
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    combine(y, _offset(xp, i, j, sh, sw, ho, wo), out=y)
+        return y, (kh, kw, sh, sw, ho, wo), (pad_h, pad_w)
+
 
 @register
 @dataclass(frozen=True)
@@ -363,6 +628,26 @@ class MaxPool(_Pool):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) * (self._window() - 1)  # comparisons
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """Padding never wins: it is -inf, as in PyTorch (and TensorFlow's 'SAME')."""
+        np = _np()
+        y, _, _ = self._reduce(inputs[0], -np.inf, np.maximum)
+        return y, 0
+
+
+def _divisors(pad: Any, size: int, kernel: int, stride: int, out: int) -> Array:
+    """How many inputs each window of one axis averages.
+
+    Explicit padding counts the padding (PyTorch's count_include_pad=True) but not what a ceil_mode
+    window reaches beyond it; TensorFlow's 'SAME' counts only real inputs.
+    """
+    np = _np()
+    before = _pad_amounts(pad, size, kernel, stride, out)[0]
+    start = np.arange(out) * stride - before
+    if pad == "same":
+        return np.minimum(start + kernel, size) - np.maximum(start, 0)
+    return np.minimum(start + kernel, size + before) - start
+
 
 @register
 @dataclass(frozen=True)
@@ -371,6 +656,15 @@ class AvgPool(_Pool):
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) * self._window()  # adds and one divide per output
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        np = _np()
+        x = inputs[0]
+        y, (kh, kw, sh, sw, ho, wo), (pad_h, pad_w) = self._reduce(x, 0.0, np.add)
+        rows = _divisors(pad_h, x.shape[2], kh, sh, ho)
+        cols = _divisors(pad_w, x.shape[3], kw, sw, wo)
+        y /= np.outer(rows, cols).astype(y.dtype)
+        return y, 0
 
 
 @register
@@ -384,6 +678,9 @@ class GlobalAvgPool(Operator):
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(inputs[0])
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return inputs[0].mean(axis=(2, 3), keepdims=True), 0
 
 
 def adaptive_bounds(size: Value, out: int) -> list[tuple[Value, Value]]:
@@ -414,6 +711,20 @@ class AdaptiveAvgPool(Operator):
         cols = sum((end - start for start, end in adaptive_bounds(w, int(ow))), 0)
         return c * rows * cols
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """Window sums from a summed-area table (float64), indexed by PyTorch's window bounds."""
+        np = _np()
+        x = inputs[0]
+        n, c, h, w = x.shape
+        oh, ow = _ints(*_pair(self.size))
+        (h0, h1), (w0, w1) = (np.array(adaptive_bounds(h, oh)).T, np.array(adaptive_bounds(w, ow)).T)
+        table = np.zeros((n, c, h + 1, w + 1))
+        np.cumsum(x, axis=2, dtype=np.float64, out=table[:, :, 1:, 1:])
+        np.cumsum(table[:, :, 1:, 1:], axis=3, out=table[:, :, 1:, 1:])
+        r0, r1, c0, c1 = h0[:, None], h1[:, None], w0[None, :], w1[None, :]
+        sums = table[:, :, r1, c1] - table[:, :, r0, c1] - table[:, :, r1, c0] + table[:, :, r0, c0]
+        return (sums / ((r1 - r0) * (c1 - c0))).astype(x.dtype), 0
+
 
 def _merge_check(op: str, inputs: list[Shape], spatial_only: bool) -> None:
     first = inputs[0]
@@ -441,6 +752,9 @@ class Concat(Operator):
             channels = channels + shape[0]
         return (channels, *inputs[0][1:])
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return _np().concatenate(inputs, axis=1), 0
+
 
 @register
 @dataclass(frozen=True)
@@ -463,6 +777,10 @@ class Mul(Operator):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output)
 
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """An elementwise scaling (the gate broadcasts), not a product of operands: no MACs."""
+        return inputs[0] * inputs[1], 0
+
 
 @register
 @dataclass(frozen=True)
@@ -479,3 +797,9 @@ class Add(Operator):
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) * (len(inputs) - 1)
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        y = inputs[0] + inputs[1]
+        for other in inputs[2:]:
+            y += other
+        return y, 0

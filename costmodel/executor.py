@@ -1,0 +1,468 @@
+"""The NumPy executor: run a concrete network and count what it actually did.
+
+A network at a point (``model.network(point)``) is run node by node with each operator's kernel
+(:meth:`costmodel.operators.Operator.kernel`) on float32 batches. Every layer leaves a :class:`Record`:
+the shape it produced, the sizes of the weight arrays it used and the multiply-accumulates its products
+performed. :func:`verify` compares these, layer by layer, with the counts and with the exact closed forms.
+
+Weights are either seeded (:func:`seeded_weights`: the same numbers for the same seed on every machine)
+or loaded from an ``.npz`` file (:func:`load_weights`). Weights files hold one array per key
+``"LAYER/ARRAY"``: the layer's dotted name as reports print it, a slash, and the array's name as the
+operator declares it, with exactly the declared shape (float32), e.g.::
+
+    conv1.conv/weight          (32, 3, 3, 3)      conv2d: weight (out, in / groups, kh, kw), bias (out,)
+    conv1.bn/gamma             (32,)              batchnorm: gamma, beta, running_mean, running_var
+    fc/weight, fc/bias         (1000, 1024), (1000,)   linear: weight (out, in features), bias (out,)
+
+``costmodel report MODEL --format json`` lists the layers; ``save_weights`` writes such a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from costmodel.errors import UsageError
+from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, WeightArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from costmodel.graph import Network, Node
+    from costmodel.model import Model, Point
+
+Weights = dict[str, dict[str, "np.ndarray"]]
+FOLD_HOSTS = ("conv2d", "linear")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one layer did: per image, for a batch of any size."""
+
+    name: str
+    op: str
+    output_shape: tuple[int, ...]  # without the batch axis
+    params: int  # the elements of every weight array the layer used
+    macs: int  # multiply-accumulates per image, from the operand shapes of the products that ran
+    params_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+# -- weights --------------------------------------------------------------------------------------
+
+
+def weight_arrays(network: Network) -> dict[str, dict[str, WeightArray]]:
+    """The arrays every layer present at this point declares (name -> kind and shape)."""
+    return {
+        node.name: node.op.weights(list(node.input_shapes))
+        for node in network.nodes
+        if node.present is True and node.op.weights(list(node.input_shapes))
+    }
+
+
+def _shape(array: WeightArray) -> tuple[int, ...]:
+    return tuple(int(s) for s in array.shape)
+
+
+def _generator(seed: int, *names: str) -> Any:
+    import numpy as np
+
+    return np.random.default_rng(zlib.crc32(":".join([str(seed), *names]).encode()))
+
+
+def _uniform(rng: Any, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    import numpy as np
+
+    values = rng.random(shape, dtype=np.float32)  # [0, 1): four times faster than normal draws
+    values *= np.float32(high - low)
+    values += np.float32(low)
+    return values
+
+
+def _seeded(kind: str, name: str, shape: tuple[int, ...], rng: Any) -> np.ndarray:
+    """He-uniform weights (variance 2 / fan-in), small biases; batch norms near the identity."""
+    import math
+
+    if kind == WEIGHT:
+        bound = math.sqrt(6.0 / (math.prod(shape[1:]) or 1))
+        return _uniform(rng, shape, -bound, bound)
+    if kind == BIAS:
+        return _uniform(rng, shape, -0.01, 0.01)
+    if kind == NORM_STATS and "var" in name:
+        return _uniform(rng, shape, 0.5, 1.5)  # running variance: positive
+    if name in ("gamma", "scale"):
+        return _uniform(rng, shape, 0.8, 1.2)
+    return _uniform(rng, shape, -0.1, 0.1)  # beta, running_mean and anything else: near zero
+
+
+def seeded_weights(network: Network, seed: int = 0) -> Weights:
+    """Deterministic float32 weights of exactly the declared shapes.
+
+    Each array has its own generator, seeded with ``zlib.crc32(f"{seed}:{layer}:{array}")``, so an
+    array's numbers depend only on the seed, its layer's name and its own name (not on the order of
+    the layers, nor on the machine; NumPy's PCG64 stream is the same everywhere).
+    """
+    return {
+        layer: {name: _seeded(a.kind, name, _shape(a), _generator(seed, layer, name)) for name, a in arrays.items()}
+        for layer, arrays in weight_arrays(network).items()
+    }
+
+
+def seeded_input(network: Network, batch: int = 1, seed: int = 0) -> np.ndarray:
+    """A standard-normal float32 input batch, seeded like the weights (array name ``input``)."""
+    import numpy as np
+
+    shape = (batch, *(int(s) for s in network.input_shape))
+    return _generator(seed, "input").standard_normal(shape, dtype=np.float32)
+
+
+def load_weights(path: str | Path) -> Weights:
+    """Weights from an ``.npz`` file keyed ``"LAYER/ARRAY"`` (see the module docstring)."""
+    import numpy as np
+
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read weights from {path}: {err}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UsageError(f"{path} holds one array, not an .npz archive of LAYER/ARRAY keys (see numpy.savez)")
+    weights: Weights = {}
+    with archive:
+        for key in archive.files:
+            layer, sep, name = key.rpartition("/")
+            if not sep or not layer or not name:
+                raise UsageError(f"{path}: key {key!r} is not LAYER/ARRAY (e.g. 'conv1.conv/weight')")
+            weights.setdefault(layer, {})[name] = np.asarray(archive[key], dtype=np.float32)
+    return weights
+
+
+def save_weights(path: str | Path, weights: Weights) -> None:
+    """Write weights as :func:`load_weights` reads them."""
+    import numpy as np
+
+    np.savez(path, **{f"{layer}/{name}": array for layer, arrays in weights.items() for name, array in arrays.items()})
+
+
+def check_weights(network: Network, weights: Weights) -> None:
+    """Every declared array present with its exact shape, and nothing else (a UsageError otherwise)."""
+    from costmodel.spec import did_you_mean
+
+    expected = weight_arrays(network)
+    for layer, arrays in expected.items():
+        given = weights.get(layer, {})
+        for name, array in arrays.items():
+            shape = _shape(array)
+            if name not in given:
+                raise UsageError(f"the weights lack '{layer}/{name}' ({'×'.join(map(str, shape))})")
+            if tuple(given[name].shape) != shape:
+                got = "×".join(map(str, given[name].shape))
+                raise UsageError(f"'{layer}/{name}' has shape {got}; layer '{layer}' needs {'×'.join(map(str, shape))}")
+        extra = sorted(set(given) - set(arrays))
+        if extra:
+            raise UsageError(f"layer '{layer}' has no array '{extra[0]}' (its arrays: {', '.join(arrays)})")
+    for layer in sorted(set(weights) - set(expected)):
+        names = [node.name for node in network.nodes]
+        if layer in names:
+            raise UsageError(f"layer '{layer}' has no weights at this point, but the file has some for it")
+        raise UsageError(f"the weights name an unknown layer '{layer}'{did_you_mean(layer, names)}")
+
+
+# -- the forward pass -------------------------------------------------------------------------------
+
+
+def fold_plan(network: Network) -> dict[str, str]:
+    """Batch norms that fold into the conv or linear layer before them: norm name -> host name.
+
+    A norm folds when its only input is a conv or linear layer present here that feeds nothing else.
+    """
+    consumers: dict[str, int] = {}
+    for node in network.nodes:
+        for source in node.inputs:
+            consumers[source] = consumers.get(source, 0) + 1
+    by_name = {node.name: node for node in network.nodes}
+    plan = {}
+    for node in network.nodes:
+        if node.op.op_name != "batchnorm" or node.present is not True or len(node.inputs) != 1:
+            continue
+        host = by_name.get(node.inputs[0])
+        if host and host.op.op_name in FOLD_HOSTS and host.present is True and consumers[host.name] == 1:
+            plan[node.name] = host.name
+    return plan
+
+
+def _norm_affine(node: Node, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A batch norm as a per-channel scale and shift."""
+    import numpy as np
+
+    eps = np.float32(getattr(node.op, "eps", 1e-5))
+    scale = arrays["gamma"] / np.sqrt(arrays["running_var"] + eps)
+    return scale, arrays["beta"] - arrays["running_mean"] * scale
+
+
+@functools.lru_cache(maxsize=4096)
+def _declared_kinds(op: Any, input_shapes: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    """(array name, kind) of the arrays a layer declares (cached: the pass runs many times)."""
+    return tuple((name, array.kind) for name, array in op.weights(list(input_shapes)).items())
+
+
+def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = False) -> tuple[np.ndarray, list[Record]]:
+    """Run ``network`` on the batch ``x`` (N, C, H, W); return the output batch and one record per layer.
+
+    Layers absent at this point pass their last input through and leave no record. A tensor is freed
+    after its last reader. With ``fold``, batch norms run as deployed: folded into the conv or linear
+    layer before them (whose weights are scaled and which gains a bias, counted on the norm's record),
+    or, where they cannot fold, as a per-channel scale and shift (two arrays).
+    """
+    import numpy as np
+
+    n = x.shape[0]
+    if tuple(x.shape[1:]) != tuple(int(s) for s in network.input_shape):
+        raise UsageError(
+            f"the input has shape {'×'.join(map(str, x.shape[1:]))} per image; "
+            f"{network.spec.name} needs {'×'.join(str(s) for s in network.input_shape)} here"
+        )
+    plan = fold_plan(network) if fold else {}
+    folds_into = {host: norm for norm, host in plan.items()}
+    last_use: dict[str, int] = {}
+    for step, node in enumerate(network.nodes):
+        for source in node.inputs:
+            last_use[source] = step
+    values: dict[str, np.ndarray] = {"input": np.asarray(x, dtype=np.float32)}
+    records = []
+    output = values["input"]
+    for step, node in enumerate(network.nodes):
+        inputs = [values[source] for source in node.inputs]
+        if node.present is False:
+            output = inputs[-1]
+        elif node.present is not True:
+            raise ValueError(f"layer '{node.name}' is symbolic; run a network evaluated at a point")
+        else:
+            arrays = weights.get(node.name, {})
+            by_kind: dict[str, int] = {}
+            for name, kind in _declared_kinds(node.op, node.input_shapes):
+                if name not in arrays:
+                    raise UsageError(f"the weights lack '{node.name}/{name}'")
+                by_kind[kind] = by_kind.get(kind, 0) + int(arrays[name].size)
+            if node.name in plan:  # already applied by its host
+                output = inputs[0]
+                host_bias = "bias" in weights.get(plan[node.name], {})
+                by_kind = {BIAS: 0 if host_bias else int(arrays["gamma"].size)}
+                macs = 0
+            elif fold and node.op.op_name == "batchnorm":
+                scale, shift = _norm_affine(node, arrays)
+                shape = (1, -1) + (1,) * (inputs[0].ndim - 2)
+                output = inputs[0] * scale.reshape(shape) + shift.reshape(shape)
+                by_kind = {NORM_AFFINE: int(scale.size + shift.size)}
+                macs = 0
+            else:
+                if node.name in folds_into:
+                    scale, shift = _norm_affine(network.node(folds_into[node.name]), weights[folds_into[node.name]])
+                    w = arrays["weight"]
+                    bias = arrays.get("bias", np.zeros_like(shift))
+                    arrays = {
+                        "weight": w * scale.reshape((-1,) + (1,) * (w.ndim - 1)),
+                        "bias": bias * scale + shift,
+                    }
+                output, macs = node.op.kernel(inputs, arrays)
+                output = np.asarray(output, dtype=np.float32)
+            if macs % n:
+                raise RuntimeError(f"layer '{node.name}': {macs} MACs do not split evenly over {n} images")
+            records.append(
+                Record(
+                    node.name,
+                    node.op.op_name,
+                    tuple(output.shape[1:]),
+                    sum(by_kind.values()),
+                    macs // n,
+                    by_kind,
+                )
+            )
+        values[node.name] = output
+        for source in set(node.inputs):
+            if last_use.get(source) == step:
+                del values[source]
+    return output, records
+
+
+def run_model(
+    model: Model, point: Point, x: np.ndarray | None = None, weights: Weights | None = None, seed: int = 0
+) -> tuple[np.ndarray, list[Record]]:
+    """The network of ``model`` at ``point`` on ``x`` (default: a seeded batch of one), seeded weights by default."""
+    network = model.network(point)
+    if weights is None:
+        weights = seeded_weights(network, seed)
+    else:
+        check_weights(network, weights)
+    if x is None:
+        x = seeded_input(network, 1, seed)
+    return forward(network, weights, x)
+
+
+# -- verify -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    layer: str
+    check: str
+    executor: Any
+    count: Any
+    closed_form: Any
+
+
+@dataclass
+class Verification:
+    """The executor against the counts and the closed forms at one point."""
+
+    model: Model
+    point: Point
+    counting: str
+    records: list[Record]
+    macs: int
+    params: int
+    disagreements: list[Disagreement]
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements
+
+
+def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[int, ...]]]:
+    """Presence and output shape of every layer, from the symbolic network substituted at the point."""
+    import sympy
+
+    substitution = model.substitution(point)
+    result = {}
+    for node in model.symbolic_network.nodes:
+        present = node.present
+        if not isinstance(present, bool):
+            present = bool(sympy.sympify(present).xreplace(substitution))
+        shape = []
+        for size in node.output_shape:
+            value = sympy.sympify(size).xreplace(substitution)
+            shape.append(int(value) if value.is_Integer else str(value))
+        result[node.name] = (present, tuple(shape))
+    return result
+
+
+def _closed(model: Model, metric: str, counting: str, point: Point) -> dict[str, int]:
+    from costmodel import symbolic
+
+    return {
+        name: symbolic.evaluate(expr, model, point)
+        for name, expr in symbolic.per_layer(model, metric, counting).items()
+    }
+
+
+def verify(model: Model, point: Point, counting: str = "torchvision", seed: int = 0) -> Verification:
+    """Run the network at ``point`` and compare every layer with the counts and the exact closed forms.
+
+    Checked per layer: presence and output shape; the parameters (every array the executor allocated,
+    against the ``keras`` count that includes every kind; and the ``counting`` convention's share);
+    the MACs. ``counting='folded'`` runs a second pass with the batch norms folded, compares its output
+    with the plain pass, and counts the arrays that pass used.
+    """
+    import numpy as np
+
+    from costmodel.conventions import get_counting
+
+    convention = get_counting(counting)
+    network = model.network(point)
+    weights = seeded_weights(network, seed)
+    x = seeded_input(network, 1, seed)
+    output, records = forward(network, weights, x)
+    disagreements: list[Disagreement] = []
+
+    def compare(layer: str, check: str, executor: Any, count: Any, closed: Any) -> None:
+        if not (executor == count == closed):
+            disagreements.append(Disagreement(layer, check, executor, count, closed))
+
+    by_name = {r.name: r for r in records}
+    checks: list[tuple[str, dict[str, int], Any, dict[str, int]]] = []
+    all_costs = model.costs(point, "keras")
+    executor_all = {r.name: r.params for r in records}
+    checks.append(("params (all arrays)", executor_all, all_costs, _closed(model, "params", "keras", point)))
+    executor_params = executor_all
+    if counting != "keras":
+        if convention.fold_norms:
+            folded_output, folded = forward(network, weights, x, fold=True)
+            scale = float(np.abs(output).max()) or 1.0
+            error = float(np.abs(folded_output - output).max()) / scale
+            if error > 1e-4:
+                compare("output", "folded output (max error / max |y|)", f"{error:.2g}", "<= 1e-4", "<= 1e-4")
+            executor_params = {r.name: r.params for r in folded}
+        else:
+            executor_params = {
+                r.name: sum(v for k, v in r.params_by_kind.items() if k in convention.kinds) for r in records
+            }
+        counted = model.costs(point, counting)
+        checks.append((f"params ({counting})", executor_params, counted, _closed(model, "params", counting, point)))
+    checks.append(("MACs", {r.name: r.macs for r in records}, all_costs, _closed(model, "macs", "keras", point)))
+
+    closed_shapes = _closed_shapes(model, point)
+    for node in network.nodes:
+        record = by_name.get(node.name)
+        closed_present, closed_shape = closed_shapes.get(node.name, (None, None))
+        compare(node.name, "present", record is not None, node.present is True, closed_present)
+        if record is not None:
+            shape = tuple(int(s) for s in node.output_shape)
+            compare(node.name, "output shape", record.output_shape, shape, closed_shape)
+    names = [node.name for node in network.nodes]
+    for check, executor, costs, closed in checks:
+        metric = "macs" if check == "MACs" else "params"
+        counted = {layer.name: getattr(layer, metric) for layer in costs.layers}
+        for name in names + sorted(set(closed) - set(names)):
+            compare(name, check, executor.get(name, 0), counted.get(name, 0), closed.get(name, 0))
+    macs = sum(r.macs for r in records)
+    return Verification(model, point, counting, records, macs, sum(executor_params.values()), disagreements)
+
+
+def point_label(model: Model, point: Point) -> str:
+    """``mobilenet_v1 α=0.75 192×192`` (plus the variant and any other symbol off its default)."""
+    from costmodel.spec import exact_number
+
+    parts = [model.name + (f" [{model.spec.variant}]" if model.spec.variant else "")]
+    for name, value in point.values.items():
+        default = exact_number(model.spec.symbols[name].default)
+        if name == "alpha":
+            parts.append(f"α={_number(value)}")
+        elif name != "rho" and value != default:
+            parts.append(f"{name}={_number(value)}")
+    if point.resolution is not None:
+        parts.append(f"{point.resolution}×{point.resolution}")
+    return " ".join(parts)
+
+
+def _number(value: Any) -> str:
+    return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
+
+
+ALL_POINTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"resolution": 97},
+    {"resolution": 161, "classes": 10},
+)
+ALPHA_POINTS: tuple[dict[str, Any], ...] = (
+    {"alpha": "0.35", "resolution": 161},
+    {"alpha": "1.3", "resolution": 97},
+    {"alpha": "0.75", "resolution": 192},
+)
+
+
+def all_points(model: Model) -> list[Any]:
+    """The points ``verify --all`` runs a model at: default, odd resolutions, non-standard α."""
+    chosen = list(ALL_POINTS)
+    if "alpha" in model.spec.symbols:
+        chosen += ALPHA_POINTS
+    points = []
+    for values in chosen:
+        if "classes" in values and "num_classes" not in model.spec.symbols:
+            values = {k: v for k, v in values.items() if k != "classes"}
+        if "resolution" in values and model.base_resolution is None:
+            values = {k: v for k, v in values.items() if k != "resolution"}
+        point = model.point(**values)
+        if point not in points:
+            points.append(point)
+    return points

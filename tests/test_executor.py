@@ -1,0 +1,584 @@
+"""The NumPy executor: every kernel against explicit loops, and `costmodel verify` / `costmodel run`.
+
+The references below are written the slow, obvious way (a loop per output element and per window
+offset, PyTorch's and TensorFlow's padding rules spelled out), and count the multiplies they perform.
+Each kernel must give the same numbers (float32 tolerance), the shape its operator's formula says, and
+the MAC count of the loops, which must also equal the operator's MAC formula.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from costmodel import executor
+from costmodel.cli import main
+from costmodel.model import load_model
+from costmodel.operators import REGISTRY, Conv2d, Operator
+from costmodel.resources import builtin_names
+
+ROOT = Path(__file__).resolve().parent.parent
+RTOL, ATOL = 1e-5, 1e-5
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def ok(*args: str) -> Result:
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def rand(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+# -- explicit-loop references ---------------------------------------------------------------------------
+
+
+def axis_pads(pad: Any, size: int, k: int, s: int, ceil_mode: bool = False) -> tuple[int, int, int]:
+    """(output size, padding before, padding after) of one axis, spelled out as the frameworks do."""
+    if pad == "same":  # TensorFlow: ceil(size / s) outputs, the odd padding pixel after
+        out = -(-size // s)
+        total = max((out - 1) * s + k - size, 0)
+        return out, total // 2, total - total // 2
+    p = 0 if pad == "valid" else pad
+    if ceil_mode:  # PyTorch: ceil, but no window may start in the right padding
+        out = math.ceil((size + 2 * p - k) / s) + 1
+        if (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = (size + 2 * p - k) // s + 1
+    return out, p, p
+
+
+def pair(v: Any) -> tuple[Any, Any]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def ref_conv2d(op: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> tuple[np.ndarray, int]:
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    og = o // (c // cg)
+    (sh, sw), (ph, pw) = pair(op.stride), pair(op.pad)
+    ho, top, _ = axis_pads(ph, h, kh, sh)
+    wo, left, _ = axis_pads(pw, wd, kw, sw)
+    y = np.zeros((n, o, ho, wo), np.float64)
+    multiplies = 0
+    for i in range(n):
+        for oc in range(o):
+            first = (oc // og) * cg
+            for oy in range(ho):
+                for ox in range(wo):
+                    acc = 0.0
+                    for ci in range(cg):
+                        for dy in range(kh):
+                            for dx in range(kw):
+                                iy, ix = oy * sh + dy - top, ox * sw + dx - left
+                                value = x[i, first + ci, iy, ix] if 0 <= iy < h and 0 <= ix < wd else 0.0
+                                acc += float(value) * float(w[oc, ci, dy, dx])  # padding is multiplied too
+                                multiplies += 1
+                    y[i, oc, oy, ox] = acc + (float(b[oc]) if b is not None else 0.0)
+    return y, multiplies
+
+
+def ref_linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> tuple[np.ndarray, int]:
+    flat = x.reshape(x.shape[0], -1)
+    y = np.zeros((x.shape[0], w.shape[0]))
+    multiplies = 0
+    for i in range(flat.shape[0]):
+        for o in range(w.shape[0]):
+            acc = 0.0
+            for f in range(flat.shape[1]):
+                acc += float(flat[i, f]) * float(w[o, f])
+                multiplies += 1
+            y[i, o] = acc + (float(b[o]) if b is not None else 0.0)
+    return y, multiplies
+
+
+def ref_pool(op: Any, x: np.ndarray, kind: str) -> np.ndarray:
+    """PyTorch's max_pool2d / avg_pool2d (count_include_pad=True); TensorFlow's for 'same'."""
+    n, c, h, wd = x.shape
+    (kh, kw), (ph, pw) = pair(op.k), pair(op.pad)
+    sh, sw = pair(op.stride if op.stride is not None else op.k)
+    ho, top, _ = axis_pads(ph, h, kh, sh, op.ceil_mode)
+    wo, left, _ = axis_pads(pw, wd, kw, sw, op.ceil_mode)
+    y = np.zeros((n, c, ho, wo))
+    for i in range(n):
+        for ch in range(c):
+            for oy in range(ho):
+                for ox in range(wo):
+                    y0, x0 = oy * sh - top, ox * sw - left
+                    if ph == "same":
+                        y1, x1 = min(y0 + kh, h), min(x0 + kw, wd)
+                    else:  # the window may cover padding, not what ceil_mode reaches beyond it
+                        y1, x1 = min(y0 + kh, h + top), min(x0 + kw, wd + left)
+                    divisor = (y1 - max(y0, 0)) * (x1 - max(x0, 0)) if ph == "same" else (y1 - y0) * (x1 - x0)
+                    values = [
+                        float(x[i, ch, yy, xx])
+                        for yy in range(max(y0, 0), min(y1, h))
+                        for xx in range(max(x0, 0), min(x1, wd))
+                    ]
+                    y[i, ch, oy, ox] = max(values) if kind == "max" else sum(values) / divisor
+    return y
+
+
+def ref_adaptive(op: Any, x: np.ndarray) -> np.ndarray:
+    n, c, h, wd = x.shape
+    oh, ow = pair(op.size)
+    y = np.zeros((n, c, oh, ow))
+    for i in range(n):
+        for ch in range(c):
+            for oy in range(oh):
+                for ox in range(ow):
+                    y0, y1 = math.floor(oy * h / oh), math.ceil((oy + 1) * h / oh)
+                    x0, x1 = math.floor(ox * wd / ow), math.ceil((ox + 1) * wd / ow)
+                    y[i, ch, oy, ox] = x[i, ch, y0:y1, x0:x1].astype(np.float64).mean()
+    return y
+
+
+def elementwise(fn: Any) -> Any:
+    def apply(x: np.ndarray) -> np.ndarray:
+        return np.vectorize(lambda v: fn(float(v)))(x)
+
+    return apply
+
+
+def ref_softmax(x: np.ndarray) -> np.ndarray:
+    y = np.zeros(x.shape)
+    for index in np.ndindex(x.shape[:1] + x.shape[2:]):
+        i, rest = index[0], index[1:]
+        column = [float(x[(i, ch, *rest)]) for ch in range(x.shape[1])]
+        top = max(column)
+        total = sum(math.exp(v - top) for v in column)
+        for ch, v in enumerate(column):
+            y[(i, ch, *rest)] = math.exp(v - top) / total
+    return y
+
+
+def ref_batchnorm(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    y = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        ch = index[1]
+        normed = (float(x[index]) - float(arrays["running_mean"][ch])) / math.sqrt(
+            float(arrays["running_var"][ch]) + 1e-5
+        )
+        y[index] = normed * float(arrays["gamma"][ch]) + float(arrays["beta"][ch])
+    return y
+
+
+def relu6(v: float) -> float:
+    return min(max(v, 0.0), 6.0)
+
+
+# -- the cases ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    id: str
+    op: Operator
+    inputs: list[tuple[int, ...]]  # batch shapes
+    reference: Any  # (op, inputs, weights) -> (output, multiplies)
+    channels_last: bool = False  # feed the first input laid out (N, H, W, C) in memory
+
+    @property
+    def name(self) -> str:
+        return self.op.op_name
+
+
+def conv_case(name: str, shape: tuple[int, ...], channels_last: bool = False, **attrs: Any) -> Case:
+    return Case(
+        name,
+        REGISTRY["conv2d"](**attrs),
+        [shape],
+        lambda op, xs, w: ref_conv2d(op, xs[0], w["weight"], w.get("bias")),
+        channels_last,
+    )
+
+
+def pool_case(name: str, kind: str, shape: tuple[int, ...], **attrs: Any) -> Case:
+    op = REGISTRY[f"{kind}_pool"](**attrs)
+    return Case(name, op, [shape], lambda op, xs, w: (ref_pool(op, xs[0], kind), 0))
+
+
+def unary(name: str, op_name: str, fn: Any, shape: tuple[int, ...] = (2, 3, 4, 5), **attrs: Any) -> Case:
+    return Case(name, REGISTRY[op_name](**attrs), [shape], lambda op, xs, w: (fn(xs[0]), 0))
+
+
+CASES = [
+    # conv2d: padding (none, symmetric, per axis, 'same' at both strides and both parities, 'valid'),
+    # strides, non-square kernels, grouped, depthwise on both of its paths, channel multiplier, bias
+    conv_case("conv 3x3 no pad", (2, 3, 6, 7), out=4, k=3),
+    conv_case("conv 3x3 pad 1 stride 2 no bias", (1, 3, 7, 6), out=2, k=3, stride=2, pad=1, bias=False),
+    conv_case("conv 3x1 stride (2,1) pad (1,0)", (1, 2, 7, 5), out=3, k=(3, 1), stride=(2, 1), pad=(1, 0)),
+    conv_case("conv 5x5 pad 2 stride 3", (1, 2, 9, 8), out=2, k=5, stride=3, pad=2),
+    conv_case("conv 3x3 same stride 1", (1, 2, 6, 5), out=2, k=3, pad="same"),
+    conv_case("conv 3x3 same stride 2 even", (1, 2, 8, 8), out=3, k=3, stride=2, pad="same", bias=False),
+    conv_case("conv 3x3 same stride 2 odd", (1, 2, 7, 9), out=3, k=3, stride=2, pad="same"),
+    conv_case("conv 2x2 same stride 1", (1, 2, 5, 5), out=2, k=2, pad="same"),
+    conv_case("conv 3x3 valid stride 2", (1, 2, 8, 7), out=2, k=3, stride=2, pad="valid"),
+    conv_case("conv 1x1", (2, 5, 4, 3), out=3, k=1),
+    conv_case("conv 1x1 stride 2", (1, 4, 5, 5), out=3, k=1, stride=2, bias=False),
+    conv_case("conv 1x1 channels-last input", (2, 5, 4, 3), channels_last=True, out=3, k=1),
+    conv_case("conv 1x1 pad 1", (1, 2, 3, 3), out=2, k=1, pad=1),
+    conv_case("conv grouped 2", (1, 4, 5, 5), out=6, k=3, pad=1, groups=2),
+    conv_case("conv grouped 1x1 stride 2", (1, 6, 5, 4), out=3, k=1, stride=2, groups=3),
+    conv_case("depthwise small map (per-offset path)", (2, 3, 6, 5), out=3, k=3, pad=1, groups=3),
+    conv_case("depthwise stride 2 same", (1, 4, 7, 8), out=4, k=3, stride=2, pad="same", groups=4, bias=False),
+    conv_case("depthwise 5x5 pad 2 stride 2", (1, 2, 9, 9), out=2, k=5, stride=2, pad=2, groups=2),
+    conv_case("depthwise channels-last input", (1, 3, 6, 6), channels_last=True, out=3, k=3, pad=1, groups=3),
+    conv_case("depthwise large map (im2col path)", (1, 2, 34, 33), out=2, k=3, pad=1, groups=2),
+    conv_case("depthwise large map stride 2 same", (1, 2, 66, 65), out=2, k=3, stride=2, pad="same", groups=2),
+    conv_case("depthwise multiplier 2", (1, 2, 5, 5), out=4, k=3, pad=1, groups=2),
+    conv_case("single input channel", (1, 1, 5, 5), out=3, k=3),
+    Case(
+        "linear on (N, F)",
+        REGISTRY["linear"](out=4),
+        [(3, 7)],
+        lambda op, xs, w: ref_linear(xs[0], w["weight"], w.get("bias")),
+    ),
+    Case(
+        "linear flattens (N, C, H, W), no bias",
+        REGISTRY["linear"](out=3, bias=False),
+        [(2, 2, 3, 2)],
+        lambda op, xs, w: ref_linear(xs[0], w["weight"], None),
+    ),
+    Case("batchnorm", REGISTRY["batchnorm"](), [(2, 3, 4, 4)], lambda op, xs, w: (ref_batchnorm(xs[0], w), 0)),
+    Case("batchnorm on (N, F)", REGISTRY["batchnorm"](), [(3, 5)], lambda op, xs, w: (ref_batchnorm(xs[0], w), 0)),
+    unary("relu", "relu", elementwise(lambda v: max(v, 0.0))),
+    unary("relu6", "relu6", elementwise(relu6), shape=(2, 3, 4, 4)),
+    unary("hard_swish", "hard_swish", elementwise(lambda v: v * relu6(v + 3) / 6)),
+    unary("hard_sigmoid", "hard_sigmoid", elementwise(lambda v: relu6(v + 3) / 6)),
+    unary("sigmoid", "sigmoid", elementwise(lambda v: 1 / (1 + math.exp(-v)))),
+    unary("dropout is the identity", "dropout", lambda x: x, p=0.5),
+    unary("softmax on (N, F)", "softmax", ref_softmax, shape=(3, 6)),
+    unary("softmax over channels", "softmax", ref_softmax, shape=(2, 4, 2, 3)),
+    unary("flatten", "flatten", lambda x: x.reshape(x.shape[0], -1)),
+    pool_case("max 3/2 ceil_mode, 7 -> 3", "max", (2, 2, 7, 7), k=3, stride=2, ceil_mode=True),
+    pool_case("max 3/2 ceil_mode, 8 -> 4 (partial last window)", "max", (1, 2, 8, 8), k=3, stride=2, ceil_mode=True),
+    pool_case("max 3/2 floor, 8 -> 3", "max", (1, 2, 8, 9), k=3, stride=2),
+    pool_case("max 3/2 pad 1", "max", (1, 2, 7, 6), k=3, stride=2, pad=1),
+    pool_case(
+        "max 2/2 pad 1 ceil (window in padding dropped)", "max", (1, 1, 5, 5), k=2, stride=2, pad=1, ceil_mode=True
+    ),
+    pool_case("max 2 default stride", "max", (1, 2, 6, 5), k=2),
+    pool_case("max 3x2 window", "max", (1, 2, 7, 6), k=(3, 2), stride=(2, 1)),
+    pool_case("max same", "max", (1, 2, 7, 8), k=3, stride=2, pad="same"),
+    pool_case("max valid", "max", (1, 2, 7, 8), k=3, stride=2, pad="valid"),
+    pool_case("avg 3/2 pad 1 counts the padding", "avg", (2, 2, 7, 7), k=3, stride=2, pad=1),
+    pool_case("avg 3/2 ceil_mode (divisor stops at the input)", "avg", (1, 2, 8, 8), k=3, stride=2, ceil_mode=True),
+    pool_case("avg 3/2 pad 1 ceil_mode", "avg", (1, 2, 6, 6), k=3, stride=2, pad=1, ceil_mode=True),
+    pool_case(
+        "avg 2/2 pad 1 ceil (window in padding dropped)", "avg", (1, 1, 5, 5), k=2, stride=2, pad=1, ceil_mode=True
+    ),
+    pool_case("avg 2 default stride", "avg", (1, 2, 6, 6), k=2),
+    pool_case("avg same excludes the padding (TensorFlow)", "avg", (1, 2, 7, 8), k=3, stride=2, pad="same"),
+    pool_case("avg valid", "avg", (1, 2, 7, 8), k=3, stride=2, pad="valid"),
+    unary("global_avg_pool", "global_avg_pool", lambda x: x.astype(np.float64).mean(axis=(2, 3), keepdims=True)),
+    *(
+        Case(
+            f"adaptive_avg_pool {shape[2]}x{shape[3]} -> {size}",
+            REGISTRY["adaptive_avg_pool"](size=size),
+            [shape],
+            lambda op, xs, w: (ref_adaptive(op, xs[0]), 0),
+        )
+        for shape, size in (((2, 2, 13, 13), 6), ((1, 2, 6, 6), 6), ((1, 2, 5, 7), (3, 2)), ((1, 1, 14, 9), 4))
+    ),
+    Case(
+        "concat of three",
+        REGISTRY["concat"](),
+        [(2, 1, 3, 3), (2, 2, 3, 3), (2, 3, 3, 3)],
+        lambda op, xs, w: (np.concatenate(xs, axis=1), 0),
+    ),
+    Case("add", REGISTRY["add"](), [(2, 3, 4, 4)] * 2, lambda op, xs, w: (xs[0] + xs[1], 0)),
+    Case(
+        "add of three",
+        REGISTRY["add"](),
+        [(1, 2, 3, 3)] * 3,
+        lambda op, xs, w: (xs[0].astype(np.float64) + xs[1] + xs[2], 0),
+    ),
+    Case(
+        "mul by a (C, 1, 1) gate",
+        REGISTRY["mul"](),
+        [(2, 3, 4, 5), (2, 3, 1, 1)],
+        lambda op, xs, w: (
+            np.array(
+                [
+                    [[[xs[0][i, c, y, x] * xs[1][i, c, 0, 0] for x in range(5)] for y in range(4)] for c in range(3)]
+                    for i in range(2)
+                ]
+            ),
+            0,
+        ),
+    ),
+    Case("mul elementwise", REGISTRY["mul"](), [(2, 3, 2, 2)] * 2, lambda op, xs, w: (xs[0] * xs[1], 0)),
+]
+
+
+def test_every_operator_has_a_kernel_case() -> None:
+    assert {case.name for case in CASES} == set(REGISTRY)
+
+
+def case_arrays(case: Case) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    inputs = [rand(*shape, seed=i) for i, shape in enumerate(case.inputs)]
+    if case.channels_last:
+        inputs[0] = np.ascontiguousarray(inputs[0].transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    declared = case.op.weights([shape[1:] for shape in case.inputs])
+    rng = np.random.default_rng(7)
+    weights = {
+        name: (rng.uniform(0.5, 1.5, a.shape) if name == "running_var" else rng.standard_normal(a.shape)).astype(
+            np.float32
+        )
+        for name, a in declared.items()
+    }
+    return inputs, weights
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_kernel_equals_the_explicit_loops(case: Case) -> None:
+    inputs, weights = case_arrays(case)
+    y, macs = case.op.kernel(inputs, weights)
+    expected, multiplies = case.reference(case.op, inputs, weights)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL)
+    # the shape rule and the MAC formula agree with what ran (MACs for the whole batch)
+    shapes = [shape[1:] for shape in case.inputs]
+    output = case.op.output_shape(shapes)
+    assert y.shape[1:] == tuple(output)
+    assert macs == multiplies
+    assert macs == case.inputs[0][0] * case.op.macs(shapes, output)
+
+
+def test_kernels_do_not_modify_their_inputs() -> None:
+    for case in CASES:
+        inputs, weights = case_arrays(case)
+        before = [x.copy() for x in inputs]
+        case.op.kernel(inputs, weights)
+        for x, kept in zip(inputs, before, strict=True):
+            np.testing.assert_array_equal(x, kept, err_msg=case.id)
+
+
+# -- seeded weights, weight files, the forward pass -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_v3() -> Any:
+    model = load_model("mobilenet_v3_small")
+    return model, model.point(alpha="0.75", resolution=64)
+
+
+def test_seeding_is_deterministic_and_per_array(small_v3: Any) -> None:
+    model, point = small_v3
+    network = model.network(point)
+    first, again = executor.seeded_weights(network), executor.seeded_weights(network)
+    other = executor.seeded_weights(network, seed=1)
+    assert first.keys() == again.keys() == other.keys()
+    for layer, arrays in first.items():
+        declared = network.node(layer).op.weights(list(network.node(layer).input_shapes))
+        assert {name: (a.dtype, a.shape) for name, a in arrays.items()} == {
+            name: (np.dtype(np.float32), tuple(d.shape)) for name, d in declared.items()
+        }
+        for name, a in arrays.items():
+            np.testing.assert_array_equal(a, again[layer][name])
+            assert not np.array_equal(a, other[layer][name]), (layer, name)
+            if name == "running_var":
+                assert a.min() > 0
+    # an array's numbers depend only on the seed and the names: same layer, another point
+    wider = executor.seeded_weights(model.network(model.point(alpha="0.75", resolution=96, classes=10)))
+    np.testing.assert_array_equal(first["stem.conv.conv"]["weight"], wider["stem.conv.conv"]["weight"])
+    np.testing.assert_array_equal(executor.seeded_input(network), executor.seeded_input(network))
+
+
+def test_seeded_numbers_are_fixed() -> None:
+    """The same seed gives the same numbers on every machine: pinned here."""
+    model = load_model("squeezenet1_1")
+    network = model.network(model.point(resolution=64))
+    weight = executor.seeded_weights(network)["conv1"]["weight"]
+    rng = np.random.default_rng(__import__("zlib").crc32(b"0:conv1:weight"))
+    bound = math.sqrt(6 / 27)
+    np.testing.assert_array_equal(
+        weight, rng.random(weight.shape, dtype=np.float32) * np.float32(2 * bound) - np.float32(bound)
+    )
+
+
+def test_forward_records_per_image_costs(small_v3: Any) -> None:
+    model, point = small_v3
+    network = model.network(point)
+    weights = executor.seeded_weights(network)
+    x1 = executor.seeded_input(network, 1)
+    x3 = executor.seeded_input(network, 3)
+    y1, records1 = executor.forward(network, weights, x1)
+    y3, records3 = executor.forward(network, weights, x3)
+    assert records1 == records3  # per image, whatever the batch
+    np.testing.assert_allclose(y3[:1], y1, rtol=1e-4, atol=1e-5)  # same image, same result
+    costs = model.costs(point, "keras")
+    assert sum(r.macs for r in records1) == costs.macs
+    assert sum(r.params for r in records1) == costs.params
+    present = [n.name for n in network.nodes if n.present is True]
+    assert [r.name for r in records1] == present
+    assert len(present) < len(network.nodes)  # some residual adds are absent here, and leave no record
+
+
+def test_folded_forward_gives_the_same_output(small_v3: Any) -> None:
+    model, point = small_v3
+    network = model.network(point)
+    weights = executor.seeded_weights(network)
+    x = executor.seeded_input(network, 2)
+    y, _ = executor.forward(network, weights, x)
+    folded, records = executor.forward(network, weights, x, fold=True)
+    np.testing.assert_allclose(folded, y, rtol=1e-4, atol=1e-4 * float(np.abs(y).max()))
+    assert sum(r.params for r in records) == model.costs(point, "folded").params
+
+
+def test_weight_files_round_trip(tmp_path: Path, small_v3: Any) -> None:
+    model, point = small_v3
+    network = model.network(point)
+    weights = executor.seeded_weights(network, seed=3)
+    path = tmp_path / "w.npz"
+    executor.save_weights(path, weights)
+    loaded = executor.load_weights(path)
+    executor.check_weights(network, loaded)
+    assert loaded.keys() == weights.keys()
+    for layer, arrays in weights.items():
+        for name, a in arrays.items():
+            np.testing.assert_array_equal(loaded[layer][name], a)
+    with np.load(path) as archive:
+        assert "stem.conv.conv/weight" in archive.files  # keys are LAYER/ARRAY
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda w: w["stem.conv.conv"].pop("weight"), "lack 'stem.conv.conv/weight'"),
+        (lambda w: w["stem.conv.bn"].update(gamma=np.ones(3, np.float32)), "has shape 3"),
+        (lambda w: w.update({"stem.conv.cnv": {"weight": np.ones(1, np.float32)}}), "did you mean"),
+        (lambda w: w["stem.conv.bn"].update(scale=np.ones(3, np.float32)), "no array 'scale'"),
+    ],
+)
+def test_bad_weights_are_user_errors(small_v3: Any, change: Any, message: str) -> None:
+    from costmodel.errors import UsageError
+
+    model, point = small_v3
+    network = model.network(point)
+    weights = executor.seeded_weights(network)
+    change(weights)
+    with pytest.raises(UsageError, match=message):
+        executor.check_weights(network, weights)
+
+
+# -- costmodel verify ----------------------------------------------------------------------------------
+
+
+def test_verify_reports_agreement() -> None:
+    result = ok("verify", "mobilenet", "--alpha", "0.75", "--res", "192")
+    assert result.output.startswith("mobilenet_v1 α=0.75 192×192: 83 layers, shapes, params and MACs agree")
+    assert "239,273,472 MACs" in result.output
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_verify_every_builtin_at_a_small_point(name: str) -> None:
+    result = ok("verify", name, "--res", "64")
+    assert "agree" in result.output
+
+
+@pytest.mark.parametrize("counting", ["keras", "paper", "folded"])
+def test_verify_under_other_countings(counting: str) -> None:
+    ok("verify", "mobilenet_v2", "--res", "64", "--alpha", "0.35", "--counting", counting)
+
+
+def test_verify_all() -> None:
+    """Every built-in model and variant at the --all points (about ten seconds; the symbolic forms dominate)."""
+    result = ok("verify", "--all")
+    lines = result.output.splitlines()
+    runs = 0
+    for name in builtin_names():
+        model = load_model(name)
+        runs += sum(len(executor.all_points(load_model(name, v))) for v in [None, *model.spec.variants])
+    assert lines[-1] == f"{runs} passed, 0 failed"
+    assert len(lines) == runs + 1 and all("agree" in line for line in lines[:-1])
+    assert any(line.startswith("mobilenet_v3_small [keras] α=0.35 161×161: ") for line in lines)
+    assert any(line.startswith("mobilenet_v2 α=1.3 97×97: ") for line in lines)
+    assert any(line.startswith("alexnet num_classes=10 161×161: ") for line in lines)
+
+
+def test_verify_all_on_one_model() -> None:
+    lines = ok("verify", "squeezenet1_1", "--all").output.splitlines()
+    assert lines[-1] == f"{len(executor.all_points(load_model('squeezenet1_1')))} passed, 0 failed"
+
+
+def test_verify_all_points_include_odd_resolutions_and_alphas() -> None:
+    points = executor.all_points(load_model("mobilenet_v2"))
+    assert {p.resolution for p in points} >= {97, 161, 224}
+    assert {float(p.values["alpha"]) for p in points} >= {0.35, 1.3, 1.0}
+    assert {p.resolution for p in executor.all_points(load_model("alexnet"))} >= {97, 161}
+
+
+def test_verify_catches_a_wrong_formula(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "patched_squeezenet.yaml"  # its own cache entry: the patched forms stay here
+    shutil.copy(ROOT / "specs" / "squeezenet1_1.yaml", spec)
+    original = Conv2d.macs
+    monkeypatch.setattr(Conv2d, "macs", lambda self, inputs, output: original(self, inputs, output) + 1)
+    result = cli("verify", str(spec), "--res", "64")
+    assert result.exit_code == 1, result.output
+    assert "disagreement" in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("conv1 "))
+    assert row.split()[1:] == ["MACs", "1,660,608", "1,660,609", "1,660,609"]
+
+
+def test_verify_usage_errors() -> None:
+    assert cli("verify").exit_code == 2
+    assert cli("verify", "--all", "--res", "97").exit_code == 2
+    assert cli("verify", "mobilenet", "--alpha", "0").exit_code == 2
+
+
+# -- costmodel run -------------------------------------------------------------------------------------
+
+
+def test_run_prints_top_classes(tmp_path: Path) -> None:
+    x = rand(2, 3, 64, 64, seed=5)
+    np.save(tmp_path / "x.npy", x)
+    result = ok("run", "squeezenet1_1", "--input", str(tmp_path / "x.npy"), "--top", "3")
+    lines = result.output.splitlines()
+    assert lines[0] == "output: 2×1000×1×1 (float32)"  # the input's side set the resolution
+    model = load_model("squeezenet1_1")
+    network = model.network(model.point(resolution=64))
+    y, _ = executor.forward(network, executor.seeded_weights(network), x)
+    best = np.argsort(-y[1].ravel(), kind="stable")[:3]
+    assert lines[2] == "image 1: " + ", ".join(f"{int(j)} ({float(y[1].ravel()[j]):.6g})" for j in best)
+
+
+def test_run_with_weights_writes_the_output(tmp_path: Path) -> None:
+    model = load_model("mobilenet_v1")
+    point = model.point(alpha="0.25", resolution=64, classes=10)
+    network = model.network(point)
+    weights = executor.seeded_weights(network, seed=9)
+    executor.save_weights(tmp_path / "w.npz", weights)
+    x = rand(3, 64, 64, seed=2)  # one image without the batch axis
+    np.save(tmp_path / "x.npy", x)
+    args = ["run", "mobilenet", "--alpha", "0.25", "--classes", "10", "--input", str(tmp_path / "x.npy")]
+    ok(*args, "--weights", str(tmp_path / "w.npz"), "-o", str(tmp_path / "y.npy"))
+    expected, _ = executor.forward(network, weights, x[None])
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    seeded = ok(*args).output  # without --weights: seed 0, another output
+    assert seeded.splitlines()[0] == "output: 1×10 (float32)"
+
+
+def test_run_user_errors(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", rand(3, 64, 64))
+    np.save(tmp_path / "flat.npy", rand(5))
+    assert cli("run", "squeezenet1_1", "--input", str(tmp_path / "missing.npy")).exit_code == 2
+    assert cli("run", "squeezenet1_1", "--input", str(tmp_path / "flat.npy")).exit_code == 2
+    wrong = cli("run", "squeezenet1_1", "--input", str(tmp_path / "x.npy"), "--res", "96")
+    assert wrong.exit_code == 2 and "needs 3×96×96" in wrong.output
+    bad = cli("run", "squeezenet1_1", "--input", str(tmp_path / "x.npy"), "--weights", str(tmp_path / "x.npy"))
+    assert bad.exit_code == 2
