@@ -337,6 +337,8 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
     failed = total = 0
     for name in names:
         model = load_model(name)
+        for variant in model.spec.variants:  # every variant must build too, not only those a row names
+            load_model(name, variant)
         checks = check_references(model)
         for c in checks:
             total += 1

@@ -173,6 +173,12 @@ def check_references(model: Model) -> list[Check]:
         exclude = list(row.get("exclude") or [])
         point = _point(model, row, spec.file)
         results = _compare(model, row, point, counting, exclude)
+        if "explained_by" in row and "disagreement" not in row:
+            raise SpecError(
+                "explained_by goes with a disagreement: say what disagrees",
+                file=spec.file,
+                line=row.line_of("explained_by"),
+            )
         if "disagreement" in row:
             checks.extend(_disagreement_checks(model, row, point, counting, exclude, results, source))
             continue

@@ -197,3 +197,30 @@ def test_printed_figures_carry_their_precision(text, value, tolerance) -> None:
     figure = parse_figure(text)
     assert float(figure.value) == pytest.approx(value)
     assert float(figure.tolerance) == pytest.approx(tolerance)
+
+
+def test_check_builds_every_variant(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from costmodel.cli import main
+
+    path = write(
+        tmp_path,
+        """
+        layers:
+          - {op: conv2d, out: 8, k: 1}
+        variants:
+          broken:
+            defaults: {conv2d: {stride: 0}}
+        """,
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "stride" in result.output and "at least 1" in result.output
+
+
+def test_explained_by_needs_a_disagreement(tmp_path: Path) -> None:
+    path = write(tmp_path, REFERENCE_TAIL + "  - {macs: 1, explained_by: {exclude: [fc]}}\n")
+    with pytest.raises(SpecError) as info:
+        check_references(load_model(path))
+    assert "goes with a disagreement" in info.value.message and info.value.line == 13
