@@ -72,8 +72,13 @@ class Costs:
         return total
 
 
-def _foldable_norms(network: Network) -> dict[str, Node]:
-    """Batch norms that follow a conv or linear layer feeding nothing else: name -> host node."""
+def foldable_norms(network: Network, present_only: bool = False) -> dict[str, Node]:
+    """Batch norms that fold into the layer before them: norm name -> host (conv or linear) node.
+
+    The one rule of ``--counting folded``, the executor's folded run and the folded ONNX export: a
+    batch norm whose only input is a conv or linear layer that feeds nothing else. ``present_only``
+    keeps the pairs that exist at a concrete point (both layers present).
+    """
     consumers: dict[str, int] = {}
     for node in network.nodes:
         for source in node.inputs:
@@ -84,8 +89,11 @@ def _foldable_norms(network: Network) -> dict[str, Node]:
         if node.op.op_name != "batchnorm" or len(node.inputs) != 1:
             continue
         host = by_name.get(node.inputs[0])
-        if host is not None and host.op.op_name in FOLDABLE_HOSTS and consumers.get(host.name) == 1:
-            result[node.name] = host
+        if host is None or host.op.op_name not in FOLDABLE_HOSTS or consumers.get(host.name) != 1:
+            continue
+        if present_only and (node.present is not True or host.present is not True):
+            continue
+        result[node.name] = host
     return result
 
 
@@ -98,7 +106,7 @@ def _gate(present: Any, value: Any) -> Any:
 
 
 def count(network: Network, counting: Counting) -> Costs:
-    foldable = _foldable_norms(network) if counting.fold_norms else {}
+    foldable = foldable_norms(network) if counting.fold_norms else {}
     layers = []
     totals: dict[str, Any] = {kind: 0 for kind in BREAKDOWN_NAMES}
     params_total: Any = 0

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from costmodel.costs import foldable_norms
 from costmodel.errors import UsageError
 from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, WeightArray
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from costmodel.model import Model, Point
 
 Weights = dict[str, dict[str, "np.ndarray"]]
-FOLD_HOSTS = ("conv2d", "linear")
 
 
 @dataclass(frozen=True)
@@ -173,23 +173,8 @@ def check_weights(network: Network, weights: Weights) -> None:
 
 
 def fold_plan(network: Network) -> dict[str, str]:
-    """Batch norms that fold into the conv or linear layer before them: norm name -> host name.
-
-    A norm folds when its only input is a conv or linear layer present here that feeds nothing else.
-    """
-    consumers: dict[str, int] = {}
-    for node in network.nodes:
-        for source in node.inputs:
-            consumers[source] = consumers.get(source, 0) + 1
-    by_name = {node.name: node for node in network.nodes}
-    plan = {}
-    for node in network.nodes:
-        if node.op.op_name != "batchnorm" or node.present is not True or len(node.inputs) != 1:
-            continue
-        host = by_name.get(node.inputs[0])
-        if host and host.op.op_name in FOLD_HOSTS and host.present is True and consumers[host.name] == 1:
-            plan[node.name] = host.name
-    return plan
+    """Batch norms folded in the executor's folded run: norm name -> host name (costs.foldable_norms)."""
+    return {norm: host.name for norm, host in foldable_norms(network, present_only=True).items()}
 
 
 def _norm_affine(node: Node, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,7 @@ import networkx as nx
 import numpy as np
 import yaml
 
+from costmodel.costs import foldable_norms
 from costmodel.errors import SpecError, UsageError
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 BATCH_DIM = "N"
 BN_EPSILON = 1e-5  # the executor's (and PyTorch's) batch-norm epsilon
-FOLD_HOSTS = ("conv2d", "linear")
 NORM_ARRAYS = ("gamma", "beta", "running_mean", "running_var")  # BatchNormalization's inputs, in order
 EXTRA_HINT = "pip install 'costmodel[onnx]'"
 
@@ -130,25 +130,9 @@ def _onnx_pads(pad: Any, size: tuple[int, int], kernel: tuple[int, int], stride:
     return [ph, pw, ph, pw]
 
 
-def foldable_norms(network: Network) -> dict[str, Node]:
-    """Batch norms that fold into the layer before them: host name -> batch-norm node.
-
-    The rule of ``--counting folded`` (and of the executor's folded run): a batch norm present here
-    whose only input is a conv or linear layer present here that feeds nothing else.
-    """
-    consumers: dict[str, int] = {}
-    for node in network.nodes:
-        for source in node.inputs:
-            consumers[source] = consumers.get(source, 0) + 1
-    by_name = {node.name: node for node in network.nodes}
-    folds = {}
-    for node in network.nodes:
-        if node.op.op_name != "batchnorm" or node.present is not True or len(node.inputs) != 1:
-            continue
-        host = by_name.get(node.inputs[0])
-        if host and host.op.op_name in FOLD_HOSTS and host.present is True and consumers[host.name] == 1:
-            folds[host.name] = node
-    return folds
+def foldable_norms_by_host(network: Network) -> dict[str, Node]:
+    """Batch norms folded into the export: host name -> batch-norm node (costs.foldable_norms)."""
+    return {host.name: network.node(norm) for norm, host in foldable_norms(network, present_only=True).items()}
 
 
 class _Exporter:
@@ -161,7 +145,7 @@ class _Exporter:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.alias: dict[str, str] = {}  # layer name -> the tensor that holds its output
-        self.folds = foldable_norms(network) if fold_bn else {}
+        self.folds = foldable_norms_by_host(network) if fold_bn else {}
         self.folded = {norm.name for norm in self.folds.values()}
 
     def tensor(self, layer: str) -> str:
