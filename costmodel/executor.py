@@ -211,9 +211,11 @@ def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = Fals
     plan = fold_plan(network) if fold else {}
     folds_into = {host: norm for norm, host in plan.items()}
     last_use: dict[str, int] = {}
+    consumers: dict[str, int] = {}
     for step, node in enumerate(network.nodes):
         for source in node.inputs:
             last_use[source] = step
+            consumers[source] = consumers.get(source, 0) + 1
     values: dict[str, np.ndarray] = {"input": np.asarray(x, dtype=np.float32)}
     records = []
     output = values["input"]
@@ -250,7 +252,10 @@ def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = Fals
                         "weight": w * scale.reshape((-1,) + (1,) * (w.ndim - 1)),
                         "bias": bias * scale + shift,
                     }
-                output, macs = node.op.kernel(inputs, arrays)
+                if node.op.in_place and _sole_reader(node, step, last_use, values, consumers):
+                    output, macs = node.op.kernel_in_place(inputs, arrays, overwrite=True)
+                else:
+                    output, macs = node.op.kernel(inputs, arrays)
                 output = np.asarray(output, dtype=np.float32)
             if macs % n:
                 raise RuntimeError(f"layer '{node.name}': {macs} MACs do not split evenly over {n} images")
@@ -269,6 +274,16 @@ def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = Fals
             if last_use.get(source) == step:
                 del values[source]
     return output, records
+
+
+def _sole_reader(node: Any, step: int, last_use: dict[str, int], values: dict[str, Any], consumers: dict) -> bool:
+    """Whether ``node`` may overwrite its input: it is that tensor's only reader, the tensor is not the
+    network input, and no other live name holds the same array (an absent layer passes arrays on)."""
+    source = node.inputs[0]
+    if source == "input" or consumers.get(source) != 1 or last_use.get(source) != step:
+        return False
+    array = values[source]
+    return sum(value is array for value in values.values()) == 1
 
 
 def run_model(

@@ -87,6 +87,9 @@ class Operator:
     max_inputs: ClassVar[int] = 1
     other_ops_per_element: ClassVar[int] = 0
     doc: ClassVar[str] = ""
+    # An elementwise kernel that can write its result over its input: the executor passes
+    # overwrite=True when nothing else will read that input (saves an allocation and a pass).
+    in_place: ClassVar[bool] = False
 
     @classmethod
     def schema(cls) -> dict[str, str]:
@@ -463,12 +466,17 @@ class BatchNorm(Operator):
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         """Inference: (x - running_mean) / sqrt(running_var + eps) · gamma + beta, per channel."""
+        return self.kernel_in_place(inputs, weights, overwrite=False)
+
+    in_place: ClassVar[bool] = True
+
+    def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
         np = _np()
         x = inputs[0]
         scale = weights["gamma"] / np.sqrt(weights["running_var"] + np.float32(self.eps))
         shift = weights["beta"] - weights["running_mean"] * scale
         per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        y = x * scale.reshape(per_channel)
+        y = np.multiply(x, scale.reshape(per_channel), out=x if overwrite else None)
         y += shift.reshape(per_channel)
         return y, 0
 
@@ -479,8 +487,13 @@ class ReLU(Operator):
     op_name: ClassVar[str] = "relu"
     other_ops_per_element: ClassVar[int] = 1
 
+    in_place: ClassVar[bool] = True
+
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
-        return _np().maximum(inputs[0], 0), 0
+        return self.kernel_in_place(inputs, weights, overwrite=False)
+
+    def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
+        return _np().maximum(inputs[0], 0, out=inputs[0] if overwrite else None), 0
 
 
 @register
@@ -489,8 +502,13 @@ class ReLU6(Operator):
     op_name: ClassVar[str] = "relu6"
     other_ops_per_element: ClassVar[int] = 2  # clamp below and above
 
+    in_place: ClassVar[bool] = True
+
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
-        return _np().clip(inputs[0], 0, 6), 0
+        return self.kernel_in_place(inputs, weights, overwrite=False)
+
+    def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
+        return _np().clip(inputs[0], 0, 6, out=inputs[0] if overwrite else None), 0
 
 
 @register
