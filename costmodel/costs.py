@@ -97,14 +97,6 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
     return result
 
 
-def _gate(present: Any, value: Any) -> Any:
-    if present is True:
-        return value
-    if present is False:
-        return 0
-    return intmath.where(present, value, 0)
-
-
 def count(network: Network, counting: Counting) -> Costs:
     foldable = foldable_norms(network) if counting.fold_norms else {}
     layers = []
@@ -123,15 +115,15 @@ def count(network: Network, counting: Counting) -> Costs:
             channels = node.input_shapes[0][0]
             by_kind = {kind: 0 for kind in BREAKDOWN_NAMES}
             by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else channels
-        by_kind = {kind: _gate(node.present, v) for kind, v in by_kind.items()}
+        by_kind = {kind: intmath.where(node.present, v, 0) for kind, v in by_kind.items()}
         params = sum(
             (v for kind, v in by_kind.items() if kind in counting.kinds or (node.name in foldable and kind == BIAS)),
             0,
         )
         if counting.fold_norms and node.name not in foldable and node.op.op_name == "batchnorm":
             params += by_kind[NORM_AFFINE]
-        macs = _gate(node.present, node.op.macs(inputs, node.output_shape))
-        other = _gate(node.present, node.op.other_ops(inputs, node.output_shape))
+        macs = intmath.where(node.present, node.op.macs(inputs, node.output_shape), 0)
+        other = intmath.where(node.present, node.op.other_ops(inputs, node.output_shape), 0)
         layers.append(
             LayerCost(
                 name=node.name,

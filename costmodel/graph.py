@@ -12,7 +12,6 @@ Two passes, so that a spec is read once and evaluated many times:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import networkx as nx
@@ -32,7 +31,7 @@ from costmodel.operators import (
     Shape,
     ShapeError,
 )
-from costmodel.spec import Spec, apply_width_rule, compile_expr, did_you_mean
+from costmodel.spec import Spec, apply_width_rule, compile_expr, did_you_mean, show_number
 from costmodel.yamlfile import Located, LocatedList
 
 INPUT = "input"
@@ -476,7 +475,9 @@ class _Evaluator:
             raise self.fail(f"input: {err}", line=spec.input_line) from None
         for what, value in (("input channels", channels), ("input size", size)):
             if intmath.is_number(value) and (value != int(value) or value < 1):
-                raise self.fail(f"{what} must be a positive whole number, got {_show(value)}", line=spec.input_line)
+                raise self.fail(
+                    f"{what} must be a positive whole number, got {show_number(value)}", line=spec.input_line
+                )
         channels, size = intmath.to_int(channels), intmath.to_int(size)
         self.shapes[INPUT] = (channels, size, size)
         nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
@@ -552,9 +553,9 @@ class _Evaluator:
         if kind == NUMBER:
             return result
         if intmath.is_number(result) and result != int(result):
-            raise self.fail(f"{key} = {value.text} is {_show(result)} here, not a whole number", draft, line)
+            raise self.fail(f"{key} = {value.text} is {show_number(result)} here, not a whole number", draft, line)
         if kind in (CHANNELS, PAIR, EXPR) and intmath.is_number(result) and result < 1:
-            raise self.fail(f"{key} = {value.text} is {_show(result)} here; it must be at least 1", draft, line)
+            raise self.fail(f"{key} = {value.text} is {show_number(result)} here; it must be at least 1", draft, line)
         return intmath.to_int(result)
 
     def node(self, draft: Draft) -> Node:
@@ -609,9 +610,3 @@ class _Evaluator:
                 parts.append(self.condition(draft.condition, draft))
             parts.append(intmath.equal(shapes[0][0], shapes[1][0]))
         return intmath.all_of(parts)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, Fraction):
-        return format(float(value), "g") if value.denominator != 1 else str(value.numerator)
-    return str(value)

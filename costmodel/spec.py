@@ -77,7 +77,7 @@ class Symbol:
     def violation(self, value: Fraction) -> str | None:
         """Why ``value`` is outside the domain, or None."""
         if self.integer and value.denominator != 1:
-            return f"{self.name} must be an integer, got {_show(value)}"
+            return f"{self.name} must be an integer, got {show_number(value)}"
         for op, bound in self.bounds:
             ok = {
                 ">": value > bound,
@@ -86,12 +86,12 @@ class Symbol:
                 "<=": value <= bound,
             }[op]
             if not ok:
-                return f"{self.name} must be {op} {_show(bound)}, got {_show(value)}"
+                return f"{self.name} must be {op} {show_number(bound)}, got {show_number(value)}"
         return None
 
     @property
     def domain(self) -> str:
-        parts = [f"{op} {_show(b)}" for op, b in self.bounds]
+        parts = [f"{op} {show_number(b)}" for op, b in self.bounds]
         text = ", ".join(parts)
         return f"integer {text}".strip() if self.integer else text
 
@@ -110,10 +110,11 @@ class Symbol:
         )
 
 
-def _show(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    return format(float(value), "g")
+def show_number(value: Any) -> str:
+    """An exact value for a message: '3' for a whole number, '0.75' otherwise."""
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,6 @@ class Spec:
 
     def error(self, message: str, line: int | None = None, layer: str | None = None) -> SpecError:
         return SpecError(message, file=self.file, line=line, layer=layer)
-
-    @property
-    def resolution_symbol(self) -> str | None:
-        return "rho" if "rho" in self.symbols else None
 
 
 def read_spec(path: Path, display: str | None = None, variant: str | None = None) -> Spec:
