@@ -1,9 +1,13 @@
 """Forward-pass timing of the NumPy executor, beside onnxruntime on the exported model.
 
-Times ``costmodel.executor.forward`` on MobileNet v1 (α = 1, 224×224) and SqueezeNet 1.0 (224×224),
-batch 1, seeded weights and input: the median of ``--runs`` runs (default 21) after ``--warmup`` runs,
-with BLAS limited to 2 threads (threadpoolctl if installed, else OPENBLAS/OMP/MKL_NUM_THREADS set
-before NumPy is imported). Where onnxruntime is installed and ``costmodel.onnx_io.export_model``
+Times ``costmodel.executor.Session.run`` on MobileNet v1 (α = 1, 224×224) and SqueezeNet 1.0
+(224×224), batch 1, seeded weights and input: the median of ``--runs`` runs (default 21) after
+``--warmup`` runs, with BLAS limited to 2 threads (threadpoolctl if installed, else
+OPENBLAS/OMP/MKL_NUM_THREADS set before NumPy is imported). Each engine is built once before timing,
+as an onnxruntime session is: the executor's session folds the batch norms into the convs before them
+and runs each ReLU inside the conv before it, as onnxruntime's graph optimiser does when its session is
+built. The same network run layer by layer (``Session(fuse=False)``: each batch norm and ReLU a pass
+of its own) is timed too. Where onnxruntime is installed and ``costmodel.onnx_io.export_model``
 exists, the same network (same weights, same input) runs in onnxruntime with 2 intra-op threads, runs
 interleaved with the executor's, and the outputs are compared.
 
@@ -84,13 +88,13 @@ def timed(fn: Any) -> float:
 
 
 def peak_memory(network: Any, seed: int) -> tuple[int, int, int]:
-    """(peak bytes traced while seeding and running, weight bytes, the two largest activations in bytes)."""
+    """(peak bytes traced while seeding, building a session and running it; weight bytes; the two
+    largest activations in bytes). The session's folded weights are a second copy of most weights."""
     tracemalloc.start()
     try:
         weights = executor.seeded_weights(network, seed)
         x = executor.seeded_input(network, 1, seed)
-        tracemalloc.reset_peak()
-        executor.forward(network, weights, x)
+        executor.Session(network, weights).run(x)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -107,9 +111,10 @@ def report_model(name: str, values: dict[str, Any], runs: int, warmup: int, fold
     weights = executor.seeded_weights(network)
     x = executor.seeded_input(network)
     session, why_not = onnxruntime_session(model, point, weights, folder)
+    fused, layer_by_layer = executor.Session(network, weights), executor.Session(network, weights, fuse=False)
     engines = {
-        "executor": lambda: executor.forward(network, weights, x)[0],
-        "executor, batch norms folded at each run": lambda: executor.forward(network, weights, x, fold=True)[0],
+        "executor": lambda: fused.run(x)[0],
+        "executor, layer by layer": lambda: layer_by_layer.run(x)[0],
     }
     if session is not None:
         feed = {session.get_inputs()[0].name: x}
@@ -122,7 +127,7 @@ def report_model(name: str, values: dict[str, Any], runs: int, warmup: int, fold
         for label, engine in engines.items():
             times[label].append(timed(engine))
     medians = {label: statistics.median(ts) * 1000 for label, ts in times.items()}
-    macs = sum(r.macs for r in executor.forward(network, weights, x)[1])
+    macs = sum(r.macs for r in fused.run(x)[1])
     reference = engines["executor"]()
     print(f"{executor.point_label(model, point)}, batch 1, {THREADS} threads, {runs} runs each:")
     for label, ts in times.items():
@@ -136,7 +141,7 @@ def report_model(name: str, values: dict[str, Any], runs: int, warmup: int, fold
             line += f", output differs by {error:.1e} of max |y|"
         print(line)
     if session is not None:
-        for label in ("executor", "executor, batch norms folded at each run"):
+        for label in ("executor", "executor, layer by layer"):
             print(
                 f"  {label} / onnxruntime: {medians[label] / medians['onnxruntime']:.2f} (target <= {RATIO_TARGET:g})"
             )

@@ -173,7 +173,7 @@ def check_weights(network: Network, weights: Weights) -> None:
 
 
 def fold_plan(network: Network) -> dict[str, str]:
-    """Batch norms folded in the executor's folded run: norm name -> host name (costs.foldable_norms)."""
+    """Batch norms that fold into the layer before them: norm name -> host name (costs.foldable_norms)."""
     return {norm: host.name for norm, host in foldable_norms(network, present_only=True).items()}
 
 
@@ -192,98 +192,161 @@ def _declared_kinds(op: Any, input_shapes: tuple[Any, ...]) -> tuple[tuple[str, 
     return tuple((name, array.kind) for name, array in op.weights(list(input_shapes)).items())
 
 
-def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = False) -> tuple[np.ndarray, list[Record]]:
-    """Run ``network`` on the batch ``x`` (N, C, H, W); return the output batch and one record per layer.
+@dataclass(frozen=True)
+class _Step:
+    """How one layer runs in a session."""
 
-    Layers absent at this point pass their last input through and leave no record. A tensor is freed
-    after its last reader. With ``fold``, batch norms run as deployed: folded into the conv or linear
-    layer before them (whose weights are scaled and which gains a bias, counted on the norm's record),
-    or, where they cannot fold, as a per-channel scale and shift (two arrays).
+    node: Node
+    runs: bool  # False: absent here, or done by the layer before it (a folded norm, a fused activation)
+    arrays: dict[str, np.ndarray]  # what its kernel computes with (a host's weights with a norm folded in)
+    params_by_kind: dict[str, int]  # what its record counts
+    activation: Any = None  # the activation a conv or linear layer runs on its output for the layer after it
+
+
+class Session:
+    """A network and its weights made ready to run many batches, as an inference engine's session is.
+
+    Built once: every batch norm that folds into the conv or linear layer before it
+    (:func:`costmodel.costs.foldable_norms`) is folded into that layer's weight and bias, and a ReLU or
+    ReLU6 whose only input is such a layer (or its folded norm) runs inside that layer's kernel, block
+    by block while the output is in cache. ``fuse=False`` runs every layer on its own instead. Either
+    way every layer leaves its own record, and ``fold`` only changes what the records count: the arrays
+    as the spec declares them (a batch norm's four), or as deployed (a folded norm's bias if its host
+    had none, an unfolded norm's scale and shift).
     """
+
+    def __init__(self, network: Network, weights: Weights, fold: bool = False, fuse: bool = True) -> None:
+        self.network = network
+        self._consumers: dict[str, int] = {}
+        self._last_use: dict[str, int] = {}
+        for index, node in enumerate(network.nodes):
+            for source in node.inputs:
+                self._consumers[source] = self._consumers.get(source, 0) + 1
+                self._last_use[source] = index
+        plan = fold_plan(network)
+        norm_of = {host: norm for norm, host in plan.items()} if fuse else {}
+        activation_of = self._fusable_activations(norm_of) if fuse else {}
+        self.fused: dict[str, str] = {norm: host for host, norm in norm_of.items()}
+        self.fused.update({node.name: host for host, node in activation_of.items()})
+        """Layers that run inside the conv or linear layer before them: layer name -> that layer."""
+        done_by_host = set(self.fused)
+        by_name = {node.name: node for node in network.nodes}
+        self._steps: list[_Step] = []
+        for node in network.nodes:
+            if node.present is False:
+                self._steps.append(_Step(node, False, {}, {}))
+                continue
+            if node.present is not True:
+                raise ValueError(f"layer '{node.name}' is symbolic; run a network evaluated at a point")
+            arrays = weights.get(node.name, {})
+            by_kind = _declared(node, arrays)
+            if fold and node.name in plan:  # deployed: a bias on its host, if the host had none
+                by_kind = {BIAS: 0 if "bias" in weights.get(plan[node.name], {}) else int(arrays["gamma"].size)}
+            elif fold and node.op.op_name == "batchnorm":  # deployed: a per-channel scale and shift
+                by_kind = {NORM_AFFINE: 2 * int(arrays["gamma"].size)}
+            if node.name in norm_of:
+                norm = by_name[norm_of[node.name]]
+                arrays = _folded(arrays, *_norm_affine(norm, weights.get(norm.name, {})))
+            activation = activation_of.get(node.name)
+            runs = node.name not in done_by_host
+            self._steps.append(_Step(node, runs, arrays, by_kind, activation.op if activation else None))
+
+    def _fusable_activations(self, norm_of: dict[str, str]) -> dict[str, Node]:
+        """host name -> the ReLU or ReLU6 it runs: the activation's only input is the host (or the norm
+        folded into it), and nothing else reads that input."""
+        by_name = {node.name: node for node in self.network.nodes}
+        folded_norms = set(norm_of.values())
+        fused = {}
+        for node in self.network.nodes:
+            if not (node.op.fusable_activation and node.present is True and len(node.inputs) == 1):
+                continue
+            source = node.inputs[0]
+            host_name = by_name[source].inputs[0] if source in folded_norms else source
+            host = by_name.get(host_name)
+            if host is not None and host.present is True and host.op.runs_activation and self._consumers[source] == 1:
+                fused[host_name] = node
+        return fused
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, list[Record]]:
+        """The output batch for ``x`` (N, C, H, W) and one record per layer present at this point.
+
+        A tensor is freed after its last reader; an elementwise layer that is its input's only reader
+        writes over it.
+        """
+        import numpy as np
+
+        n = x.shape[0]
+        network = self.network
+        if tuple(x.shape[1:]) != tuple(int(s) for s in network.input_shape):
+            raise UsageError(
+                f"the input has shape {'×'.join(map(str, x.shape[1:]))} per image; "
+                f"{network.spec.name} needs {'×'.join(str(s) for s in network.input_shape)} here"
+            )
+        values: dict[str, np.ndarray] = {"input": np.asarray(x, dtype=np.float32)}
+        records = []
+        output = values["input"]
+        for index, step in enumerate(self._steps):
+            node = step.node
+            inputs = [values[source] for source in node.inputs]
+            macs = 0
+            if not step.runs:  # absent here (passes its input on), or already done by its host
+                output = inputs[-1]
+            elif node.op.in_place and self._sole_reader(node, index, values):
+                output, macs = node.op.kernel_in_place(inputs, step.arrays, overwrite=True)
+            elif step.activation is not None:
+                output, macs = node.op.kernel(inputs, step.arrays, activation=step.activation)
+            else:
+                output, macs = node.op.kernel(inputs, step.arrays)
+            output = np.asarray(output, dtype=np.float32)
+            if node.present is True:
+                if macs % n:
+                    raise RuntimeError(f"layer '{node.name}': {macs} MACs do not split evenly over {n} images")
+                params = sum(step.params_by_kind.values())
+                records.append(
+                    Record(node.name, node.op.op_name, tuple(output.shape[1:]), params, macs // n, step.params_by_kind)
+                )
+            values[node.name] = output
+            for source in set(node.inputs):
+                if self._last_use.get(source) == index:
+                    del values[source]
+        return output, records
+
+    def _sole_reader(self, node: Node, index: int, values: dict[str, Any]) -> bool:
+        """Whether ``node`` may overwrite its input: it is that tensor's only reader, the tensor is not the
+        network input, and no other live name holds the same array (an absent layer passes arrays on)."""
+        source = node.inputs[0]
+        if source == "input" or self._consumers.get(source) != 1 or self._last_use.get(source) != index:
+            return False
+        array = values[source]
+        return sum(value is array for value in values.values()) == 1
+
+
+def _declared(node: Node, arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Elements per kind of the arrays a layer declares (a UsageError names a missing one)."""
+    by_kind: dict[str, int] = {}
+    for name, kind in _declared_kinds(node.op, node.input_shapes):
+        if name not in arrays:
+            raise UsageError(f"the weights lack '{node.name}/{name}'")
+        by_kind[kind] = by_kind.get(kind, 0) + int(arrays[name].size)
+    return by_kind
+
+
+def _folded(arrays: dict[str, np.ndarray], scale: np.ndarray, shift: np.ndarray) -> dict[str, np.ndarray]:
+    """A conv or linear layer's weight and bias with the batch norm after it folded in."""
     import numpy as np
 
-    n = x.shape[0]
-    if tuple(x.shape[1:]) != tuple(int(s) for s in network.input_shape):
-        raise UsageError(
-            f"the input has shape {'×'.join(map(str, x.shape[1:]))} per image; "
-            f"{network.spec.name} needs {'×'.join(str(s) for s in network.input_shape)} here"
-        )
-    plan = fold_plan(network) if fold else {}
-    folds_into = {host: norm for norm, host in plan.items()}
-    last_use: dict[str, int] = {}
-    consumers: dict[str, int] = {}
-    for step, node in enumerate(network.nodes):
-        for source in node.inputs:
-            last_use[source] = step
-            consumers[source] = consumers.get(source, 0) + 1
-    values: dict[str, np.ndarray] = {"input": np.asarray(x, dtype=np.float32)}
-    records = []
-    output = values["input"]
-    for step, node in enumerate(network.nodes):
-        inputs = [values[source] for source in node.inputs]
-        if node.present is False:
-            output = inputs[-1]
-        elif node.present is not True:
-            raise ValueError(f"layer '{node.name}' is symbolic; run a network evaluated at a point")
-        else:
-            arrays = weights.get(node.name, {})
-            by_kind: dict[str, int] = {}
-            for name, kind in _declared_kinds(node.op, node.input_shapes):
-                if name not in arrays:
-                    raise UsageError(f"the weights lack '{node.name}/{name}'")
-                by_kind[kind] = by_kind.get(kind, 0) + int(arrays[name].size)
-            if node.name in plan:  # already applied by its host
-                output = inputs[0]
-                host_bias = "bias" in weights.get(plan[node.name], {})
-                by_kind = {BIAS: 0 if host_bias else int(arrays["gamma"].size)}
-                macs = 0
-            elif fold and node.op.op_name == "batchnorm":
-                scale, shift = _norm_affine(node, arrays)
-                shape = (1, -1) + (1,) * (inputs[0].ndim - 2)
-                output = inputs[0] * scale.reshape(shape) + shift.reshape(shape)
-                by_kind = {NORM_AFFINE: int(scale.size + shift.size)}
-                macs = 0
-            else:
-                if node.name in folds_into:
-                    scale, shift = _norm_affine(network.node(folds_into[node.name]), weights[folds_into[node.name]])
-                    w = arrays["weight"]
-                    bias = arrays.get("bias", np.zeros_like(shift))
-                    arrays = {
-                        "weight": w * scale.reshape((-1,) + (1,) * (w.ndim - 1)),
-                        "bias": bias * scale + shift,
-                    }
-                if node.op.in_place and _sole_reader(node, step, last_use, values, consumers):
-                    output, macs = node.op.kernel_in_place(inputs, arrays, overwrite=True)
-                else:
-                    output, macs = node.op.kernel(inputs, arrays)
-                output = np.asarray(output, dtype=np.float32)
-            if macs % n:
-                raise RuntimeError(f"layer '{node.name}': {macs} MACs do not split evenly over {n} images")
-            records.append(
-                Record(
-                    node.name,
-                    node.op.op_name,
-                    tuple(output.shape[1:]),
-                    sum(by_kind.values()),
-                    macs // n,
-                    by_kind,
-                )
-            )
-        values[node.name] = output
-        for source in set(node.inputs):
-            if last_use.get(source) == step:
-                del values[source]
-    return output, records
+    weight = arrays["weight"]
+    bias = arrays.get("bias", np.zeros_like(shift))
+    return {"weight": weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1)), "bias": bias * scale + shift}
 
 
-def _sole_reader(node: Any, step: int, last_use: dict[str, int], values: dict[str, Any], consumers: dict) -> bool:
-    """Whether ``node`` may overwrite its input: it is that tensor's only reader, the tensor is not the
-    network input, and no other live name holds the same array (an absent layer passes arrays on)."""
-    source = node.inputs[0]
-    if source == "input" or consumers.get(source) != 1 or last_use.get(source) != step:
-        return False
-    array = values[source]
-    return sum(value is array for value in values.values()) == 1
+def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = False) -> tuple[np.ndarray, list[Record]]:
+    """Run ``network`` on the batch ``x`` (N, C, H, W): the output batch and one record per layer.
+
+    Layers absent at this point pass their last input through and leave no record. ``fold`` counts
+    the batch norms as deployed (see :class:`Session`, which this builds for one run).
+    """
+    return Session(network, weights, fold=fold).run(x)
 
 
 def run_model(

@@ -90,6 +90,10 @@ class Operator:
     # An elementwise kernel that can write its result over its input: the executor passes
     # overwrite=True when nothing else will read that input (saves an allocation and a pass).
     in_place: ClassVar[bool] = False
+    # A layer whose kernel takes an ``activation`` to run on its output while it is in cache (Epilogue).
+    runs_activation: ClassVar[bool] = False
+    # An elementwise activation such a layer may run for it (it has kernel_in_place).
+    fusable_activation: ClassVar[bool] = False
 
     @classmethod
     def schema(cls) -> dict[str, str]:
@@ -128,6 +132,30 @@ class Operator:
         the formulas.
         """
         raise NotImplementedError(f"{self.op_name} has no NumPy kernel")
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What a conv or linear layer does to its output right after its products, block by block while
+    the block is in cache: add its bias, then run the activation the executor fused into it."""
+
+    bias: Array | None = None
+    activation: Operator | None = None
+
+    def __call__(self, block: Array, channel_axis: int) -> None:
+        if self.bias is not None:
+            shape = [1] * block.ndim
+            shape[channel_axis] = -1
+            block += self.bias.reshape(shape) if self.bias.ndim == 1 else self.bias
+        if self.activation is not None:
+            self.activation.kernel_in_place([block], {}, overwrite=True)
+
+    def along_rows(self, width: int) -> Epilogue:
+        """The same epilogue for channels-last blocks (..., width, C): the bias tiled to (width, C), so
+        that its add runs along whole rows rather than C values at a time."""
+        if self.bias is None:
+            return self
+        return Epilogue(_np().tile(self.bias, (width, 1)), self.activation)
 
 
 def _pair(value: Any) -> tuple[Value, Value]:
@@ -259,59 +287,84 @@ def _windows(x: Array, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> 
     return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, : sh * (ho - 1) + 1 : sh, : sw * (wo - 1) + 1 : sw]
 
 
-DEPTHWISE_TAPS_BELOW = 1024  # output pixels per channel under which the per-offset path is faster
-DEPTHWISE_BAND = 1 << 17  # values of im2col columns per band of output rows (512 KiB: in cache)
+DEPTHWISE_BAND = 1 << 17  # output values per band of rows (512 KiB of float32: the band stays in cache)
 
 
 def _channels_last(x: Array) -> bool:
-    """Whether x (N, C, H, W) is laid out as (N, H, W, C) in memory (what the per-offset path leaves)."""
+    """Whether x (N, C, H, W) is laid out as (N, H, W, C) in memory (what depthwise and pointwise leave)."""
     return x.ndim == 4 and x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous
 
 
+def _phase_span(phase: int, stride: int, before: int, size: int, padded: int) -> tuple[int, int, int, int]:
+    """One axis of a stride phase of a padded input: (its length, the first and past-the-last of its
+    positions that hold input rather than padding, the input index of the first one)."""
+    length = -(-(padded - phase) // stride)
+    first = min(length, max(0, -(-(before - phase) // stride)))
+    last = min(length, max(0, -(-(before + size - phase) // stride)))
+    return length, first, last, phase + stride * first - before
+
+
+def _phases(x: Array, pads: tuple[tuple[int, int], tuple[int, int]], sh: int, sw: int) -> dict[tuple[int, int], Array]:
+    """x (N, C, H, W) zero-padded, channels last, and split by stride phase: phase (p, q) holds the
+    padded rows p, p + sh, ... and columns q, q + sw, ..., so that every window offset of a strided
+    conv is a dense slice of one phase. Together the phases are one copy of the input."""
+    np = _np()
+    (top, bottom), (left, right) = pads
+    last = x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view
+    n, h, w, c = last.shape
+    phases = {}
+    for p in range(sh):
+        rows, r0, r1, src_row = _phase_span(p, sh, top, h, h + top + bottom)
+        for q in range(sw):
+            cols, c0, c1, src_col = _phase_span(q, sw, left, w, w + left + right)
+            phase = np.empty((n, rows, cols, c), dtype=x.dtype)
+            if (r0, r1, c0, c1) != (0, rows, 0, cols):  # some padding: zero it
+                phase.fill(0)
+            if r1 > r0 and c1 > c0:
+                phase[:, r0:r1, c0:c1, :] = last[:, src_row::sh, src_col::sw, :][:, : r1 - r0, : c1 - c0, :]
+            phases[(p, q)] = phase
+    return phases
+
+
 def _depthwise(
-    x: Array, w: Array, pads: tuple[tuple[int, int], tuple[int, int]], sh: int, sw: int, ho: int, wo: int
+    x: Array,
+    w: Array,
+    pads: tuple[tuple[int, int], tuple[int, int]],
+    strides: tuple[int, int],
+    out_size: tuple[int, int],
+    epilogue: Epilogue,
 ) -> tuple[Array, int]:
     """One filter per channel: input x (N, C, H, W) padded by ``pads``, weights (C, 1, kh, kw).
 
-    Large maps: im2col per channel and one batched BLAS product (C products of (1, kh·kw) x
-    (kh·kw, ho·wo) per image). Small maps (where per-channel products are too short to pay): channels
-    last, and one vector multiply-add per window offset over every channel at once (kh·kw vector ops;
-    at stride 1 each offset's taps are tiled along the row, so that one vector op spans wo·C values).
-    The output of the small-map path stays channels-last in memory (a transposed view).
+    Channels last, one vector multiply-add per window offset over every channel at once: kh·kw
+    vector ops per band of output rows, each over a dense (rows, wo, C) slice of a stride phase of
+    the input, the taps tiled along the row so that both operands run contiguously. Bands keep the
+    partial sums in cache, and ``epilogue`` runs on each band while it is there. The output is
+    channels-last in memory (a transposed view), which the pointwise conv after it takes as one matrix.
     """
     np = _np()
     n, c = x.shape[:2]
     _, _, kh, kw = w.shape
-    if ho * wo >= DEPTHWISE_TAPS_BELOW:
-        # im2col in bands of output rows, so that each band's columns stay in cache (the copy, not the
-        # products, is what costs here): a few dozen bands, each one copy and one batched product
-        windows = _windows(_padded(x, pads), kh, kw, sh, sw, ho, wo).transpose(0, 1, 4, 5, 2, 3)
-        rows = max(4, DEPTHWISE_BAND // (n * c * kh * kw * wo))
-        mats = w.reshape(c, 1, kh * kw)
-        y = np.empty((n, c, ho, wo), dtype=np.result_type(x, w))
-        cols = np.empty((n, c, kh, kw, min(rows, ho), wo), dtype=x.dtype)
-        macs = 0
-        for top in range(0, ho, rows):
-            band = min(rows, ho - top)
-            block = cols[..., :band, :]
-            block[...] = windows[..., top : top + band, :]
-            part = np.matmul(mats, block.reshape(n, c, kh * kw, band * wo))  # (1, kh·kw) x (kh·kw, band·wo)
-            y[:, :, top : top + band, :] = part.reshape(n, c, band, wo)
-            macs += n * c * (1 * kh * kw * band * wo)
-        return y, macs
-    last = _padded(x, pads, channels_last=True)  # (N, Hp, Wp, C): channels contiguous
-    taps = w.reshape(c, kh * kw).T  # (kh·kw, C)
-    taps = np.repeat(taps[:, None, :], wo, axis=1) if sw == 1 else taps[:, None, :]  # (kh·kw, wo or 1, C)
+    (sh, sw), (ho, wo) = strides, out_size
+    phases = _phases(x, pads, sh, sw)
+    epilogue = epilogue.along_rows(wo)
+    taps = np.repeat(w.reshape(c, kh * kw).T[:, None, :], wo, axis=1)  # (kh·kw, wo, C)
     y = np.empty((n, ho, wo, c), dtype=np.result_type(x, w))
-    tmp = np.empty_like(y)
+    rows = max(1, DEPTHWISE_BAND // (n * wo * c))
+    scratch = np.empty((n, min(rows, ho), wo, c), dtype=y.dtype)
     macs = 0
-    for i in range(kh):
-        for j in range(kw):
-            tap = last[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw, :]
-            np.multiply(tap, taps[i * kw + j], out=tmp if i or j else y)
-            if i or j:
-                y += tmp
-            macs += y.size  # one multiply-add per output element and offset
+    for top in range(0, ho, rows):
+        band = min(rows, ho - top)
+        out, tmp = y[:, top : top + band], scratch[:, :band]
+        for i in range(kh):
+            for j in range(kw):
+                phase = phases[(i % sh, j % sw)]
+                tap = phase[:, top + i // sh : top + i // sh + band, j // sw : j // sw + wo, :]
+                np.multiply(tap, taps[i * kw + j], out=tmp if i or j else out)
+                if i or j:
+                    out += tmp
+                macs += out.size  # one multiply-add per output value and window offset
+        epilogue(out, channel_axis=3)
     return y.transpose(0, 3, 1, 2), macs
 
 
@@ -361,11 +414,20 @@ class Conv2d(Operator):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) if self.bias else 0
 
-    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
-        """im2col on strided views and one BLAS matmul per group; depthwise as k·k multiply-adds."""
+    runs_activation: ClassVar[bool] = True
+
+    def kernel(
+        self, inputs: list[Array], weights: dict[str, Array], activation: Operator | None = None
+    ) -> tuple[Array, int]:
+        """im2col on strided views and one BLAS matmul per group; depthwise as k·k multiply-adds.
+
+        The bias and ``activation`` run as the epilogue: on each band of a depthwise output while
+        it is in cache, else on the product.
+        """
         np = _np()
         x = inputs[0]
         w = weights["weight"]
+        epilogue = Epilogue(weights.get("bias"), activation)
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
         groups = c // cg
@@ -375,26 +437,24 @@ class Conv2d(Operator):
         ho, wo = _windows_out(pad_h, h, kh, sh), _windows_out(pad_w, wd, kw, sw)
         pads = (_pad_amounts(pad_h, h, kh, sh, ho), _pad_amounts(pad_w, wd, kw, sw, wo))
         if cg == 1:  # depthwise, times a channel multiplier og
-            y, macs = _depthwise(np.repeat(x, og, axis=1) if og > 1 else x, w, pads, sh, sw, ho, wo)
-        elif groups == 1 and kh == kw == sh == sw == 1 and not any(pads[0] + pads[1]) and _channels_last(x):
+            x = np.repeat(x, og, axis=1) if og > 1 else x
+            return _depthwise(x, w, pads, (sh, sw), (ho, wo), epilogue)
+        if groups == 1 and kh == kw == sh == sw == 1 and not any(pads[0] + pads[1]) and _channels_last(x):
             # pointwise on a channels-last input: (N·H·W, C) x (C, out), and the output stays channels-last
-            y = (x.transpose(0, 2, 3, 1).reshape(-1, c) @ w.reshape(o, c).T).reshape(n, h, wd, o)
-            y = y.transpose(0, 3, 1, 2)
-            macs = (n * h * wd) * c * o
+            y = x.transpose(0, 2, 3, 1).reshape(-1, c) @ w.reshape(o, c).T
+            epilogue(y, channel_axis=1)
+            return y.reshape(n, h, wd, o).transpose(0, 3, 1, 2), (n * h * wd) * c * o
+        xp = _padded(x, pads)
+        if kh == kw == 1:
+            cols = _offset(xp, 0, 0, sh, sw, ho, wo).reshape(n, groups, cg, ho * wo)
         else:
-            xp = _padded(x, pads)
-            if kh == kw == 1:
-                cols = _offset(xp, 0, 0, sh, sw, ho, wo).reshape(n, groups, cg, ho * wo)
-            else:
-                # (N, C, ho, wo, kh, kw) view -> (N, groups, cg·kh·kw, ho·wo) columns (one copy)
-                view = _windows(xp, kh, kw, sh, sw, ho, wo).transpose(0, 1, 4, 5, 2, 3)
-                cols = view.reshape(n, groups, cg * kh * kw, ho * wo)
-            mats = w.reshape(groups, og, cg * kh * kw)
-            y = np.matmul(mats, cols).reshape(n, o, ho, wo)  # (og, K) x (K, ho·wo) per image and group
-            macs = n * groups * og * (cg * kh * kw) * (ho * wo)
-        if "bias" in weights:
-            y += weights["bias"].reshape(1, o, 1, 1)
-        return y, macs
+            # (N, C, ho, wo, kh, kw) view -> (N, groups, cg·kh·kw, ho·wo) columns (one copy)
+            view = _windows(xp, kh, kw, sh, sw, ho, wo).transpose(0, 1, 4, 5, 2, 3)
+            cols = view.reshape(n, groups, cg * kh * kw, ho * wo)
+        mats = w.reshape(groups, og, cg * kh * kw)
+        y = np.matmul(mats, cols).reshape(n, o, ho, wo)  # (og, K) x (K, ho·wo) per image and group
+        epilogue(y, channel_axis=1)
+        return y, n * groups * og * (cg * kh * kw) * (ho * wo)
 
     def type_label(self, inputs: list[Shape]) -> str:
         kh, kw = _pair(self.k)
@@ -432,14 +492,17 @@ class Linear(Operator):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return self.out if self.bias else 0
 
-    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+    runs_activation: ClassVar[bool] = True
+
+    def kernel(
+        self, inputs: list[Array], weights: dict[str, Array], activation: Operator | None = None
+    ) -> tuple[Array, int]:
         x = inputs[0]
         n = x.shape[0]
         flat = x.reshape(n, -1)
         w = weights["weight"]  # (out, features)
         y = flat @ w.T  # (N, F) x (F, out)
-        if "bias" in weights:
-            y += weights["bias"]
+        Epilogue(weights.get("bias"), activation)(y, channel_axis=1)
         return y, n * flat.shape[1] * w.shape[0]
 
     def type_label(self, inputs: list[Shape]) -> str:
@@ -488,6 +551,7 @@ class ReLU(Operator):
     other_ops_per_element: ClassVar[int] = 1
 
     in_place: ClassVar[bool] = True
+    fusable_activation: ClassVar[bool] = True
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return self.kernel_in_place(inputs, weights, overwrite=False)
@@ -503,6 +567,7 @@ class ReLU6(Operator):
     other_ops_per_element: ClassVar[int] = 2  # clamp below and above
 
     in_place: ClassVar[bool] = True
+    fusable_activation: ClassVar[bool] = True
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return self.kernel_in_place(inputs, weights, overwrite=False)

@@ -217,7 +217,7 @@ def unary(name: str, op_name: str, fn: Any, shape: tuple[int, ...] = (2, 3, 4, 5
 
 CASES = [
     # conv2d: padding (none, symmetric, per axis, 'same' at both strides and both parities, 'valid'),
-    # strides, non-square kernels, grouped, depthwise on both of its paths, channel multiplier, bias
+    # strides, non-square kernels, grouped, depthwise (any stride, kernel and padding), channel multiplier, bias
     conv_case("conv 3x3 no pad", (2, 3, 6, 7), out=4, k=3),
     conv_case("conv 3x3 pad 1 stride 2 no bias", (1, 3, 7, 6), out=2, k=3, stride=2, pad=1, bias=False),
     conv_case("conv 3x1 stride (2,1) pad (1,0)", (1, 2, 7, 5), out=3, k=(3, 1), stride=(2, 1), pad=(1, 0)),
@@ -233,12 +233,14 @@ CASES = [
     conv_case("conv 1x1 pad 1", (1, 2, 3, 3), out=2, k=1, pad=1),
     conv_case("conv grouped 2", (1, 4, 5, 5), out=6, k=3, pad=1, groups=2),
     conv_case("conv grouped 1x1 stride 2", (1, 6, 5, 4), out=3, k=1, stride=2, groups=3),
-    conv_case("depthwise small map (per-offset path)", (2, 3, 6, 5), out=3, k=3, pad=1, groups=3),
+    conv_case("depthwise 3x3 pad 1, batch of 2", (2, 3, 6, 5), out=3, k=3, pad=1, groups=3),
     conv_case("depthwise stride 2 same", (1, 4, 7, 8), out=4, k=3, stride=2, pad="same", groups=4, bias=False),
     conv_case("depthwise 5x5 pad 2 stride 2", (1, 2, 9, 9), out=2, k=5, stride=2, pad=2, groups=2),
     conv_case("depthwise channels-last input", (1, 3, 6, 6), channels_last=True, out=3, k=3, pad=1, groups=3),
-    conv_case("depthwise large map (im2col path)", (1, 2, 34, 33), out=2, k=3, pad=1, groups=2),
-    conv_case("depthwise large map stride 2 same", (1, 2, 66, 65), out=2, k=3, stride=2, pad="same", groups=2),
+    conv_case("depthwise larger map", (1, 2, 34, 33), out=2, k=3, pad=1, groups=2),
+    conv_case("depthwise larger map stride 2 same", (1, 2, 66, 65), out=2, k=3, stride=2, pad="same", groups=2),
+    conv_case("depthwise 5x5 stride 3 same, odd map", (1, 3, 11, 10), out=3, k=5, stride=3, pad="same", groups=3),
+    conv_case("depthwise 3x2 stride (1, 2) valid", (1, 2, 7, 9), out=2, k=(3, 2), stride=(1, 2), pad="valid", groups=2),
     conv_case("depthwise multiplier 2", (1, 2, 5, 5), out=4, k=3, pad=1, groups=2),
     conv_case("single input channel", (1, 1, 5, 5), out=3, k=3),
     Case(
@@ -582,3 +584,90 @@ def test_run_user_errors(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "needs 3×96×96" in wrong.output
     bad = cli("run", "squeezenet1_1", "--input", str(tmp_path / "x.npy"), "--weights", str(tmp_path / "x.npy"))
     assert bad.exit_code == 2
+
+
+# -- sessions: batch norms folded and activations fused, once ---------------------------------------------
+
+
+# one input channel per filter
+DEPTHWISE_CASES = [c for c in CASES if c.name == "conv2d" and c.op.groups == c.inputs[0][1]]
+HOST_CASES = [c for c in CASES if c.op.runs_activation]
+
+
+def test_the_case_tables_cover_depthwise_and_hosts() -> None:
+    assert len(DEPTHWISE_CASES) >= 6 and {c.op.stride for c in DEPTHWISE_CASES} >= {1, 2}
+    assert {c.name for c in HOST_CASES} == {"conv2d", "linear"}
+    for op in REGISTRY.values():  # an activation a host may run must be able to write over its input
+        assert not op.fusable_activation or op.in_place
+
+
+@pytest.mark.parametrize("band", [1, 10, 100])
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=lambda c: c.id)
+def test_depthwise_gives_the_same_in_any_number_of_bands(
+    case: Case, band: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costmodel import operators
+
+    monkeypatch.setattr(operators, "DEPTHWISE_BAND", band)  # bands of one row upwards
+    inputs, weights = case_arrays(case)
+    y, macs = case.op.kernel(inputs, weights)
+    expected, multiplies = case.reference(case.op, inputs, weights)
+    np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL)
+    assert macs == multiplies
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+@pytest.mark.parametrize("case", HOST_CASES, ids=lambda c: c.id)
+def test_an_activation_run_by_its_host_equals_running_it_after(case: Case, activation: str) -> None:
+    inputs, weights = case_arrays(case)
+    plain, _ = case.reference(case.op, inputs, weights)
+    for array in weights.values():  # outputs up to 12 (linear in weight and bias): ReLU6 clips at both ends
+        array *= np.float32(12 / plain.max())
+    y, macs = case.op.kernel(inputs, weights, activation=REGISTRY[activation]())
+    expected, multiplies = case.reference(case.op, inputs, weights)
+    expected = np.clip(expected, 0, 6 if activation == "relu6" else None)
+    assert (expected == 0).any() and (activation == "relu" or (expected == 6).any())
+    np.testing.assert_allclose(y, expected, rtol=RTOL, atol=1e-4)
+    assert macs == multiplies
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_a_session_runs_what_the_layers_run_one_by_one(name: str) -> None:
+    """Folding the norms and fusing the activations changes neither the output nor any record."""
+    model = load_model(name)
+    point = model.point(resolution=97) if model.base_resolution else model.point()
+    network = model.network(point)
+    weights = executor.seeded_weights(network)
+    x = executor.seeded_input(network, 2)
+    for fold in (False, True):
+        session = executor.Session(network, weights, fold=fold)
+        y, records = session.run(x)
+        plain, plain_records = executor.Session(network, weights, fold=fold, fuse=False).run(x)
+        assert records == plain_records
+        np.testing.assert_allclose(y, plain, rtol=1e-4, atol=1e-4 * float(np.abs(plain).max()))
+    norms = executor.fold_plan(network)
+    assert {layer for layer in session.fused if network.node(layer).op.op_name == "batchnorm"} == set(norms)
+    for layer, host in session.fused.items():
+        assert network.node(host).op.runs_activation and network.node(layer).inputs[0] in (host, *norms)
+
+
+def test_a_session_fuses_only_what_nothing_else_reads(tmp_path: Path) -> None:
+    """A conv whose output also feeds an add keeps its ReLU a layer of its own (it must not write over it)."""
+    spec = tmp_path / "branch.yaml"
+    spec.write_text(
+        "name: branch\ninput: {channels: 3, size: 8}\nlayers:\n"
+        "  - {op: conv2d, name: a, out: 4, k: 3, pad: 1}\n"
+        "  - parallel:\n      - [{op: relu, name: r}]\n      - []\n    merge: add\n    name: sum\n"
+        "  - {op: conv2d, name: b, out: 4, k: 1, bias: false}\n  - {op: batchnorm, name: bn}\n"
+        "  - {op: relu6, name: r6}\n",
+        encoding="utf-8",
+    )
+    model = load_model(str(spec))
+    network = model.network(model.point())
+    weights = executor.seeded_weights(network)
+    session = executor.Session(network, weights)
+    assert session.fused == {"bn": "b", "r6": "b"}
+    x = executor.seeded_input(network, 2)
+    y, _ = session.run(x)
+    a = executor.Session(network, weights, fuse=False).run(x)[0]
+    np.testing.assert_allclose(y, a, rtol=1e-5, atol=1e-5)
