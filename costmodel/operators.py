@@ -318,8 +318,8 @@ def _phases(x: Array, pads: tuple[tuple[int, int], tuple[int, int]], sh: int, sw
         for q in range(sw):
             cols, c0, c1, src_col = _phase_span(q, sw, left, w, w + left + right)
             phase = np.empty((n, rows, cols, c), dtype=x.dtype)
-            if (r0, r1, c0, c1) != (0, rows, 0, cols):  # some padding: zero it
-                phase.fill(0)
+            for border in (phase[:, :r0], phase[:, r1:], phase[:, r0:r1, :c0], phase[:, r0:r1, c1:]):
+                border.fill(0)  # the padding only: the rest is overwritten next
             if r1 > r0 and c1 > c0:
                 phase[:, r0:r1, c0:c1, :] = last[:, src_row::sh, src_col::sw, :][:, : r1 - r0, : c1 - c0, :]
             phases[(p, q)] = phase
