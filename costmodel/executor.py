@@ -226,9 +226,9 @@ class Session:
         plan = fold_plan(network)
         norm_of = {host: norm for norm, host in plan.items()} if fuse else {}
         activation_of = self._fusable_activations(norm_of) if fuse else {}
+        # layers that run inside the conv or linear layer before them: layer name -> that layer
         self.fused: dict[str, str] = {norm: host for host, norm in norm_of.items()}
         self.fused.update({node.name: host for host, node in activation_of.items()})
-        """Layers that run inside the conv or linear layer before them: layer name -> that layer."""
         done_by_host = set(self.fused)
         by_name = {node.name: node for node in network.nodes}
         self._steps: list[_Step] = []
@@ -424,8 +424,9 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
 
     Checked per layer: presence and output shape; the parameters (every array the executor allocated,
     against the ``keras`` count that includes every kind; and the ``counting`` convention's share);
-    the MACs. ``counting='folded'`` runs a second pass with the batch norms folded, compares its output
-    with the plain pass, and counts the arrays that pass used.
+    the MACs. The pass runs every layer on its own, as the spec declares it; ``counting='folded'`` runs
+    a second pass with the batch norms folded into the convs (a session), compares its output with the
+    first, and counts the arrays as that pass deploys them.
     """
     import numpy as np
 
@@ -435,7 +436,7 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
     network = model.network(point)
     weights = seeded_weights(network, seed)
     x = seeded_input(network, 1, seed)
-    output, records = forward(network, weights, x)
+    output, records = Session(network, weights, fuse=False).run(x)  # every layer on its own, as declared
     disagreements: list[Disagreement] = []
 
     def compare(layer: str, check: str, executor: Any, count: Any, closed: Any) -> None:
@@ -450,7 +451,7 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
     executor_params = executor_all
     if counting != "keras":
         if convention.fold_norms:
-            folded_output, folded = forward(network, weights, x, fold=True)
+            folded_output, folded = Session(network, weights, fold=True).run(x)  # norms folded into the convs
             scale = float(np.abs(output).max()) or 1.0
             error = float(np.abs(folded_output - output).max()) / scale
             if error > 1e-4:

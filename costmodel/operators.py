@@ -253,20 +253,10 @@ def _pad_amounts(pad: Any, size: int, kernel: int, stride: int, out: int) -> tup
     return before, max((out - 1) * stride + kernel - size - before, before)
 
 
-def _padded(
-    x: Array, pads: tuple[tuple[int, int], tuple[int, int]], fill: float = 0.0, channels_last: bool = False
-) -> Array:
-    """x (N, C, H, W) padded by ((top, bottom), (left, right)) with ``fill``; (N, H, W, C) if channels_last."""
+def _padded(x: Array, pads: tuple[tuple[int, int], tuple[int, int]], fill: float = 0.0) -> Array:
+    """x (N, C, H, W) padded by ((top, bottom), (left, right)) with ``fill``."""
     np = _np()
     (top, bottom), (left, right) = pads
-    if channels_last:
-        x = x.transpose(0, 2, 3, 1)
-        n, h, w, c = x.shape
-        if not (top or bottom or left or right):
-            return np.ascontiguousarray(x)
-        out = np.full((n, h + top + bottom, w + left + right, c), fill, dtype=x.dtype)
-        out[:, top : top + h, left : left + w, :] = x
-        return out
     if not (top or bottom or left or right):
         return x
     n, c, h, w = x.shape
