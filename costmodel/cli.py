@@ -541,10 +541,10 @@ def run_command(
     from costmodel.model import load_model
 
     model = load_model(model_name, variant)
-    try:
-        x = np.load(input_path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read {input_path}: {err}") from None
+    x = executor.load_array_file(input_path, "the input")
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise UsageError(f"{input_path} is an .npz archive; the input is one array in an .npy file (numpy.save)")
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4 or not np.issubdtype(x.dtype, np.number):

@@ -118,14 +118,24 @@ def seeded_input(network: Network, batch: int = 1, seed: int = 0) -> np.ndarray:
     return _generator(seed, "input").standard_normal(shape, dtype=np.float32)
 
 
+def load_array_file(path: str | Path, what: str) -> Any:
+    """``numpy.load`` of an .npy or .npz file, never unpickling; a UsageError names the file otherwise."""
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except OSError as err:
+        raise UsageError(f"cannot read {what} from {path}: {err.strerror or err}") from None
+    except ValueError as err:  # numpy takes any file without its magic number for a pickle, and says so
+        why = "not a NumPy .npy or .npz file" if "pickle" in str(err) else str(err)
+        raise UsageError(f"cannot read {what} from {path}: {why}") from None
+
+
 def load_weights(path: str | Path) -> Weights:
     """Weights from an ``.npz`` file keyed ``"LAYER/ARRAY"`` (see the module docstring)."""
     import numpy as np
 
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read weights from {path}: {err}") from None
+    archive = load_array_file(path, "weights")
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise UsageError(f"{path} holds one array, not an .npz archive of LAYER/ARRAY keys (see numpy.savez)")
     weights: Weights = {}

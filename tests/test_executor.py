@@ -586,6 +586,30 @@ def test_run_user_errors(tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("--input", b"not numpy\n", "not a NumPy .npy or .npz file"),  # numpy would offer to unpickle it
+        ("--weights", b"not numpy\n", "not a NumPy .npy or .npz file"),
+        ("--input", None, "No such file or directory"),
+        ("--weights", None, "No such file or directory"),
+        ("--input", "npz", "is an .npz archive"),
+    ],
+)
+def test_run_names_an_unreadable_array_file(tmp_path: Path, option: str, content: Any, message: str) -> None:
+    np.save(tmp_path / "x.npy", rand(3, 64, 64))
+    target = tmp_path / "given.npz"
+    if content == "npz":
+        np.savez(target, x=rand(3))
+    elif content is not None:
+        target.write_bytes(content)
+    args = ["--input", str(tmp_path / "x.npy")] if option == "--weights" else []
+    result = cli("run", "squeezenet1_1", *args, option, str(target))
+    assert result.exit_code == 2, result.output
+    assert message in result.output and str(target) in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
 # -- sessions: batch norms folded and activations fused, once ---------------------------------------------
 
 
