@@ -179,6 +179,12 @@ class Model:
                     f"rho = {float(full['rho']):g} gives a fractional input side "
                     f"{float(full['rho'] * self.base_resolution):g}; use --res"
                 )
+        else:  # a fixed input (an ONNX file, a spec without rho): its side is still the point's resolution
+            try:
+                side = Fraction(self.spec.input_size.evaluate(mapping_lookup(full)))
+            except ExpressionError as err:
+                raise SpecError(f"input size: {err}", file=self.spec.file, line=self.spec.input_line) from None
+            res = int(side) if side.denominator == 1 else None
         return Point(full, res)
 
     # -- evaluation -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Claims:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,7 @@ def test_export_then_import_counts_the_same(exports, index):
     present = {layer.name: (layer.macs, layer.params, layer.output_shape) for layer in ours.layers if layer.present}
     assert {layer.name: (layer.macs, layer.params, layer.output_shape) for layer in theirs.layers} == present
     assert model.costs(point).params == imported.costs().params  # torchvision's count too
+    assert imported.default_point().resolution == point.resolution  # a fixed input still has a side
     assert imported.costs().by_group() == model.costs(point).by_group()
     # the weights come back too, bit for bit
     weights = onnx_io.import_weights(path)
@@ -297,6 +299,8 @@ def test_report_on_an_onnx_file():
     result = CliRunner().invoke(main, ["report", path, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert '"params": 1022' in result.output and '"macs": 137728' in result.output
+    side = onnx.load(path).graph.input[0].type.tensor_type.shape.dim[-1].dim_value
+    assert json.loads(result.output)["resolution"] == side
 
 
 # -- errors ----------------------------------------------------------------------------------------
