@@ -401,6 +401,14 @@ VERIFY_COLUMNS = [
     ("count", "count", ""),
     ("closed form", "closed_form", ""),
 ]
+VERIFY_LAYER_COLUMNS = [
+    ("layer", "layer", ""),
+    ("type", "op", ""),
+    ("output", "output_shape", "shape"),
+    ("params", "params", "thousands"),
+    ("MACs", "macs", "thousands"),
+    ("agrees with count and closed form", "verdict", ""),
+]
 
 
 @main.command()
@@ -461,6 +469,8 @@ def verify(
     for model, point in runs:
         result = executor.verify(model, point, counting, seed)
         label = executor.point_label(model, point)
+        if not every:
+            click.echo(table(_verified_layers(result), VERIFY_LAYER_COLUMNS) + "\n")
         if result.ok:
             click.echo(
                 f"{label}: {len(result.records)} layers, shapes, params and MACs agree "
@@ -484,6 +494,25 @@ def verify(
         click.echo(f"{len(runs) - failed} passed, {failed} failed")
     if failed:
         sys.exit(EXIT_MISMATCH)
+
+
+def _verified_layers(result: Any) -> list[dict[str, Any]]:
+    """One row per layer the executor ran: what it produced, allocated and multiplied, and whether
+    each agrees with the count and the closed form ("yes", or the checks that do not)."""
+    failing: dict[str, list[str]] = {}
+    for d in result.disagreements:
+        failing.setdefault(d.layer, []).append(d.check)
+    return [
+        {
+            "layer": record.name,
+            "op": record.op,
+            "output_shape": record.output_shape,
+            "params": result.layer_params.get(record.name, record.params),
+            "macs": record.macs,
+            "verdict": "no: " + ", ".join(failing[record.name]) if record.name in failing else "yes",
+        }
+        for record in result.records
+    ]
 
 
 def _cell(value: Any) -> str:

@@ -396,6 +396,7 @@ class Verification:
     macs: int
     params: int
     disagreements: list[Disagreement]
+    layer_params: dict[str, int] = field(default_factory=dict)  # per layer, in the counting's share
 
     @property
     def ok(self) -> bool:
@@ -490,7 +491,8 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
         for name in names + sorted(set(closed) - set(names)):
             compare(name, check, executor.get(name, 0), counted.get(name, 0), closed.get(name, 0))
     macs = sum(r.macs for r in records)
-    return Verification(model, point, counting, records, macs, sum(executor_params.values()), disagreements)
+    params = sum(executor_params.values())
+    return Verification(model, point, counting, records, macs, params, disagreements, executor_params)
 
 
 def point_label(model: Model, point: Point) -> str:

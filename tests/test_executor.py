@@ -483,8 +483,15 @@ def test_bad_weights_are_user_errors(small_v3: Any, change: Any, message: str) -
 
 def test_verify_reports_agreement() -> None:
     result = ok("verify", "mobilenet", "--alpha", "0.75", "--res", "192")
-    assert result.output.startswith("mobilenet_v1 α=0.75 192×192: 83 layers, shapes, params and MACs agree")
-    assert "239,273,472 MACs" in result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("mobilenet_v1 α=0.75 192×192: 83 layers, shapes, params and MACs agree")
+    assert "239,273,472 MACs" in lines[-1]
+    # layer by layer: what the executor produced, allocated and multiplied, each agreeing
+    assert lines[0].split()[:5] == ["layer", "type", "output", "params", "MACs"]
+    rows = {line.split()[0]: line.split() for line in lines[2:-2]}
+    assert len(rows) == 83 and all(row[-1] == "yes" for row in rows.values())
+    assert rows["conv1.conv"][1:5] == ["conv2d", "24×96×96", "648", "5,971,968"]  # 24·3·3·3; 96²·24·27
+    assert rows["fc"][1:5] == ["linear", "1000", "769,000", "768,000"]
 
 
 @pytest.mark.parametrize("name", builtin_names())
@@ -533,8 +540,9 @@ def test_verify_catches_a_wrong_formula(tmp_path: Path, monkeypatch: pytest.Monk
     result = cli("verify", str(spec), "--res", "64")
     assert result.exit_code == 1, result.output
     assert "disagreement" in result.output
-    row = next(line for line in result.output.splitlines() if line.startswith("conv1 "))
-    assert row.split()[1:] == ["MACs", "1,660,608", "1,660,609", "1,660,609"]
+    layer_row, disagreement = (line.split() for line in result.output.splitlines() if line.startswith("conv1 "))
+    assert layer_row[-2:] == ["no:", "MACs"]
+    assert disagreement[1:] == ["MACs", "1,660,608", "1,660,609", "1,660,609"]
 
 
 def test_verify_usage_errors() -> None:
