@@ -310,6 +310,13 @@ class _Expander:
         missing = op.required() - merged.keys()
         if missing:
             raise self.fail(f"{op_name} needs {', '.join(sorted(missing))}", entry.line, name)
+        defaults = op.defaults()
+        for key, (value, line) in merged.items():
+            if value is None and defaults[key] is not None:  # `k:` with nothing after it
+                if key in op.required():
+                    raise self.fail(f"{op_name} needs a value for {key}", line, name)
+                shown = str(defaults[key]).lower() if isinstance(defaults[key], bool) else defaults[key]
+                raise self.fail(f"{key} is empty: give a value, or leave it out for {shown}", line, name)
         attrs = {
             key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()
         }

@@ -105,6 +105,11 @@ class Operator:
 
         return {f.name for f in fields(cls) if f.default is MISSING}
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each attribute's default (dataclasses.MISSING for a required one)."""
+        return {f.name: f.default for f in fields(cls)}
+
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
 

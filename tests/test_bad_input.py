@@ -183,6 +183,33 @@ SPEC_ERRORS = [
         """\
         name: tiny
         input: {channels: 3, size: 32}
+        layers:
+          - op: conv2d
+            name: c1
+            out: 8
+            k:
+        """,
+        7,
+        "c1",
+        ("conv2d needs a value for k",),
+        id="required-attribute-left-empty",
+    ),
+    pytest.param(
+        """\
+        name: tiny
+        input: {channels: 3, size: 32}
+        layers:
+          - {op: conv2d, name: c1, out: 8, k: 3, stride: }
+        """,
+        4,
+        "c1",
+        ("stride is empty: give a value, or leave it out for 1",),
+        id="optional-attribute-left-empty",
+    ),
+    pytest.param(
+        """\
+        name: tiny
+        input: {channels: 3, size: 32}
         blocks:
           cbr:
             params: [out]
