@@ -502,10 +502,12 @@ def _verified_layers(result: Any) -> list[dict[str, Any]]:
     failing: dict[str, list[str]] = {}
     for d in result.disagreements:
         failing.setdefault(d.layer, []).append(d.check)
+    network = result.model.network(result.point)
+    labels = {node.name: node.op.type_label(list(node.input_shapes)) for node in network.nodes}
     return [
         {
             "layer": record.name,
-            "op": record.op,
+            "op": labels.get(record.name, record.op),  # as the report names it: conv_dw3x3, fc, ...
             "output_shape": record.output_shape,
             "params": result.layer_params.get(record.name, record.params),
             "macs": record.macs,

@@ -490,8 +490,9 @@ def test_verify_reports_agreement() -> None:
     assert lines[0].split()[:5] == ["layer", "type", "output", "params", "MACs"]
     rows = {line.split()[0]: line.split() for line in lines[2:-2]}
     assert len(rows) == 83 and all(row[-1] == "yes" for row in rows.values())
-    assert rows["conv1.conv"][1:5] == ["conv2d", "24×96×96", "648", "5,971,968"]  # 24·3·3·3; 96²·24·27
-    assert rows["fc"][1:5] == ["linear", "1000", "769,000", "768,000"]
+    assert rows["conv1.conv"][1:5] == ["conv3x3", "24×96×96", "648", "5,971,968"]  # 24·3·3·3; 96²·24·27
+    assert rows["dw_separable1.dw"][1:5] == ["conv_dw3x3", "24×96×96", "216", "1,990,656"]  # 24·9; 96²·24·9
+    assert rows["fc"][1:5] == ["fc", "1000", "769,000", "768,000"]
 
 
 @pytest.mark.parametrize("name", builtin_names())
