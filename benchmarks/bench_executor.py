@@ -1,7 +1,7 @@
 """Forward-pass timing of the NumPy executor, beside onnxruntime on the exported model.
 
 Times ``costmodel.executor.Session.run`` on MobileNet v1 (α = 1, 224×224) and SqueezeNet 1.0
-(224×224), batch 1, seeded weights and input: the median of ``--runs`` runs (default 21) after
+(224×224), batch 1, seeded weights and input: the median of ``--runs`` runs (default 41) after
 ``--warmup`` runs, with BLAS limited to 2 threads (threadpoolctl if installed, else
 OPENBLAS/OMP/MKL_NUM_THREADS set before NumPy is imported). Each engine is built once before timing,
 as an onnxruntime session is: the executor's session folds the batch norms into the convs before them
@@ -159,7 +159,7 @@ def report_model(name: str, values: dict[str, Any], runs: int, warmup: int, fold
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=21, help="timed runs per engine (default 21)")
+    parser.add_argument("--runs", type=int, default=41, help="timed runs per engine (default 41)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="BLAS and onnxruntime threads (default 2)")
     args = parser.parse_args()
