@@ -283,6 +283,10 @@ def _windows(x: Array, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> 
 
 
 DEPTHWISE_BAND = 1 << 17  # output values per band of rows (512 KiB of float32: the band stays in cache)
+# From this many channels on, a depthwise band is one einsum over all window offsets: a fused
+# multiply-add along the channels, no temporaries. Below it, the rows of channels are too short for
+# that to pay, and each offset is a vector multiply and add over whole rows instead.
+DEPTHWISE_EINSUM_CHANNELS = 128
 
 
 def _channels_last(x: Array) -> bool:
@@ -331,26 +335,72 @@ def _depthwise(
 ) -> tuple[Array, int]:
     """One filter per channel: input x (N, C, H, W) padded by ``pads``, weights (C, 1, kh, kw).
 
-    Channels last, one vector multiply-add per window offset over every channel at once: kh·kw
-    vector ops per band of output rows, each over a dense (rows, wo, C) slice of a stride phase of
-    the input, the taps tiled along the row so that both operands run contiguously. Bands keep the
-    partial sums in cache, and ``epilogue`` runs on each band while it is there. The output is
-    channels-last in memory (a transposed view), which the pointwise conv after it takes as one matrix.
+    Channels last, in bands of output rows that stay in cache; ``epilogue`` runs on each band while
+    it is there. Each band is computed over every channel at once, one of two ways (the same
+    products, counted the same):
+
+    - many channels: one ``einsum`` of the band's windows (a strided view of the padded input) with
+      the (kh, kw, C) taps, which multiplies and accumulates along the channels in one pass;
+    - few channels: per window offset, a vector multiply and add over a dense (rows, wo, C) slice of
+      a stride phase of the input, the taps tiled along the row so that both operands run contiguously.
+
+    The output is channels-last in memory (a transposed view), which the pointwise conv after it
+    takes as one matrix.
     """
     np = _np()
     n, c = x.shape[:2]
-    _, _, kh, kw = w.shape
-    (sh, sw), (ho, wo) = strides, out_size
-    phases = _phases(x, pads, sh, sw)
-    epilogue = epilogue.along_rows(wo)
-    taps = np.repeat(w.reshape(c, kh * kw).T[:, None, :], wo, axis=1)  # (kh·kw, wo, C)
+    ho, wo = out_size
     y = np.empty((n, ho, wo, c), dtype=np.result_type(x, w))
     rows = max(1, DEPTHWISE_BAND // (n * wo * c))
-    scratch = np.empty((n, min(rows, ho), wo, c), dtype=y.dtype)
+    band_of = _depthwise_einsum if c >= DEPTHWISE_EINSUM_CHANNELS else _depthwise_offsets
+    run_band = band_of(x, w, pads, strides, out_size, min(rows, ho))
+    epilogue = epilogue.along_rows(wo)
     macs = 0
     for top in range(0, ho, rows):
-        band = min(rows, ho - top)
-        out, tmp = y[:, top : top + band], scratch[:, :band]
+        out = y[:, top : top + min(rows, ho - top)]
+        macs += run_band(top, out)
+        epilogue(out, channel_axis=3)
+    return y.transpose(0, 3, 1, 2), macs
+
+
+def _depthwise_einsum(
+    x: Array, w: Array, pads: Any, strides: tuple[int, int], out_size: tuple[int, int], rows: int
+) -> Any:
+    """A band computer: out[n, r, b, c] = Σ_ij windows[n, r, b, c, i, j] · taps[i, j, c] (see _depthwise)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    np = _np()
+    c, _, kh, kw = w.shape
+    (sh, sw), (_, wo) = strides, out_size
+    padded = _phases(x, pads, 1, 1)[(0, 0)]  # (N, Hp, Wp, C)
+    windows = sliding_window_view(padded, (kh, kw), axis=(1, 2))  # (N, Hp - kh + 1, Wp - kw + 1, C, kh, kw)
+    taps = np.ascontiguousarray(w.reshape(c, kh, kw).transpose(1, 2, 0))  # (kh, kw, C)
+
+    def run_band(top: int, out: Array) -> int:
+        band = out.shape[1]
+        view = windows[:, top * sh : (top + band - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
+        np.einsum("nrbcij,ijc->nrbc", view, taps, out=out, optimize=False)
+        return out.size * kh * kw  # one multiply-add per output value and window offset
+
+    return run_band
+
+
+def _depthwise_offsets(
+    x: Array, w: Array, pads: Any, strides: tuple[int, int], out_size: tuple[int, int], rows: int
+) -> Any:
+    """A band computer: a multiply and an add per window offset (see _depthwise)."""
+    np = _np()
+    n, c = x.shape[:2]
+    _, _, kh, kw = w.shape
+    (sh, sw), (_, wo) = strides, out_size
+    phases = _phases(x, pads, sh, sw)
+    taps = np.repeat(w.reshape(c, kh * kw).T[:, None, :], wo, axis=1)  # (kh·kw, wo, C)
+    scratch = np.empty((n, rows, wo, c), dtype=np.result_type(x, w))
+
+    def run_band(top: int, out: Array) -> int:
+        band = out.shape[1]
+        tmp = scratch[:, :band]
+        macs = 0
         for i in range(kh):
             for j in range(kw):
                 phase = phases[(i % sh, j % sw)]
@@ -359,8 +409,9 @@ def _depthwise(
                 if i or j:
                     out += tmp
                 macs += out.size  # one multiply-add per output value and window offset
-        epilogue(out, channel_axis=3)
-    return y.transpose(0, 3, 1, 2), macs
+        return macs
+
+    return run_band
 
 
 @register
