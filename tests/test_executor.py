@@ -634,18 +634,22 @@ def test_the_case_tables_cover_depthwise_and_hosts() -> None:
         assert not op.fusable_activation or op.in_place
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "channels-last"])
 @pytest.mark.parametrize("strategy", ["einsum", "offsets"])
 @pytest.mark.parametrize("band", [1, 10, 100])
 @pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=lambda c: c.id)
 def test_depthwise_gives_the_same_in_any_number_of_bands(
-    case: Case, band: int, strategy: str, monkeypatch: pytest.MonkeyPatch
+    case: Case, band: int, strategy: str, layout: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both ways of computing a band (one einsum, or a multiply-add per offset), in bands of any size."""
+    """Both ways of computing a band (one einsum, or a multiply-add per offset), in bands of any size,
+    on either layout (einsum reads a channels-last input in place, all but its padded frame)."""
     from costmodel import operators
 
     monkeypatch.setattr(operators, "DEPTHWISE_BAND", band)  # bands of one row upwards
     monkeypatch.setattr(operators, "DEPTHWISE_EINSUM_CHANNELS", 1 if strategy == "einsum" else 1 << 30)
     inputs, weights = case_arrays(case)
+    if layout == "channels-last":
+        inputs[0] = np.ascontiguousarray(inputs[0].transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     y, macs = case.op.kernel(inputs, weights)
     expected, multiplies = case.reference(case.op, inputs, weights)
     np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL)
