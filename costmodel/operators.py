@@ -373,8 +373,6 @@ def _depthwise_einsum(
     A channels-last input is read in place for the windows that lie wholly inside it; only the thin
     frame of windows that reach into the padding reads from padded copies of the input's edges.
     """
-    from numpy.lib.stride_tricks import sliding_window_view
-
     np = _np()
     c, _, kh, kw = w.shape
     (sh, sw), (ho, wo) = strides, out_size
@@ -389,7 +387,7 @@ def _depthwise_einsum(
     # each region: (output rows, output cols, windows, the padded-input row and col where they start)
     regions = []
     if a1 > a0 and b1 > b0:
-        inner = sliding_window_view(x.transpose(0, 2, 3, 1), (kh, kw), axis=(1, 2))
+        inner = _window_view(x.transpose(0, 2, 3, 1), kh, kw)
         regions.append(((a0, a1), (b0, b1), inner, top, left))
     frame = [((0, a0), (0, wo)), ((a1, ho), (0, wo)), ((a0, a1), (0, b0)), ((a0, a1), (b1, wo))]
     if a1 == a0 and b1 == b0:
@@ -403,7 +401,7 @@ def _depthwise_einsum(
                 (
                     (r0, r1),
                     (q0, q1),
-                    sliding_window_view(edge, (kh, kw), axis=(1, 2)),
+                    _window_view(edge, kh, kw),
                     rows_in[0],
                     cols_in[0],
                 )
@@ -428,6 +426,18 @@ def _depthwise_einsum(
         return macs
 
     return run_band
+
+
+def _window_view(a: Array, kh: int, kw: int) -> Array:
+    """(N, H - kh + 1, W - kw + 1, C, kh, kw): every window of a C-contiguous (N, H, W, C) array, no copy.
+
+    The same view as sliding_window_view, whose checks cost more than the einsum of a small band;
+    the ndarray constructor still refuses a view that would leave the buffer.
+    """
+    n, h, w, c = a.shape
+    sn, sr, sc, sk = a.strides
+    shape = (n, h - kh + 1, w - kw + 1, c, kh, kw)
+    return _np().ndarray(shape, a.dtype, buffer=a, strides=(sn, sr, sc, sk, sr, sc))
 
 
 def _inside(before: int, size: int, kernel: int, stride: int, out: int) -> tuple[int, int]:
