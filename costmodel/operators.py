@@ -389,9 +389,8 @@ def _depthwise_einsum(
     if a1 > a0 and b1 > b0:
         inner = _window_view(x.transpose(0, 2, 3, 1), kh, kw)
         regions.append(((a0, a1), (b0, b1), inner, top, left))
+    # the frame: rows above and below the interior, then its left and right (no interior: all rows)
     frame = [((0, a0), (0, wo)), ((a1, ho), (0, wo)), ((a0, a1), (0, b0)), ((a0, a1), (b1, wo))]
-    if a1 == a0 and b1 == b0:
-        frame = [((0, ho), (0, wo))]
     for (r0, r1), (q0, q1) in frame:
         if r1 > r0 and q1 > q0:
             rows_in = (r0 * sh, (r1 - 1) * sh + kh)  # the padded rows and cols these windows cover
