@@ -234,13 +234,13 @@ class Session:
                 self._consumers[source] = self._consumers.get(source, 0) + 1
                 self._last_use[source] = index
         plan = fold_plan(network)
+        by_name = {node.name: node for node in network.nodes}
         norm_of = {host: norm for norm, host in plan.items()} if fuse else {}
-        activation_of = self._fusable_activations(norm_of) if fuse else {}
+        activation_of = self._fusable_activations(norm_of, by_name) if fuse else {}
         # layers that run inside the conv or linear layer before them: layer name -> that layer
         self.fused: dict[str, str] = {norm: host for host, norm in norm_of.items()}
         self.fused.update({node.name: host for host, node in activation_of.items()})
         done_by_host = set(self.fused)
-        by_name = {node.name: node for node in network.nodes}
         self._steps: list[_Step] = []
         for node in network.nodes:
             if node.present is False:
@@ -261,10 +261,9 @@ class Session:
             runs = node.name not in done_by_host
             self._steps.append(_Step(node, runs, arrays, by_kind, activation.op if activation else None))
 
-    def _fusable_activations(self, norm_of: dict[str, str]) -> dict[str, Node]:
+    def _fusable_activations(self, norm_of: dict[str, str], by_name: dict[str, Node]) -> dict[str, Node]:
         """host name -> the ReLU or ReLU6 it runs: the activation's only input is the host (or the norm
         folded into it), and nothing else reads that input."""
-        by_name = {node.name: node for node in self.network.nodes}
         folded_norms = set(norm_of.values())
         fused = {}
         for node in self.network.nodes:
