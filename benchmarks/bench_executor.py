@@ -7,7 +7,7 @@ OPENBLAS/OMP/MKL_NUM_THREADS set before NumPy is imported). Each engine is built
 as an onnxruntime session is: the executor's session folds the batch norms into the convs before them
 and runs each ReLU inside the conv before it, as onnxruntime's graph optimiser does when its session is
 built. The same network run layer by layer (``Session(fuse=False)``: each batch norm and ReLU a pass
-of its own) is timed too. Where onnxruntime is installed and ``costmodel.onnx_io.export_model``
+of its own) is timed too. Where onnxruntime is installed and ``costmodel.onnx_export.export_model``
 exists, the same network (same weights, same input) runs in onnxruntime with 2 intra-op threads, runs
 interleaved with the executor's, and the outputs are compared.
 
@@ -41,8 +41,9 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from costmodel import executor  # noqa: E402
-from costmodel.model import load_model  # noqa: E402
-from costmodel.operators import product  # noqa: E402
+from costmodel.loading import load_model  # noqa: E402
+from costmodel.ops import product  # noqa: E402
+from costmodel.verify import point_label  # noqa: E402
 
 MODELS = (("mobilenet_v1", {"alpha": "1.0", "resolution": 224}), ("squeezenet1_0", {"resolution": 224}))
 RATIO_TARGET = 3.0
@@ -64,9 +65,9 @@ def onnxruntime_session(model: Any, point: Any, weights: Any, folder: Path) -> t
     except ImportError:
         return None, "onnxruntime not installed"
     try:
-        from costmodel.onnx_io import export_model
+        from costmodel.onnx_export import export_model
     except ImportError:
-        return None, "no costmodel.onnx_io.export_model to export with"
+        return None, "no costmodel.onnx_export.export_model to export with"
     path = folder / f"{model.name}.onnx"
     try:
         export_model(model, point, path, weights)
@@ -129,7 +130,7 @@ def report_model(name: str, values: dict[str, Any], runs: int, warmup: int, fold
     medians = {label: statistics.median(ts) * 1000 for label, ts in times.items()}
     macs = sum(r.macs for r in fused.run(x)[1])
     reference = engines["executor"]()
-    print(f"{executor.point_label(model, point)}, batch 1, {THREADS} threads, {runs} runs each:")
+    print(f"{point_label(model, point)}, batch 1, {THREADS} threads, {runs} runs each:")
     for label, ts in times.items():
         line = (
             f"  {label}: median {medians[label]:.1f} ms (min {min(ts) * 1000:.1f}, max {max(ts) * 1000:.1f}; "

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from costmodel import conventions
-from costmodel.errors import SpecError, UsageError
+from costmodel.errors import UsageError, UserError
 
 EXIT_USAGE = 2
 EXIT_MISMATCH = 1
@@ -35,7 +35,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except SpecError as err:
+        except UserError as err:
             _fail(str(err))
         except RecursionError:
             _fail("the spec nests too deeply to evaluate")
@@ -125,7 +125,7 @@ def main() -> None:
 @user_errors
 def list_models(details: bool, fmt: str) -> None:
     """The built-in models and their aliases (with --details, their costs side by side)."""
-    from costmodel.model import ALIASES, load_model
+    from costmodel.loading import ALIASES, load_model
     from costmodel.render import table, to_json
     from costmodel.resources import builtin_names
 
@@ -206,7 +206,7 @@ def _print_comparison(
 ) -> None:
     from costmodel import render
     from costmodel.compare import comparison_rows, headline, split_values
-    from costmodel.model import load_model
+    from costmodel.loading import load_model
 
     models = [load_model(name, variant) for name in names]
     rows = comparison_rows(
@@ -246,7 +246,7 @@ def report(
     output: str | None,
 ) -> None:
     """Parameters, MACs and memory of MODEL at one point, per layer and in total."""
-    from costmodel.model import load_model
+    from costmodel.loading import load_model
     from costmodel.report import report_context
 
     model = load_model(model_name, variant)
@@ -298,7 +298,7 @@ def expr(
     point. Point options fix some symbols (what-if: `--res 160` leaves a formula in α).
     """
     from costmodel.expression_view import expression_output
-    from costmodel.model import load_model
+    from costmodel.loading import load_model
 
     model = load_model(model_name, variant)
     fixed = _fixed_symbols(model, alpha, resolution, rho, classes, sets)
@@ -329,7 +329,7 @@ def _fixed_symbols(model: Any, alpha: Any, resolution: Any, rho: Any, classes: A
 @user_errors
 def check(specs: tuple[str, ...], quiet: bool) -> None:
     """Validate specs and compare their reference rows with the counts (default: every built-in)."""
-    from costmodel.model import load_model
+    from costmodel.loading import load_model
     from costmodel.references import check_references
     from costmodel.resources import builtin_names
 
@@ -383,10 +383,11 @@ def export(
     Node names are the layer names, weights are initializers named LAYER/ARRAY, the input is `input`
     (float32, N×C×H×W, any batch size). Needs the onnx extra: pip install 'costmodel[onnx]'.
     """
-    from costmodel.onnx_io import export_model, require_onnx
+    from costmodel.onnx_common import require_onnx
+    from costmodel.onnx_export import export_model
 
     require_onnx("costmodel export")
-    from costmodel.model import load_model
+    from costmodel.loading import load_model
 
     model = load_model(model_name, variant)
     point = _point(model, alpha, resolution, rho, classes, sets)
@@ -443,8 +444,8 @@ def verify(
     and the exact closed form evaluated there. Exit 0 when all agree exactly, 1 with a table of the
     disagreements otherwise.
     """
-    from costmodel import executor
-    from costmodel.model import load_model
+    from costmodel import verify as verification
+    from costmodel.loading import load_model
     from costmodel.render import table, thousands
     from costmodel.resources import builtin_names
 
@@ -457,7 +458,7 @@ def verify(
             for chosen in [variant] if variant else [None, *base.spec.variants]:
                 if chosen is None or chosen in base.spec.variants:
                     model = load_model(name, chosen)
-                    runs += [(model, point) for point in executor.all_points(model)]
+                    runs += [(model, point) for point in verification.all_points(model)]
         if not runs:
             raise UsageError(f"no built-in model has a variant '{variant}'")
     else:
@@ -467,8 +468,8 @@ def verify(
         runs = [(model, _point(model, alpha, resolution, rho, classes, sets))]
     failed = 0
     for model, point in runs:
-        result = executor.verify(model, point, counting, seed)
-        label = executor.point_label(model, point)
+        result = verification.verify(model, point, counting, seed)
+        label = verification.point_label(model, point)
         if not every:
             click.echo(table(_verified_layers(result), VERIFY_LAYER_COLUMNS) + "\n")
         if result.ok:
@@ -569,7 +570,7 @@ def run_command(
     import numpy as np
 
     from costmodel import executor
-    from costmodel.model import load_model
+    from costmodel.loading import load_model
 
     model = load_model(model_name, variant)
     x = executor.load_array_file(input_path, "the input")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from costmodel.errors import UsageError
-from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT
-from costmodel.spec import did_you_mean
+from costmodel.errors import UsageError, did_you_mean
+from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT
 
 MACS_CONVENTION = (
     "MACs = multiply-accumulates of convolutions and fully-connected layers (the MobileNet papers' "
@@ -56,7 +55,10 @@ PRESETS: dict[str, Counting] = {
 DEFAULT = "torchvision"
 
 
-def get_counting(name: str) -> Counting:
+def get_counting(name: Counting | str) -> Counting:
+    """The preset of that name (a Counting is returned as it is): the one place a name is looked up."""
+    if isinstance(name, Counting):
+        return name
     try:
         return PRESETS[name]
     except KeyError:

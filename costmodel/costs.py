@@ -13,9 +13,8 @@ from typing import Any
 from costmodel import intmath
 from costmodel.conventions import Counting
 from costmodel.graph import Network, Node
-from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, Shape, product
+from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, Shape, product
 
-FOLDABLE_HOSTS = ("conv2d", "linear")
 BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
 BREAKDOWN_NAMES = {WEIGHT: "weights", BIAS: "biases", NORM_AFFINE: "norm_affine", NORM_STATS: "norm_stats"}
 
@@ -76,7 +75,8 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
     """Batch norms that fold into the layer before them: norm name -> host (conv or linear) node.
 
     The one rule of ``--counting folded``, the executor's folded run and the folded ONNX export: a
-    batch norm whose only input is a conv or linear layer that feeds nothing else. ``present_only``
+    layer that folds into its host (a batch norm) whose only input is a layer that takes it (a conv or
+    linear layer) and feeds nothing else. ``present_only``
     keeps the pairs that exist at a concrete point (both layers present).
     """
     consumers: dict[str, int] = {}
@@ -86,10 +86,10 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
     by_name = {node.name: node for node in network.nodes}
     result = {}
     for node in network.nodes:
-        if node.op.op_name != "batchnorm" or len(node.inputs) != 1:
+        if not node.op.folds_into_host or len(node.inputs) != 1:
             continue
         host = by_name.get(node.inputs[0])
-        if host is None or host.op.op_name not in FOLDABLE_HOSTS or consumers.get(host.name) != 1:
+        if host is None or not host.op.takes_folded_norm or consumers.get(host.name) != 1:
             continue
         if present_only and (node.present is not True or host.present is not True):
             continue
@@ -120,7 +120,7 @@ def count(network: Network, counting: Counting) -> Costs:
             (v for kind, v in by_kind.items() if kind in counting.kinds or (node.name in foldable and kind == BIAS)),
             0,
         )
-        if counting.fold_norms and node.name not in foldable and node.op.op_name == "batchnorm":
+        if counting.fold_norms and node.name not in foldable and node.op.folds_into_host:
             params += by_kind[NORM_AFFINE]
         macs = intmath.where(node.present, node.op.macs(inputs, node.output_shape), 0)
         other = intmath.where(node.present, node.op.other_ops(inputs, node.output_shape), 0)

@@ -1,9 +1,26 @@
-"""The one exception type for mistakes in user input, printed as a single line by the CLI."""
+"""The exceptions for mistakes in user input, and the small text helpers their messages use.
+
+The CLI prints a :class:`UserError` as one line and exits with status 2: a :class:`SpecError` points at
+a file, line and layer; a :class:`UsageError` is a bad option or argument with nothing to point at.
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import Any
 
-class SpecError(Exception):
+
+class UserError(Exception):
+    """A mistake in what the user gave (a spec, a file, an option): one line, never a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SpecError(UserError):
     """A user error located in a spec: file, line and layer travel with the message.
 
     Rendered as ``FILE:LINE: layer 'NAME': message``; parts that are unknown are left out.
@@ -13,7 +30,6 @@ class SpecError(Exception):
         self, message: str, *, file: str | None = None, line: int | None = None, layer: str | None = None
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.file = file
         self.line = line
         self.layer = layer
@@ -35,5 +51,21 @@ class SpecError(Exception):
         return f"{where}{layer}{self.message}"
 
 
-class UsageError(SpecError):
+class UsageError(UserError):
     """A bad option value (alpha <= 0, an unknown symbol...): no file or line to point at."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def show_number(value: Any) -> str:
+    """An exact value for a message: '3' for a whole number, '0.75' otherwise."""
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
+    return str(value)

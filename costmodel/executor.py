@@ -1,9 +1,9 @@
 """The NumPy executor: run a concrete network and count what it actually did.
 
 A network at a point (``model.network(point)``) is run node by node with each operator's kernel
-(:meth:`costmodel.operators.Operator.kernel`) on float32 batches. Every layer leaves a :class:`Record`:
+(:meth:`costmodel.ops.base.Operator.kernel`) on float32 batches. Every layer leaves a :class:`Record`:
 the shape it produced, the sizes of the weight arrays it used and the multiply-accumulates its products
-performed. :func:`verify` compares these, layer by layer, with the counts and with the exact closed forms.
+performed. :func:`costmodel.verify.verify` compares these, layer by layer, with the counts and the closed forms.
 
 Weights are either seeded (:func:`seeded_weights`: the same numbers for the same seed on every machine)
 or loaded from an ``.npz`` file (:func:`load_weights`). Weights files hold one array per key
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from costmodel.costs import foldable_norms
 from costmodel.errors import UsageError
-from costmodel.operators import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, WeightArray
+from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, WeightArray
+from costmodel.ops import norm as norm_rule
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from costmodel.graph import Network, Node
-    from costmodel.model import Model, Point
 
 Weights = dict[str, dict[str, "np.ndarray"]]
 
@@ -157,7 +157,7 @@ def save_weights(path: str | Path, weights: Weights) -> None:
 
 def check_weights(network: Network, weights: Weights) -> None:
     """Every declared array present with its exact shape, and nothing else (a UsageError otherwise)."""
-    from costmodel.spec import did_you_mean
+    from costmodel.errors import did_you_mean
 
     expected = weight_arrays(network)
     for layer, arrays in expected.items():
@@ -185,15 +185,6 @@ def check_weights(network: Network, weights: Weights) -> None:
 def fold_plan(network: Network) -> dict[str, str]:
     """Batch norms that fold into the layer before them: norm name -> host name (costs.foldable_norms)."""
     return {norm: host.name for norm, host in foldable_norms(network, present_only=True).items()}
-
-
-def _norm_affine(node: Node, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """A batch norm as a per-channel scale and shift."""
-    import numpy as np
-
-    eps = np.float32(getattr(node.op, "eps", 1e-5))
-    scale = arrays["gamma"] / np.sqrt(arrays["running_var"] + eps)
-    return scale, arrays["beta"] - arrays["running_mean"] * scale
 
 
 @functools.lru_cache(maxsize=4096)
@@ -252,11 +243,12 @@ class Session:
             by_kind = _declared(node, arrays)
             if fold and node.name in plan:  # deployed: a bias on its host, if the host had none
                 by_kind = {BIAS: 0 if "bias" in weights.get(plan[node.name], {}) else int(arrays["gamma"].size)}
-            elif fold and node.op.op_name == "batchnorm":  # deployed: a per-channel scale and shift
+            elif fold and node.op.folds_into_host:  # deployed: a per-channel scale and shift
                 by_kind = {NORM_AFFINE: 2 * int(arrays["gamma"].size)}
             if node.name in norm_of:
                 norm = by_name[norm_of[node.name]]
-                arrays = _folded(arrays, *_norm_affine(norm, weights.get(norm.name, {})))
+                weight, bias = norm_rule.fold(arrays["weight"], arrays.get("bias"), weights.get(norm.name, {}))
+                arrays = {"weight": weight, "bias": bias}
             activation = activation_of.get(node.name)
             runs = node.name not in done_by_host
             self._steps.append(_Step(node, runs, arrays, by_kind, activation.op if activation else None))
@@ -340,15 +332,6 @@ def _declared(node: Node, arrays: dict[str, np.ndarray]) -> dict[str, int]:
     return by_kind
 
 
-def _folded(arrays: dict[str, np.ndarray], scale: np.ndarray, shift: np.ndarray) -> dict[str, np.ndarray]:
-    """A conv or linear layer's weight and bias with the batch norm after it folded in."""
-    import numpy as np
-
-    weight = arrays["weight"]
-    bias = arrays.get("bias", np.zeros_like(shift))
-    return {"weight": weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1)), "bias": bias * scale + shift}
-
-
 def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = False) -> tuple[np.ndarray, list[Record]]:
     """Run ``network`` on the batch ``x`` (N, C, H, W): the output batch and one record per layer.
 
@@ -356,188 +339,3 @@ def forward(network: Network, weights: Weights, x: np.ndarray, fold: bool = Fals
     the batch norms as deployed (see :class:`Session`, which this builds for one run).
     """
     return Session(network, weights, fold=fold).run(x)
-
-
-def run_model(
-    model: Model, point: Point, x: np.ndarray | None = None, weights: Weights | None = None, seed: int = 0
-) -> tuple[np.ndarray, list[Record]]:
-    """The network of ``model`` at ``point`` on ``x`` (default: a seeded batch of one), seeded weights by default."""
-    network = model.network(point)
-    if weights is None:
-        weights = seeded_weights(network, seed)
-    else:
-        check_weights(network, weights)
-    if x is None:
-        x = seeded_input(network, 1, seed)
-    return forward(network, weights, x)
-
-
-# -- verify -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Disagreement:
-    layer: str
-    check: str
-    executor: Any
-    count: Any
-    closed_form: Any
-
-
-@dataclass
-class Verification:
-    """The executor against the counts and the closed forms at one point."""
-
-    model: Model
-    point: Point
-    counting: str
-    records: list[Record]
-    macs: int
-    params: int
-    disagreements: list[Disagreement]
-    layer_params: dict[str, int] = field(default_factory=dict)  # per layer, in the counting's share
-
-    @property
-    def ok(self) -> bool:
-        return not self.disagreements
-
-
-def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[int, ...]]]:
-    """Presence and output shape of every layer, from the symbolic network substituted at the point."""
-    import sympy
-
-    substitution = model.substitution(point)
-    result = {}
-    for node in model.symbolic_network.nodes:
-        present = node.present
-        if not isinstance(present, bool):
-            present = bool(sympy.sympify(present).xreplace(substitution))
-        shape = []
-        for size in node.output_shape:
-            value = sympy.sympify(size).xreplace(substitution)
-            shape.append(int(value) if value.is_Integer else str(value))
-        result[node.name] = (present, tuple(shape))
-    return result
-
-
-def _closed(model: Model, metric: str, counting: str, point: Point) -> dict[str, int]:
-    from costmodel import symbolic
-
-    return {
-        name: symbolic.evaluate(expr, model, point)
-        for name, expr in symbolic.per_layer(model, metric, counting).items()
-    }
-
-
-def verify(model: Model, point: Point, counting: str = "torchvision", seed: int = 0) -> Verification:
-    """Run the network at ``point`` and compare every layer with the counts and the exact closed forms.
-
-    Checked per layer: presence and output shape; the parameters (every array the executor allocated,
-    against the ``keras`` count that includes every kind; and the ``counting`` convention's share);
-    the MACs. The pass runs every layer on its own, as the spec declares it; ``counting='folded'`` runs
-    a second pass with the batch norms folded into the convs (a session), compares its output with the
-    first, and counts the arrays as that pass deploys them.
-    """
-    import numpy as np
-
-    from costmodel.conventions import get_counting
-
-    convention = get_counting(counting)
-    network = model.network(point)
-    weights = seeded_weights(network, seed)
-    x = seeded_input(network, 1, seed)
-    output, records = Session(network, weights, fuse=False).run(x)  # every layer on its own, as declared
-    disagreements: list[Disagreement] = []
-
-    def compare(layer: str, check: str, executor: Any, count: Any, closed: Any) -> None:
-        if not (executor == count == closed):
-            disagreements.append(Disagreement(layer, check, executor, count, closed))
-
-    by_name = {r.name: r for r in records}
-    checks: list[tuple[str, dict[str, int], Any, dict[str, int]]] = []
-    all_costs = model.costs(point, "keras")
-    executor_all = {r.name: r.params for r in records}
-    checks.append(("params (all arrays)", executor_all, all_costs, _closed(model, "params", "keras", point)))
-    executor_params = executor_all
-    if counting != "keras":
-        if convention.fold_norms:
-            folded_output, folded = Session(network, weights, fold=True).run(x)  # norms folded into the convs
-            scale = float(np.abs(output).max()) or 1.0
-            error = float(np.abs(folded_output - output).max()) / scale
-            if error > 1e-4:
-                compare("output", "folded output (max error / max |y|)", f"{error:.2g}", "<= 1e-4", "<= 1e-4")
-            executor_params = {r.name: r.params for r in folded}
-        else:
-            executor_params = {
-                r.name: sum(v for k, v in r.params_by_kind.items() if k in convention.kinds) for r in records
-            }
-        counted = model.costs(point, counting)
-        checks.append((f"params ({counting})", executor_params, counted, _closed(model, "params", counting, point)))
-    checks.append(("MACs", {r.name: r.macs for r in records}, all_costs, _closed(model, "macs", "keras", point)))
-
-    closed_shapes = _closed_shapes(model, point)
-    for node in network.nodes:
-        record = by_name.get(node.name)
-        closed_present, closed_shape = closed_shapes.get(node.name, (None, None))
-        compare(node.name, "present", record is not None, node.present is True, closed_present)
-        if record is not None:
-            shape = tuple(int(s) for s in node.output_shape)
-            compare(node.name, "output shape", record.output_shape, shape, closed_shape)
-    names = [node.name for node in network.nodes]
-    for check, executor, costs, closed in checks:
-        metric = "macs" if check == "MACs" else "params"
-        counted = {layer.name: getattr(layer, metric) for layer in costs.layers}
-        for name in names + sorted(set(closed) - set(names)):
-            compare(name, check, executor.get(name, 0), counted.get(name, 0), closed.get(name, 0))
-    macs = sum(r.macs for r in records)
-    params = sum(executor_params.values())
-    return Verification(model, point, counting, records, macs, params, disagreements, executor_params)
-
-
-def point_label(model: Model, point: Point) -> str:
-    """``mobilenet_v1 α=0.75 192×192`` (plus the variant and any other symbol off its default)."""
-    from costmodel.spec import exact_number
-
-    parts = [model.name + (f" [{model.spec.variant}]" if model.spec.variant else "")]
-    for name, value in point.values.items():
-        default = exact_number(model.spec.symbols[name].default)
-        if name == "alpha":
-            parts.append(f"α={_number(value)}")
-        elif name != "rho" and value != default:
-            parts.append(f"{name}={_number(value)}")
-    if point.resolution is not None:
-        parts.append(f"{point.resolution}×{point.resolution}")
-    return " ".join(parts)
-
-
-def _number(value: Any) -> str:
-    return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
-
-
-ALL_POINTS: tuple[dict[str, Any], ...] = (
-    {},
-    {"resolution": 97},
-    {"resolution": 161, "classes": 10},
-)
-ALPHA_POINTS: tuple[dict[str, Any], ...] = (
-    {"alpha": "0.35", "resolution": 161},
-    {"alpha": "1.3", "resolution": 97},
-    {"alpha": "0.75", "resolution": 192},
-)
-
-
-def all_points(model: Model) -> list[Any]:
-    """The points ``verify --all`` runs a model at: default, odd resolutions, non-standard α."""
-    chosen = list(ALL_POINTS)
-    if "alpha" in model.spec.symbols:
-        chosen += ALPHA_POINTS
-    points = []
-    for values in chosen:
-        if "classes" in values and "num_classes" not in model.spec.symbols:
-            values = {k: v for k, v in values.items() if k != "classes"}
-        if "resolution" in values and model.base_resolution is None:
-            values = {k: v for k, v in values.items() if k != "resolution"}
-        point = model.point(**values)
-        if point not in points:
-            points.append(point)
-    return points

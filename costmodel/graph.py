@@ -17,9 +17,9 @@ from typing import Any
 import networkx as nx
 
 from costmodel import intmath
-from costmodel.errors import SpecError
+from costmodel.errors import SpecError, did_you_mean, show_number
 from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, WIDTH_LOOKUP, Expr, ExpressionError, constant
-from costmodel.operators import (
+from costmodel.ops import (
     CHANNELS,
     EXPR,
     FLAG,
@@ -31,7 +31,7 @@ from costmodel.operators import (
     Shape,
     ShapeError,
 )
-from costmodel.spec import Spec, apply_width_rule, compile_expr, did_you_mean, show_number
+from costmodel.spec import Spec, compile_expr
 from costmodel.yamlfile import Located, LocatedList
 
 INPUT = "input"
@@ -527,7 +527,7 @@ class _Evaluator:
     def width(self, channels: Any) -> Any:
         """The spec's width rule applied to a channel count (``width(c)`` in expressions)."""
         rule = self.spec.width
-        return channels if rule is None else apply_width_rule(rule.rule, channels, self.env.get(rule.multiplier, 1))
+        return channels if rule is None else intmath.scale_width(rule.rule, channels, self.env.get(rule.multiplier, 1))
 
     def scales(self, expr: Expr, scope: Scope) -> bool:
         """Whether a width goes through the width rule: not when fixed() or derived from the input."""
@@ -554,7 +554,7 @@ class _Evaluator:
             and self.spec.width.rule != "none"
             and self.scales(value, draft.scope)
         ):
-            result = apply_width_rule(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
+            result = intmath.scale_width(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
         if isinstance(result, bool) or getattr(result, "is_Boolean", False):
             raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)
         if kind == NUMBER:

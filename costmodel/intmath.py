@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "ceil_value",
     "conv_out",
     "equal",
+    "exact_number",
     "expand_make_divisible",
     "floor_div",
     "floor_value",
@@ -31,11 +33,24 @@ __all__ = [
     "less",
     "make_divisible",
     "same_out",
+    "same_pads",
+    "scale_width",
     "smax",
     "smin",
     "to_int",
     "where",
 ]
+
+
+def exact_number(value: Any) -> Fraction:
+    """A YAML or CLI number as an exact fraction: 0.1 means one tenth, not the nearest double."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value}")
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(repr(value))
+    return Fraction(str(value).strip().replace("_", ""))
 
 
 def is_number(x: object) -> bool:
@@ -187,6 +202,44 @@ def conv_out(size: Value, kernel: int, stride: int, pad_total: Value, ceil_mode:
 def same_out(size: Value, stride: int) -> Value:
     """TensorFlow 'SAME' padding: the output side is ceil(size / stride), whatever the kernel."""
     return ceil_div(size, stride)
+
+
+def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'SAME' padding of one axis at a concrete size: (before, after), the odd pixel after.
+
+    The total is what the ``same_out`` windows need beyond the input: max((out - 1)·stride + kernel -
+    size, 0).
+    """
+    total = max((math.ceil(Fraction(size, stride)) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _floor_min8(scaled: Value) -> Value:
+    return smax(floor_value(scaled), 8)
+
+
+def _make_divisible8(scaled: Value) -> Value:
+    return make_divisible(scaled, 8)
+
+
+def _unscaled(scaled: Value) -> Value:
+    raise AssertionError("the 'none' rule scales nothing")  # pragma: no cover - scale_width skips it
+
+
+# How each reference implementation rounds a width scaled by the width multiplier (a spec names one).
+WIDTH_RULES: dict[str, Callable[[Value], Value]] = {
+    "floor_min8": _floor_min8,  # TF-slim MobileNet v1: max(int(c * alpha), 8)
+    "make_divisible8": _make_divisible8,  # MobileNet v2/v3: _make_divisible(c * alpha, 8)
+    "floor": floor_value,  # Keras MobileNet v1: int(c * alpha)
+    "none": _unscaled,  # widths do not scale
+}
+
+
+def scale_width(rule: str, channels: Value, multiplier: Value) -> Value:
+    """A layer width scaled by the width multiplier and rounded by the named rule."""
+    if rule == "none":
+        return channels
+    return WIDTH_RULES[rule](channels * multiplier)
 
 
 def make_divisible(value: Value, divisor: int = 8, min_value: Value | None = None) -> Value:

@@ -2,7 +2,7 @@
 
 This is the Python API behind every command::
 
-    from costmodel import load_model
+    from costmodel import load_model       # by name, spec file or ONNX file (costmodel.loading)
     model = load_model("mobilenet")
     point = model.point(alpha="0.75", resolution=192)
     costs = model.costs(point)            # exact integers
@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from costmodel import conventions, intmath
+from costmodel.conventions import Counting
 from costmodel.costs import Costs, count
-from costmodel.errors import SpecError, UsageError
+from costmodel.errors import SpecError, UsageError, did_you_mean
 from costmodel.expressions import ExpressionError, mapping_lookup
 from costmodel.graph import Network, Structure, expand
-from costmodel.resources import builtin_names, builtin_spec_path
-from costmodel.spec import Spec, did_you_mean, exact_number, read_spec
+from costmodel.intmath import exact_number
+from costmodel.spec import CLASSES_SYMBOL, WIDTH_SYMBOL, Roles, Spec, read_spec
 
-ALIASES = {"mobilenet": "mobilenet_v1", "squeezenet": "squeezenet1_0"}
 TOO_SMALL = "too small"
 
 
@@ -40,35 +40,42 @@ class Point:
         return self.values.get(name)
 
 
-def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
-    """A built-in model by name or alias, a spec file or an ONNX file by path; optionally a variant."""
-    text = str(name_or_path)
-    path = Path(text)
-    if text.lower().endswith(".onnx"):  # an ONNX CNN, read into the same graph (the onnx extra)
-        if not path.is_file():
-            raise UsageError(f"no such ONNX file: {text}")
-        if variant is not None:
-            raise UsageError(f"an ONNX model has no variants (got --variant {variant})")
-        from costmodel.onnx_io import import_model
+@dataclass(frozen=True)
+class PointOptions:
+    """A point as a user asks for it (the CLI's --alpha, --res, --rho, --classes and --set), before a
+    model checks and completes it: one object, so that every command reads the options the same way."""
 
-        return import_model(path, text)
-    if text.endswith((".yaml", ".yml")) or path.is_file() or "/" in text:
-        if not path.is_file():
-            raise UsageError(f"no such spec file: {text}")
-        return _load_path(str(path.resolve()), text, variant)
-    name = ALIASES.get(text, text)
-    builtin = builtin_spec_path(name)
-    if builtin is None:
-        names = builtin_names()
-        raise UsageError(
-            f"unknown model '{text}'{did_you_mean(text, [*names, *ALIASES])}; "
-            f"built-in models: {', '.join(names)} (or give a path to a .yaml spec)"
-        )
-    return _load_path(str(builtin), f"specs/{builtin.name}", variant)
+    alpha: str | None = None
+    resolution: str | None = None
+    rho: str | None = None
+    classes: str | None = None
+    values: tuple[tuple[str, str], ...] = ()  # any other symbol, NAME=VALUE in the order given
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in (self.alpha, self.resolution, self.rho, self.classes)) or bool(self.values)
+
+    def resolve(self, model: Model) -> Point:
+        """The full point on ``model`` (a UsageError for a value outside its domain)."""
+        return model.point(self.alpha, self.resolution, self.rho, self.classes, dict(self.values))
+
+    def fixed(self, model: Model) -> dict[str, Fraction]:
+        """Only the symbols the user gave, validated through a full point the network runs at."""
+        point = self.resolve(model)
+        model.network(point)  # a point the network cannot run at (too small an input) is an error here too
+        roles = model.roles
+        names = {name for name, _ in self.values}
+        for role, value in ((roles.width, self.alpha), (roles.classes, self.classes)):
+            if value is not None and role is not None:
+                names.add(role)
+        if (self.resolution is not None or self.rho is not None) and roles.resolution is not None:
+            names.add(roles.resolution)
+        return {name: point.values[name] for name in names}
 
 
 @lru_cache(maxsize=64)
-def _load_path(path: str, display: str, variant: str | None = None) -> Model:
+def model_from_file(path: str, display: str, variant: str | None = None) -> Model:
+    """The model of a spec file (``display`` is the name errors show), read once per variant."""
     spec = read_spec(Path(path), display, variant)
     model = Model(spec, expand(spec))
     model.path = path
@@ -87,27 +94,39 @@ class Model:
     def name(self) -> str:
         return self.spec.name
 
+    @cached_property
+    def roles(self) -> Roles:
+        """Which symbols are the width multiplier, the resolution multiplier and the classes."""
+        return self.spec.roles
+
     def with_variant(self, variant: str | None) -> Model:
         """The same spec read as another of its variants (None: the spec as written)."""
         if variant == self.spec.variant:
             return self
         if self.path is None:
             raise UsageError(f"{self.name} was not read from a file; it has no variants to switch to")
-        return _load_path(self.path, self.spec.file, variant)
+        return model_from_file(self.path, self.spec.file, variant)
 
     # -- points ---------------------------------------------------------------------------------
 
     @cached_property
     def base_resolution(self) -> Fraction | None:
         """The input side at rho = 1 (224 for the ImageNet models), if the input scales with rho."""
-        if "rho" not in self.spec.symbols or "rho" not in self.spec.input_size.names:
+        rho = self.roles.resolution
+        if rho is None or rho not in self.spec.input_size.names:
             return None
         env: dict[str, Any] = {name: s.default for name, s in self.spec.symbols.items()}
-        env["rho"] = Fraction(1)
+        env[rho] = Fraction(1)
         try:
             return Fraction(self.spec.input_size.evaluate(mapping_lookup(env)))
         except ExpressionError as err:
             raise SpecError(f"input size: {err}", file=self.spec.file, line=self.spec.input_line) from None
+
+    def _rho(self) -> str:
+        """The resolution multiplier's symbol, where the input scales with one (base_resolution set)."""
+        if self.roles.resolution is None:
+            raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
+        return self.roles.resolution
 
     def default_point(self) -> Point:
         return self.point()
@@ -123,9 +142,10 @@ class Model:
         """Validate user-given values and complete them with the spec's defaults."""
         symbols = self.spec.symbols
         given: dict[str, Any] = dict(values or {})
-        for name, value in (("alpha", alpha), ("num_classes", classes)):
+        roles = self.roles
+        for name, value in ((roles.width or WIDTH_SYMBOL, alpha), (roles.classes or CLASSES_SYMBOL, classes)):
             if value is not None:
-                given[name] = value
+                given[name] = value  # a model without the symbol says so below
         exact: dict[str, Fraction] = {}
         for name, value in given.items():
             if name not in symbols:
@@ -160,7 +180,7 @@ class Model:
                 side = Fraction(intmath.floor_value(scale * base + Fraction(1, 2)))
                 if side < 1:
                     raise UsageError(f"rho = {rho} gives an input smaller than one pixel")
-            exact["rho"] = side / base
+            exact[self._rho()] = side / base
         full = {name: s.default for name, s in symbols.items()}
         full.update(exact)
         for name, value in full.items():
@@ -169,16 +189,11 @@ class Model:
                 raise UsageError(problem)
         res = None
         if self.base_resolution is not None:
-            res = (
-                int(full["rho"] * self.base_resolution)
-                if (full["rho"] * self.base_resolution).denominator == 1
-                else None
-            )
-            if res is None:
-                raise UsageError(
-                    f"rho = {float(full['rho']):g} gives a fractional input side "
-                    f"{float(full['rho'] * self.base_resolution):g}; use --res"
-                )
+            scale = full[self._rho()]
+            side = scale * self.base_resolution
+            if side.denominator != 1:
+                raise UsageError(f"rho = {float(scale):g} gives a fractional input side {float(side):g}; use --res")
+            res = int(side)
         else:  # a fixed input (an ONNX file, a spec without rho): its side is still the point's resolution
             try:
                 side = Fraction(self.spec.input_size.evaluate(mapping_lookup(full)))
@@ -204,7 +219,7 @@ class Model:
                 ) from None
             raise
 
-    def costs(self, point: Point | None = None, counting: str = conventions.DEFAULT) -> Costs:
+    def costs(self, point: Point | None = None, counting: Counting | str = conventions.DEFAULT) -> Costs:
         return count(self.network(point or self.default_point()), conventions.get_counting(counting))
 
     def min_resolution(self, point: Point | None = None) -> int | None:
@@ -213,9 +228,10 @@ class Model:
         if base is None:
             return None
         values = dict((point or self.default_point()).values)
+        rho = self._rho()
 
         def valid(side: int) -> bool:
-            values["rho"] = Fraction(side) / base
+            values[rho] = Fraction(side) / base
             try:
                 self.structure.evaluate(dict(values))
             except SpecError as err:
@@ -248,12 +264,13 @@ class Model:
     def symbolic_network(self) -> Network:
         return self.structure.evaluate(dict(self.sympy_symbols))
 
-    def symbolic_costs(self, counting: str = conventions.DEFAULT) -> Costs:
+    def symbolic_costs(self, counting: Counting | str = conventions.DEFAULT) -> Costs:
         """Closed-form costs, built once per counting convention (a build takes a fraction of a second)."""
-        cache = self.__dict__.setdefault("_symbolic_costs", {})
-        if counting not in cache:
-            cache[counting] = count(self.symbolic_network, conventions.get_counting(counting))
-        return cache[counting]
+        preset = conventions.get_counting(counting)
+        cache: dict[Counting, Costs] = self.__dict__.setdefault("_symbolic_costs", {})
+        if preset not in cache:
+            cache[preset] = count(self.symbolic_network, preset)
+        return cache[preset]
 
     def substitution(self, point: Point) -> dict[Any, Any]:
         import sympy

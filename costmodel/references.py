@@ -16,9 +16,8 @@ from fractions import Fraction
 from typing import Any
 
 from costmodel.costs import Costs
-from costmodel.errors import SpecError, UsageError
+from costmodel.errors import SpecError, UsageError, did_you_mean
 from costmodel.model import Model, Point
-from costmodel.spec import did_you_mean
 from costmodel.yamlfile import Located
 
 UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}

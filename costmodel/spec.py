@@ -7,7 +7,6 @@ node can point at its line.
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -16,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from costmodel import expressions, intmath
-from costmodel.errors import SpecError
+from costmodel.errors import SpecError, did_you_mean, show_number
 from costmodel.expressions import Expr, ExpressionError
+from costmodel.intmath import exact_number
 from costmodel.yamlfile import Located, LocatedList, load_yaml
 
 TOP_LEVEL_KEYS = (
@@ -46,22 +46,6 @@ RESERVED_NAMES = {
 }
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BOUND = re.compile(r"^(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)$")
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def exact_number(value: Any) -> Fraction:
-    """A YAML or CLI number as an exact fraction: 0.1 means one tenth, not the nearest double."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {value}")
-    if isinstance(value, (int, Fraction)):
-        return Fraction(value)
-    if isinstance(value, float):
-        return Fraction(repr(value))
-    return Fraction(str(value).strip().replace("_", ""))
 
 
 @dataclass(frozen=True)
@@ -110,13 +94,6 @@ class Symbol:
         )
 
 
-def show_number(value: Any) -> str:
-    """An exact value for a message: '3' for a whole number, '0.75' otherwise."""
-    if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
-    return str(value)
-
-
 @dataclass(frozen=True)
 class Block:
     name: str
@@ -124,6 +101,25 @@ class Block:
     param_lines: dict[str, int]
     body: LocatedList
     line: int
+
+
+# The conventional names of the symbols every CNN family shares; a spec declares which it has.
+WIDTH_SYMBOL = "alpha"  # the width multiplier α (unless the width rule names another multiplier)
+RESOLUTION_SYMBOL = "rho"  # the resolution multiplier ρ: the input side is base · ρ
+CLASSES_SYMBOL = "num_classes"  # the number of classes
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which of a spec's symbols play the parts the CLI and the reports know (None: no such symbol)."""
+
+    width: str | None
+    resolution: str | None
+    classes: str | None
+
+    def named(self) -> tuple[str, ...]:
+        """The symbols that have a role."""
+        return tuple(name for name in (self.width, self.resolution, self.classes) if name is not None)
 
 
 @dataclass(frozen=True)
@@ -156,6 +152,15 @@ class Spec:
 
     def error(self, message: str, line: int | None = None, layer: str | None = None) -> SpecError:
         return SpecError(message, file=self.file, line=line, layer=layer)
+
+    @property
+    def roles(self) -> Roles:
+        width = self.width.multiplier if self.width is not None and self.width.rule != "none" else WIDTH_SYMBOL
+        return Roles(
+            width=width if width in self.symbols else None,
+            resolution=RESOLUTION_SYMBOL if RESOLUTION_SYMBOL in self.symbols else None,
+            classes=CLASSES_SYMBOL if CLASSES_SYMBOL in self.symbols else None,
+        )
 
 
 def read_spec(path: Path, display: str | None = None, variant: str | None = None) -> Spec:
@@ -374,28 +379,13 @@ def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, int]:
     return channels, size, raw.line
 
 
-WIDTH_RULES = ("floor_min8", "make_divisible8", "floor", "none")
-
-
-def apply_width_rule(rule: str, channels: Any, multiplier: Any) -> Any:
-    """Scale a layer width by the width multiplier, rounding as the reference implementation does."""
-    scaled = channels * multiplier
-    if rule == "floor_min8":  # TF-slim MobileNet v1: max(int(c * alpha), 8)
-        return intmath.smax(intmath.floor_value(scaled), 8)
-    if rule == "make_divisible8":  # MobileNet v2/v3: _make_divisible(c * alpha, 8)
-        return intmath.make_divisible(scaled, 8)
-    if rule == "floor":  # Keras MobileNet v1: int(c * alpha)
-        return intmath.floor_value(scaled)
-    return channels
-
-
 def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthRule | None:
     if raw is None:
         return None
     if isinstance(raw, str):
-        raw_rule, multiplier, where = raw, "alpha", line
+        raw_rule, multiplier, where = raw, WIDTH_SYMBOL, line
     elif isinstance(raw, Located):
-        raw_rule, multiplier, where = raw.get("rule"), raw.get("multiplier", "alpha"), raw.line
+        raw_rule, multiplier, where = raw.get("rule"), raw.get("multiplier", WIDTH_SYMBOL), raw.line
         for key in raw:
             if key not in ("rule", "multiplier"):
                 raise SpecError(
@@ -405,10 +395,10 @@ def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthR
                 )
     else:
         raise SpecError("'width' must be a rule name or {rule: ..., multiplier: ...}", file=file, line=line)
-    if raw_rule not in WIDTH_RULES:
+    if raw_rule not in intmath.WIDTH_RULES:
         raise SpecError(
-            f"unknown width rule {raw_rule!r}{did_you_mean(str(raw_rule), WIDTH_RULES)}"
-            f" (rules: {', '.join(WIDTH_RULES)})",
+            f"unknown width rule {raw_rule!r}{did_you_mean(str(raw_rule), intmath.WIDTH_RULES)}"
+            f" (rules: {', '.join(intmath.WIDTH_RULES)})",
             file=file,
             line=where,
         )
@@ -418,7 +408,7 @@ def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthR
 
 
 def _defaults(raw: Any, file: str) -> dict[str, Located]:
-    from costmodel.operators import REGISTRY
+    from costmodel.ops import REGISTRY
 
     if not isinstance(raw, Located):
         raise SpecError("'defaults' must map operator names to attributes", file=file)
@@ -443,7 +433,7 @@ def _defaults(raw: Any, file: str) -> dict[str, Located]:
 
 
 def _blocks(raw: Any, file: str) -> dict[str, Block]:
-    from costmodel.operators import REGISTRY
+    from costmodel.ops import REGISTRY
 
     if not isinstance(raw, Located):
         raise SpecError("'blocks' must map block names to {params, body}", file=file)

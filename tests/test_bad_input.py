@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from costmodel.cli import main
 from costmodel.errors import SpecError
-from costmodel.model import load_model
+from costmodel.loading import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

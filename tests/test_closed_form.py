@@ -9,7 +9,7 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from costmodel import SpecError, load_model, symbolic
+from costmodel import SpecError, UserError, load_model, symbolic
 from costmodel.resources import builtin_names
 
 MODELS = builtin_names()
@@ -26,7 +26,7 @@ def _point_or_none(model, **values):
     try:
         point = model.point(resolution=resolution, values=values)
         model.network(point)
-    except SpecError:
+    except UserError:
         return None
     return point
 

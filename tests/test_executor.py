@@ -19,9 +19,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from costmodel import executor
+from costmodel import verify as verification
 from costmodel.cli import main
-from costmodel.model import load_model
-from costmodel.operators import REGISTRY, Conv2d, Operator
+from costmodel.loading import load_model
+from costmodel.ops import REGISTRY, Operator
+from costmodel.ops.conv import Conv2d
 from costmodel.resources import builtin_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -513,7 +515,7 @@ def test_verify_all() -> None:
     runs = 0
     for name in builtin_names():
         model = load_model(name)
-        runs += sum(len(executor.all_points(load_model(name, v))) for v in [None, *model.spec.variants])
+        runs += sum(len(verification.all_points(load_model(name, v))) for v in [None, *model.spec.variants])
     assert lines[-1] == f"{runs} passed, 0 failed"
     assert len(lines) == runs + 1 and all("agree" in line for line in lines[:-1])
     assert any(line.startswith("mobilenet_v3_small [keras] α=0.35 161×161: ") for line in lines)
@@ -523,14 +525,14 @@ def test_verify_all() -> None:
 
 def test_verify_all_on_one_model() -> None:
     lines = ok("verify", "squeezenet1_1", "--all").output.splitlines()
-    assert lines[-1] == f"{len(executor.all_points(load_model('squeezenet1_1')))} passed, 0 failed"
+    assert lines[-1] == f"{len(verification.all_points(load_model('squeezenet1_1')))} passed, 0 failed"
 
 
 def test_verify_all_points_include_odd_resolutions_and_alphas() -> None:
-    points = executor.all_points(load_model("mobilenet_v2"))
+    points = verification.all_points(load_model("mobilenet_v2"))
     assert {p.resolution for p in points} >= {97, 161, 224}
     assert {float(p.values["alpha"]) for p in points} >= {0.35, 1.3, 1.0}
-    assert {p.resolution for p in executor.all_points(load_model("alexnet"))} >= {97, 161}
+    assert {p.resolution for p in verification.all_points(load_model("alexnet"))} >= {97, 161}
 
 
 def test_verify_catches_a_wrong_formula(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -643,10 +645,10 @@ def test_depthwise_gives_the_same_in_any_number_of_bands(
 ) -> None:
     """Both ways of computing a band (one einsum, or a multiply-add per offset), in bands of any size,
     on either layout (einsum reads a channels-last input in place, all but its padded frame)."""
-    from costmodel import operators
+    from costmodel.ops import _depthwise
 
-    monkeypatch.setattr(operators, "DEPTHWISE_BAND", band)  # bands of one row upwards
-    monkeypatch.setattr(operators, "DEPTHWISE_EINSUM_CHANNELS", 1 if strategy == "einsum" else 1 << 30)
+    monkeypatch.setattr(_depthwise, "DEPTHWISE_BAND", band)  # bands of one row upwards
+    monkeypatch.setattr(_depthwise, "DEPTHWISE_EINSUM_CHANNELS", 1 if strategy == "einsum" else 1 << 30)
     inputs, weights = case_arrays(case)
     if layout == "channels-last":
         inputs[0] = np.ascontiguousarray(inputs[0].transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)

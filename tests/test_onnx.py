@@ -24,10 +24,10 @@ ort = pytest.importorskip("onnxruntime")
 from click.testing import CliRunner  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from costmodel import onnx_io  # noqa: E402
+from costmodel import intmath, onnx_export, onnx_import  # noqa: E402
 from costmodel.cli import main  # noqa: E402
 from costmodel.errors import SpecError  # noqa: E402
-from costmodel.model import load_model  # noqa: E402
+from costmodel.loading import load_model  # noqa: E402
 from costmodel.resources import builtin_names  # noqa: E402
 
 try:
@@ -73,7 +73,7 @@ def exports(tmp_path_factory):
             point = model.point(**values)
             path = folder / f"{POINT_IDS[index]}{'-folded' if fold_bn else ''}.onnx"
             weights = weights_for(model.network(point))
-            onnx_io.export_model(model, point, path, weights, fold_bn=fold_bn)
+            onnx_export.export_model(model, point, path, weights, fold_bn=fold_bn)
             cache[key] = (model, point, path, weights)
         return cache[key]
 
@@ -120,7 +120,7 @@ def test_export_then_import_counts_the_same(exports, index):
     assert imported.default_point().resolution == point.resolution  # a fixed input still has a side
     assert imported.costs().by_group() == model.costs(point).by_group()
     # the weights come back too, bit for bit
-    weights = onnx_io.import_weights(path)
+    weights = onnx_import.import_weights(path)
     assert {k: sorted(v) for k, v in weights.items()} == {k: sorted(v) for k, v in seeded.items()}
     for layer, arrays in seeded.items():
         for name, array in arrays.items():
@@ -151,10 +151,10 @@ def test_folded_export_has_the_folded_count(exports, index):
 
 
 def test_same_padding_is_tensorflows():
-    assert onnx_io.same_pads(64, 3, 2) == (0, 1)  # 32 outputs need 65 rows: the extra one after
-    assert onnx_io.same_pads(65, 3, 2) == (1, 1)
-    assert onnx_io.same_pads(7, 5, 1) == (2, 2)
-    assert onnx_io.same_pads(8, 1, 2) == (0, 0)
+    assert intmath.same_pads(64, 3, 2) == (0, 1)  # 32 outputs need 65 rows: the extra one after
+    assert intmath.same_pads(65, 3, 2) == (1, 1)
+    assert intmath.same_pads(7, 5, 1) == (2, 2)
+    assert intmath.same_pads(8, 1, 2) == (0, 0)
 
 
 def test_absent_layers_are_skipped_and_their_consumers_read_through():
@@ -163,7 +163,7 @@ def test_absent_layers_are_skipped_and_their_consumers_read_through():
     network = model.network(point)
     absent = [n.name for n in network.nodes if n.present is False]
     assert absent  # residual adds and expansion convs that vanish at this point
-    proto = onnx_io.to_onnx(network, weights_for(network))
+    proto = onnx_export.to_onnx(network, weights_for(network))
     names = {n.name for n in proto.graph.node}
     assert not names & set(absent)
     produced = {o for n in proto.graph.node for o in n.output} | {"input"}
@@ -200,7 +200,7 @@ def test_imported_network_computes_what_the_file_does(name):
         pytest.skip("costmodel.executor (forward) is not there yet")
     path = str(DATA / f"{name}.onnx")
     network = load_model(path).network(load_model(path).default_point())
-    weights = onnx_io.import_weights(path)
+    weights = onnx_import.import_weights(path)
     executor.check_weights(network, weights)
     x = executor.seeded_input(network, batch=2, seed=3)
     sess = session(path)
@@ -410,7 +410,7 @@ def test_export_command_round_trip(tmp_path):
     model = load_model("mobilenet_v1")
     point = model.point(alpha="0.25", resolution=96, classes=10)
     seeded = executor.seeded_weights(model.network(point), seed=3)  # the numbers `costmodel run --seed 3` uses
-    np.testing.assert_array_equal(onnx_io.import_weights(out)["fc"]["weight"], seeded["fc"]["weight"])
+    np.testing.assert_array_equal(onnx_import.import_weights(out)["fc"]["weight"], seeded["fc"]["weight"])
     ours = runner.invoke(main, ["report", str(out), "--format", "json"])
     theirs = runner.invoke(main, ["report", *args, "--format", "json"])
     assert ours.exit_code == 0 and theirs.exit_code == 0, ours.output + theirs.output

@@ -1,4 +1,4 @@
-"""costmodel.operators: every registered operator against hand-computed tables and brute force.
+"""costmodel.ops: every registered operator against hand-computed tables and brute force.
 
 Each row of CASES states, worked out by hand, an operator's output shape, its weight arrays (kind and
 shape), its parameter count, its MACs and its other ops. On top of the table:
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import sympy
 
-from costmodel import operators
-from costmodel.operators import (
+from costmodel import ops
+from costmodel.ops import (
     BIAS,
     NORM_AFFINE,
     NORM_STATS,
@@ -963,4 +963,4 @@ def test_shape_error_is_a_value_error_but_not_an_expression_error() -> None:
 
     assert issubclass(ShapeError, ValueError)
     assert not issubclass(ShapeError, ExpressionError)
-    assert operators.ShapeError is ShapeError
+    assert ops.ShapeError is ShapeError

@@ -1,0 +1,508 @@
+"""ONNX import: any ONNX CNN as a costmodel.
+
+:func:`import_model` reads an ONNX CNN, infers its shapes, and writes what it finds as a costmodel spec
+of concrete layers (every layer with an explicit ``name`` and ``from``), which then goes through the
+same parser, graph expansion and :class:`~costmodel.model.Model` as a YAML spec: every report, table
+and breakdown works on it. Node names are kept as layer names, whatever characters they hold.
+
+Each ONNX operator type is read by the costmodel operator that declares it (``onnx_types`` and
+``from_onnx``, collected in :data:`IMPORTERS`); this module provides what they ask for
+(:class:`costmodel.ops.base.OnnxReader`). A Flatten or flattening Reshape that only feeds a Gemm/MatMul
+is part of that fully-connected layer (costmodel's ``linear`` flattens its input). Computations on
+constants and shapes (``Shape``, ``Gather``, ``Concat`` of constants...) are not layers. Anything else
+is an error naming the operator and the node. :func:`import_weights` reads the file's weights keyed as
+the executor takes them, so that ``executor.forward`` on the imported network computes what the file
+computes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import yaml
+
+from costmodel.errors import SpecError
+from costmodel.graph import INPUT, Structure, expand
+from costmodel.model import Model
+from costmodel.onnx_common import INPUT_NAME, OPSET, require_onnx
+from costmodel.ops import REGISTRY, Operator
+from costmodel.spec import parse_spec
+
+
+def _importers() -> dict[str, type[Operator]]:
+    table: dict[str, type[Operator]] = {}
+    for cls in REGISTRY.values():
+        for onnx_type in cls.onnx_types or ():
+            if onnx_type in table:
+                raise RuntimeError(f"{cls.op_name} and {table[onnx_type].op_name} both import ONNX {onnx_type}")
+            table[onnx_type] = cls
+    return table
+
+
+# ONNX operator type -> the costmodel operator that reads it
+IMPORTERS: dict[str, type[Operator]] = _importers()
+# Operators that only ever compute on constants and shapes here; as such they are not layers.
+NOT_LAYERS = frozenset(
+    {"Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Cast", "Slice", "ConstantOfShape"}
+)
+
+SMALL_CONSTANT = 4096  # initializers up to this many values are read (shapes, clip bounds); others only sized
+
+
+def import_model(path: str | Path, display: str | None = None) -> Model:
+    """Read an ONNX CNN as a :class:`~costmodel.model.Model` with concrete counts.
+
+    Every layer's output shape as costmodel computes it is checked against ONNX's shape inference, so
+    an attribute the counts would misread is an error rather than a wrong number.
+    """
+    shown = display or str(path)
+    importer = _read(path, shown)
+    spec_text, names = importer.spec()
+    model = model_from_spec(spec_text, names, shown)
+    for node in model.network(model.default_point()).nodes:
+        expected = importer.shapes.get(importer.layer_outputs[node.name])
+        if expected is None:
+            continue
+        got = tuple(int(v) for v in node.output_shape)
+        want = tuple(expected[1:])
+        same = got == want if len(got) == len(want) else math.prod(got) == math.prod(want)
+        if not same:
+            raise SpecError(
+                f"costmodel's {node.op.op_name} gives an output of {list(got)}, ONNX's shape inference "
+                f"{list(want)}: this node's attributes are not supported",
+                file=shown,
+                layer=node.name,
+            )
+    return model
+
+
+def import_spec(path: str | Path, display: str | None = None) -> tuple[str, dict[str, str]]:
+    """The costmodel spec (YAML text) of an ONNX file, and its layer names -> the ONNX node names."""
+    return _read(path, display or str(path)).spec()
+
+
+def import_weights(path: str | Path, display: str | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """The weights an ONNX file holds, keyed as costmodel's executor takes them (layer -> array name).
+
+    With :func:`import_model`'s network, ``costmodel.executor.forward`` computes what the file computes
+    (up to the batch-norm epsilon, which costmodel fixes at 1e-5, and padding put before rather than
+    after where costmodel reads an odd asymmetric padding as TensorFlow's 'same').
+    """
+    from onnx import numpy_helper
+
+    shown = display or str(path)
+    importer = _read(path, shown)
+    _, names = importer.spec()
+    tensors = {init.name: init for init in importer.graph.initializer}
+    weights: dict[str, dict[str, np.ndarray]] = {}
+    for layer, arrays in importer.arrays.items():
+        if layer in importer.absorbed or layer not in names.values():
+            continue
+        for array, (tensor, how, scale) in arrays.items():
+            if tensor in tensors:
+                value = numpy_helper.to_array(tensors[tensor])
+            elif tensor in importer.constants:
+                value = importer.constants[tensor]
+            else:
+                raise SpecError(f"its {array} is computed, not stored in the file", file=shown, layer=layer)
+            value = value.T if how == "T" else value.reshape(-1) if how == "flat" else value
+            if scale != 1.0:
+                value = value * scale
+            weights.setdefault(layer, {})[array] = np.ascontiguousarray(value, dtype=np.float32)
+    return weights
+
+
+def _read(path: str | Path, display: str) -> _Importer:
+    onnx = require_onnx("reading ONNX files")
+    try:
+        proto = onnx.load(str(path))
+    except Exception as err:  # protobuf's errors are many and undocumented
+        raise SpecError(f"cannot read ONNX model: {err}", file=display) from None
+    return _Importer(proto, display)
+
+
+def model_from_spec(spec_text: str, names: dict[str, str], display: str) -> Model:
+    """Parse, expand and evaluate a generated spec, with its layers renamed to the ONNX node names."""
+    spec = parse_spec(spec_text, display)
+    structure = expand(spec)
+    rename = {INPUT: INPUT, **names}
+    drafts = []
+    for draft in structure.drafts.values():
+        original = rename[draft.name]
+        drafts.append(
+            dataclasses.replace(
+                draft,
+                name=original,
+                inputs=[rename[i] for i in draft.inputs],
+                group=_group_of(original),
+                line=0,
+            )
+        )
+    graph = nx.relabel_nodes(structure.graph, rename)
+    try:
+        return Model(spec, Structure(spec, drafts, graph))
+    except SpecError as err:  # the generated YAML's lines mean nothing to the user
+        raise SpecError(err.message, file=display, layer=err.layer) from None
+
+
+def _group_of(name: str) -> str:
+    """The top-level unit a layer belongs to, for breakdowns by group.
+
+    ``ir2.1.expand.conv`` -> ``ir2.1`` (costmodel's own names); ``/features/features.3/conv/Conv`` ->
+    ``features.3`` (PyTorch's exporter).
+    """
+    if "/" in name:
+        parts = [p for p in name.split("/") if p]
+        if not parts:
+            return name
+        return parts[1] if len(parts) > 2 else parts[0]
+    parts = name.split(".")
+    group = [parts[0]]
+    for part in parts[1:]:
+        if not part.isdigit():
+            break
+        group.append(part)
+    return ".".join(group)
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", name, flags=re.ASCII).strip("_") or "layer"
+    if not base[0].isalpha():
+        base = "n_" + base
+    candidate, n = base, 1
+    while candidate in taken or candidate == INPUT_NAME:
+        n += 1
+        candidate = f"{base}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
+@dataclasses.dataclass
+class _OnnxNode:
+    proto: Any
+    name: str  # the layer name (the node's name, or one made up when it has none)
+    op_type: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any]
+
+
+class _Importer:
+    def __init__(self, proto: Any, display: str) -> None:
+        import onnx
+
+        self.onnx = onnx
+        self.display = display
+        self.proto = proto
+        self.graph = proto.graph
+        self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), OPSET)
+
+    def fail(self, message: str, layer: str | None = None) -> SpecError:
+        return SpecError(message, file=self.display, layer=layer)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def spec(self) -> tuple[str, dict[str, str]]:
+        nodes = self.named_nodes()
+        for node in nodes:
+            if node.proto.domain not in ("", "ai.onnx"):
+                raise self.fail(f"unsupported ONNX operator '{node.proto.domain}.{node.op_type}'", node.name)
+            if node.op_type not in IMPORTERS and node.op_type not in NOT_LAYERS:
+                raise self.fail(f"unsupported ONNX operator '{node.op_type}'", node.name)
+        self.constants = self.read_constants(nodes)
+        input_name, (c, h, _) = self.image_input()
+        self.shapes = self.infer_shapes(input_name)
+        self.static = set(self.constant_shapes)
+        self.nodes = []
+        for node in nodes:
+            constant_inputs = bool(node.inputs) and all(self.is_static(i) for i in node.inputs if i)
+            if node.op_type in ("Constant", "Shape", "Size") or constant_inputs:
+                self.static.update(node.outputs)  # shapes are fixed here: a Shape is a constant too
+            elif node.op_type in NOT_LAYERS:
+                raise self.fail(f"unsupported ONNX operator '{node.op_type}' on an activation", node.name)
+            else:
+                self.nodes.append(node)
+        self.consumers: dict[str, list[_OnnxNode]] = {}
+        for node in self.nodes:
+            for i in node.inputs:
+                self.consumers.setdefault(i, []).append(node)
+        self.graph_outputs = {o.name for o in self.graph.output}
+
+        self.source: dict[str, str] = {input_name: INPUT_NAME}  # tensor -> costmodel layer (original name)
+        self.absorbed: set[str] = set()
+        self.layer_outputs: dict[str, str] = {}  # layer name -> the ONNX tensor it makes
+        # layer name -> costmodel array name -> (ONNX tensor, "" / "T" (transpose) / "flat", scale)
+        self.arrays: dict[str, dict[str, tuple[str, str, float]]] = {}
+        self.layers: list[dict[str, Any]] = []
+        for node in self.nodes:
+            if node.op_type in ("Flatten", "Reshape") and self.is_flatten(node):
+                user = self.only_consumer(node.outputs[0])
+                if user is not None and user.op_type in IMPORTERS and IMPORTERS[user.op_type].flattens_input:
+                    self.absorbed.add(node.name)  # part of the linear layer, which flattens its input
+        for node in self.nodes:
+            if node.name in self.absorbed:
+                if node.op_type in ("Flatten", "Reshape"):
+                    self.source[node.outputs[0]] = self.src(node.inputs[0], node)
+                continue
+            self.layer(node)
+
+        taken: set[str] = set()
+        ids = {INPUT_NAME: INPUT_NAME}
+        for entry in self.layers:
+            ids[entry["name"]] = _identifier(entry["name"], taken)
+        for entry in self.layers:
+            entry["from"] = [ids[f] for f in entry["from"]]
+            entry["name"] = ids[entry["name"]]
+        model_name = _identifier(Path(self.display).stem or self.graph.name or "onnx_model", set())
+        producer = " ".join(p for p in (self.proto.producer_name, self.proto.producer_version) if p)
+        spec = {
+            "name": model_name,
+            "title": self.graph.name or Path(self.display).name,
+            "source": f"ONNX file {Path(self.display).name}"
+            + (f", exported by {producer}" if producer else "")
+            + f", opset {self.opset}",
+            "description": "Generated from the ONNX graph: concrete layers at its fixed input size.",
+            "input": {"channels": c, "size": h},
+            "layers": [{k: v for k, v in entry.items() if v is not None} for entry in self.layers],
+        }
+        text = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=120)
+        return text, {ids[original]: original for original in ids if original != INPUT_NAME}
+
+    def named_nodes(self) -> list[_OnnxNode]:
+        from onnx import helper
+
+        result = []
+        taken: set[str] = set()
+        counters: dict[str, int] = {}
+        for node in self.graph.node:
+            name = node.name
+            if not name or name in taken or name == INPUT_NAME:
+                base = name or node.op_type
+                counters[base] = counters.get(base, 0) + 1
+                name = f"{base}_{counters[base]}"
+                while name in taken:
+                    counters[base] += 1
+                    name = f"{base}_{counters[base]}"
+            taken.add(name)
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            result.append(_OnnxNode(node, name, node.op_type, list(node.input), list(node.output), attrs))
+        return result
+
+    def read_constants(self, nodes: list[_OnnxNode]) -> dict[str, np.ndarray]:
+        """The values of small initializers and of Constant nodes (large weights: only their shapes)."""
+        from onnx import numpy_helper
+
+        self.constant_shapes = {init.name: tuple(int(d) for d in init.dims) for init in self.graph.initializer}
+        constants = {
+            init.name: numpy_helper.to_array(init)
+            for init in self.graph.initializer
+            if math.prod(init.dims) <= SMALL_CONSTANT
+        }
+        for node in nodes:
+            if node.op_type != "Constant":
+                continue
+            attrs = node.attrs
+            if "value" in attrs:
+                value = numpy_helper.to_array(attrs["value"])
+            elif "value_float" in attrs or "value_int" in attrs:
+                value = np.array(attrs.get("value_float", attrs.get("value_int")))
+            elif "value_floats" in attrs or "value_ints" in attrs:
+                value = np.array(attrs.get("value_floats", attrs.get("value_ints")))
+            else:
+                raise self.fail("unsupported Constant (sparse or string value)", node.name)
+            constants[node.outputs[0]] = value
+            self.constant_shapes[node.outputs[0]] = tuple(value.shape)
+        return constants
+
+    def image_input(self) -> tuple[str, tuple[int, int, int]]:
+        inits = {i.name for i in self.graph.initializer}
+        inputs = [i for i in self.graph.input if i.name not in inits]
+        if len(inputs) != 1:
+            raise self.fail(f"expected one image input, found {len(inputs)}: {', '.join(i.name for i in inputs)}")
+        value = inputs[0]
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != 4:
+            raise self.fail(f"input '{value.name}' has rank {len(dims)}; costmodel reads [N, C, H, W] images")
+        sizes = []
+        for axis, dim in zip(("channels", "height", "width"), dims[1:], strict=True):
+            if not dim.HasField("dim_value"):
+                raise self.fail(f"input '{value.name}' has a symbolic {axis}; costmodel needs a fixed input size")
+            sizes.append(int(dim.dim_value))
+        c, h, w = sizes
+        if h != w:
+            raise self.fail(f"input '{value.name}' is {h}×{w}; costmodel's specs have square inputs")
+        return value.name, (c, h, w)
+
+    def infer_shapes(self, input_name: str) -> dict[str, tuple[int, ...] | None]:
+        """Every tensor's shape with batch 1, from ONNX shape inference (None where it has none)."""
+        # Inference runs on a copy without the large weights (declared as inputs of their shapes), so
+        # that a 200 MB AlexNet is not copied and serialised twice.
+        large = [init for init in self.graph.initializer if init.name not in self.constants]
+        listed = {value.name for value in self.graph.input}
+        proto = self.onnx.ModelProto(
+            ir_version=self.proto.ir_version, opset_import=self.proto.opset_import, functions=self.proto.functions
+        )
+        graph = proto.graph
+        graph.name = self.graph.name
+        graph.node.extend(self.graph.node)
+        graph.input.extend(self.graph.input)
+        graph.output.extend(self.graph.output)
+        graph.initializer.extend(init for init in self.graph.initializer if init.name in self.constants)
+        graph.input.extend(
+            self.onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims))
+            for init in large
+            if init.name not in listed
+        )
+        for value in proto.graph.input:
+            if value.name == input_name:
+                value.type.tensor_type.shape.dim[0].Clear()
+                value.type.tensor_type.shape.dim[0].dim_value = 1
+        for value in proto.graph.output:  # declared output shapes may name the batch; let inference say
+            value.type.tensor_type.ClearField("shape")
+        try:
+            inferred = self.onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        except Exception as err:  # inference errors come as several onnx-internal types
+            raise self.fail(f"ONNX shape inference failed: {err}") from None
+        shapes: dict[str, tuple[int, ...] | None] = {}
+        for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
+            tensor = value.type.tensor_type
+            if not tensor.HasField("shape"):
+                shapes[value.name] = None
+                continue
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+            shapes[value.name] = None if None in dims else tuple(int(d) for d in dims)
+        shapes.update(self.constant_shapes)
+        return shapes
+
+    def is_static(self, tensor: str) -> bool:
+        return tensor in self.static
+
+    def shape(self, tensor: str, node: _OnnxNode) -> tuple[int, ...]:
+        shape = self.shapes.get(tensor)
+        if shape is None:
+            raise self.fail(f"ONNX shape inference gives no static shape for '{tensor}'", node.name)
+        return shape
+
+    def constant(self, tensor: str, node: _OnnxNode, what: str) -> np.ndarray:
+        if tensor not in self.constants:
+            raise self.fail(f"{node.op_type}'s {what} must be a constant (an initializer or a Constant)", node.name)
+        return self.constants[tensor]
+
+    def src(self, tensor: str, node: _OnnxNode) -> str:
+        if tensor not in self.source:
+            if self.is_static(tensor):
+                raise self.fail(f"{node.op_type} of a constant is not a layer costmodel can count", node.name)
+            raise self.fail(f"input '{tensor}' comes from no layer", node.name)
+        return self.source[tensor]
+
+    def only_consumer(self, tensor: str) -> _OnnxNode | None:
+        users = self.consumers.get(tensor, [])
+        if len(users) == 1 and tensor not in self.graph_outputs:
+            return users[0]
+        return None
+
+    # -- one node ---------------------------------------------------------------------------------
+
+    def add(self, node: _OnnxNode, op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> None:
+        entry: dict[str, Any] = {"op": op, "name": node.name, "from": [self.src(i, node) for i in inputs]}
+        entry.update(attrs)
+        self.layers.append(entry)
+        self.source[output or node.outputs[0]] = node.name
+        self.layer_outputs[node.name] = output or node.outputs[0]
+
+    def layer(self, node: _OnnxNode) -> None:
+        IMPORTERS[node.op_type].from_onnx(node, self)  # checked before: only supported operators get here
+
+    def stored(self, node: _OnnxNode, array: str, tensor: str, how: str = "", scale: float = 1.0) -> None:
+        self.arrays.setdefault(node.name, {})[array] = (tensor, how, scale)
+
+    def absorb(self, node: _OnnxNode) -> None:
+        """``node`` is part of the layer being read (a fully-connected layer's bias add)."""
+        self.absorbed.add(node.name)
+
+    def shape_of(self, tensor: str) -> tuple[int, ...] | None:
+        return self.shapes.get(tensor)
+
+    def static_shape(self, tensor: str) -> tuple[int, ...] | None:
+        return self.constant_shapes.get(tensor)
+
+    def activation_inputs(self, node: _OnnxNode) -> list[str]:
+        return [i for i in node.inputs if i and not self.is_static(i)]
+
+    def spatial(self, node: _OnnxNode, tensor: str) -> tuple[int, int, int]:
+        shape = self.shape(tensor, node)
+        if len(shape) != 4:
+            raise self.fail(f"{node.op_type} needs an [N, C, H, W] input, got shape {list(shape)}", node.name)
+        return shape[1], shape[2], shape[3]
+
+    def window(self, node: _OnnxNode, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:
+        """k, stride and pad of a Conv or pooling node, as costmodel attributes."""
+        attrs = node.attrs
+        if len(kernel) != 2:
+            raise self.fail(f"only 2-D {node.op_type} is supported, got a {len(kernel)}-D kernel", node.name)
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise self.fail(
+                f"dilated {node.op_type} (dilations {list(attrs['dilations'])}) is not supported", node.name
+            )
+        strides = list(attrs.get("strides", [1, 1]))
+        auto_pad = attrs.get("auto_pad", b"NOTSET")
+        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+        _, h, w = self.spatial(node, node.inputs[0])
+        out = self.shapes.get(node.outputs[0])
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            pad: Any = "same"
+        elif auto_pad == "VALID":
+            pad = 0
+        else:
+            pad = self.pads(node, list(attrs.get("pads", [0, 0, 0, 0])), (h, w), kernel, strides, out, ceil_mode)
+        return {"k": _compact(kernel), "stride": _compact(strides), "pad": pad}
+
+    def pads(
+        self,
+        node: _OnnxNode,
+        pads: list[int],
+        size: tuple[int, int],
+        kernel: list[int],
+        strides: list[int],
+        out: tuple[int, ...] | None,
+        ceil_mode: bool,
+    ) -> Any:
+        top, left, bottom, right = pads
+        if top == bottom and left == right:
+            return _compact([top, left])
+        # Asymmetric: only the output size matters for the counts; find symmetric padding or 'same'
+        # (TensorFlow's, the odd pixel after) that gives the same output.
+        if out is not None and len(out) == 4:
+            if all(o == math.ceil(s / st) for o, s, st in zip(out[2:], size, strides, strict=True)):
+                return "same"
+            if (top + bottom) % 2 == 0 and (left + right) % 2 == 0:
+                return _compact([(top + bottom) // 2, (left + right) // 2])
+        raise self.fail(
+            f"asymmetric padding {pads} of {node.op_type} is not supported (no symmetric or 'same' padding "
+            "gives the same output)",
+            node.name,
+        )
+
+    def is_flatten(self, node: _OnnxNode) -> bool:
+        if node.op_type not in ("Flatten", "Reshape"):
+            return False
+        source = self.shapes.get(node.inputs[0])
+        out = self.shapes.get(node.outputs[0])
+        if source is None or out is None or len(out) != 2 or out[0] != source[0]:
+            return False
+        if node.op_type == "Flatten" and node.attrs.get("axis", 1) not in (1, 1 - len(source)):
+            return False
+        return out[1] == int(np.prod(source[1:]))
+
+
+def _compact(values: Iterable[int]) -> Any:
+    """One number when both sides agree, else [h, w] (as a spec writes them)."""
+    values = [int(v) for v in values]
+    return values[0] if len(set(values)) == 1 else values

@@ -1,0 +1,61 @@
+"""The operator registry: each operator type defined once, one module per family.
+
+``costmodel.ops.base`` says what an operator is; ``conv``, ``linear``, ``norm``, ``activation``,
+``pool``, ``merge`` and ``misc`` define them. Importing this package registers every one of them in
+:data:`REGISTRY` (YAML name -> class). Adding an operator is one class in its family's module and one
+row in the tests.
+"""
+
+from __future__ import annotations
+
+from costmodel.ops import activation, conv, linear, merge, misc, norm, pool
+from costmodel.ops.base import (
+    BIAS,
+    CAPABILITIES,
+    CHANNELS,
+    EXPR,
+    FLAG,
+    NORM_AFFINE,
+    NORM_STATS,
+    NUMBER,
+    PAD,
+    PAIR,
+    REGISTRY,
+    WEIGHT,
+    WEIGHT_KINDS,
+    Array,
+    Epilogue,
+    Operator,
+    Shape,
+    ShapeError,
+    WeightArray,
+    declares,
+    product,
+)
+
+FAMILIES = (activation, conv, linear, merge, misc, norm, pool)
+
+__all__ = [
+    "BIAS",
+    "CAPABILITIES",
+    "CHANNELS",
+    "EXPR",
+    "FAMILIES",
+    "FLAG",
+    "NORM_AFFINE",
+    "NORM_STATS",
+    "NUMBER",
+    "PAD",
+    "PAIR",
+    "REGISTRY",
+    "WEIGHT",
+    "WEIGHT_KINDS",
+    "Array",
+    "Epilogue",
+    "Operator",
+    "Shape",
+    "ShapeError",
+    "WeightArray",
+    "declares",
+    "product",
+]

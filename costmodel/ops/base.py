@@ -1,0 +1,340 @@
+"""What every operator is: attributes, weight kinds, capabilities, the registry and shape helpers.
+
+An operator is a frozen dataclass registered under its YAML name. Its fields are the schema of its YAML
+entry; its methods are its capabilities: the shape rule, the weight arrays (parameter counts are derived
+from these, never typed separately), the multiply-accumulates, the other ops, the NumPy kernel, and
+how it is written to and read from ONNX. The base class only holds placeholders for them, marked
+:func:`undeclared`, so that a registered operator that forgets one is caught by a test rather than by
+a user. All formulas go through :mod:`costmodel.intmath`, so they give exact integers for a concrete
+point and sympy closed forms for symbols.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+from costmodel import intmath
+from costmodel.intmath import Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from costmodel.graph import Node
+
+Shape = tuple[Value, ...]
+Array = Any  # a numpy.ndarray (numpy is imported only when a kernel runs)
+
+# Field kinds: how a YAML value becomes an attribute value.
+EXPR = "expr"  # an integer expression
+CHANNELS = "channels"  # an integer expression scaled by the spec's width rule unless fixed()
+PAIR = "pair"  # an expression or [h, w]
+PAD = "pad"  # like PAIR, or 'same' / 'valid'
+FLAG = "flag"  # true / false
+NUMBER = "number"  # any number (dropout probability)
+
+WEIGHT = "weight"
+BIAS = "bias"
+NORM_AFFINE = "norm_affine"
+NORM_STATS = "norm_stats"
+WEIGHT_KINDS = (WEIGHT, BIAS, NORM_AFFINE, NORM_STATS)
+
+# What a registered operator must declare (a method of its own or of a family base, not Operator's).
+CAPABILITIES = ("output_shape", "weights", "macs", "other_ops", "kernel", "to_onnx", "from_onnx")
+
+
+class ShapeError(ValueError):
+    """The operator cannot take these inputs (the graph adds file, line and layer)."""
+
+
+@dataclass(frozen=True)
+class WeightArray:
+    kind: str
+    shape: Shape
+
+    @property
+    def size(self) -> Value:
+        return product(self.shape)
+
+
+_REQUIRED = object()
+
+
+def attr(kind: str, default: Any = _REQUIRED, doc: str = "") -> Any:
+    """A dataclass field carrying its YAML kind; without a default the attribute is required."""
+    meta = {"kind": kind, "doc": doc}
+    if default is _REQUIRED:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def product(values: Shape) -> Value:
+    result: Value = 1
+    for v in values:
+        result = result * v
+    return result
+
+
+def known(*values: Value) -> bool:
+    """Whether every value is a number (a shape check can only decide on numbers)."""
+    return all(intmath.is_number(v) for v in values)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def undeclared(method: _F) -> _F:
+    """Mark the base class's placeholder of a capability."""
+    method.undeclared = True  # type: ignore[attr-defined]
+    return method
+
+
+def declares(cls: type[Operator], capability: str) -> bool:
+    """Whether ``cls`` declares ``capability`` itself or through a family base (not the placeholder)."""
+    member = inspect.getattr_static(cls, capability)
+    member = getattr(member, "__func__", member)  # a classmethod's function
+    return not getattr(member, "undeclared", False)
+
+
+REGISTRY: dict[str, type[Operator]] = {}
+
+_Op = TypeVar("_Op", bound="type[Operator]")
+
+
+def register(cls: _Op) -> _Op:
+    REGISTRY[cls.op_name] = cls
+    return cls
+
+
+class OnnxWriter(Protocol):
+    """What an operator's :meth:`Operator.to_onnx` may ask of the exporter."""
+
+    def inputs(self, node: Node) -> list[str]:
+        """The tensors holding the layer's inputs."""
+
+    def emit(self, op_type: str, name: str, inputs: list[str], **attrs: Any) -> str:
+        """Add one ONNX node; returns its output tensor."""
+
+    def constant(self, layer: str, name: str, value: Array) -> str:
+        """Add a float32 initializer ``layer/name``; returns its name."""
+
+    def array(self, node: Node, name: str) -> str:
+        """The layer's weight array ``name`` as an initializer (a host's with its batch norm folded in)."""
+
+
+class OnnxReader(Protocol):
+    """What an operator's :meth:`Operator.from_onnx` may ask of the importer (``node`` is its ONNX node:
+    ``name``, ``op_type``, ``inputs``, ``outputs``, ``attrs``)."""
+
+    opset: int
+
+    def add(self, node: Any, op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> None:
+        """Add a layer of operator ``op`` made from ``node``."""
+
+    def fail(self, message: str, layer: str | None = None) -> Exception:
+        """The error to raise for an ONNX node costmodel cannot read."""
+
+    def shape(self, tensor: str, node: Any) -> tuple[int, ...]: ...
+
+    def constant(self, tensor: str, node: Any, what: str) -> Array: ...
+
+    def is_static(self, tensor: str) -> bool: ...
+
+    def stored(self, node: Any, array: str, tensor: str, how: str = "", scale: float = 1.0) -> None:
+        """The layer's weight ``array`` is the file's ``tensor`` ("T": transposed, "flat": flattened)."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An operator type: its attributes are the dataclass fields, its capabilities the methods."""
+
+    op_name: ClassVar[str] = ""
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int] = 1
+    other_ops_per_element: ClassVar[int] = 0
+    doc: ClassVar[str] = ""
+    # An elementwise kernel that can write its result over its input (it has kernel_in_place): the
+    # executor passes overwrite=True when nothing else will read that input.
+    in_place: ClassVar[bool] = False
+    # A layer whose kernel takes an ``activation`` to run on its output while it is in cache (Epilogue).
+    runs_activation: ClassVar[bool] = False
+    # An elementwise activation such a layer may run for it (it has kernel_in_place).
+    fusable_activation: ClassVar[bool] = False
+    # A per-channel affine map that folds into the layer before it when that layer takes it (batch norm).
+    folds_into_host: ClassVar[bool] = False
+    # A layer whose weight and bias can absorb a per-channel affine map after it (conv, linear).
+    takes_folded_norm: ClassVar[bool] = False
+    # A layer that flattens a (C, H, W) input itself: an ONNX Flatten that only feeds it is part of it.
+    flattens_input: ClassVar[bool] = False
+    # The ONNX operator types :meth:`from_onnx` reads; () says the operator is never imported.
+    onnx_types: ClassVar[tuple[str, ...] | None] = None
+
+    @classmethod
+    def schema(cls) -> dict[str, str]:
+        return {f.name: f.metadata["kind"] for f in fields(cls)}
+
+    @classmethod
+    def required(cls) -> set[str]:
+        return {f.name for f in fields(cls) if f.default is MISSING}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each attribute's default (dataclasses.MISSING for a required one)."""
+        return {f.name: f.default for f in fields(cls)}
+
+    @undeclared
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        raise NotImplementedError(f"{self.op_name} declares no shape rule")
+
+    @undeclared
+    def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
+        raise NotImplementedError(f"{self.op_name} declares no weights")
+
+    @undeclared
+    def macs(self, inputs: list[Shape], output: Shape) -> Value:
+        raise NotImplementedError(f"{self.op_name} declares no MAC count")
+
+    @undeclared
+    def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
+        raise NotImplementedError(f"{self.op_name} declares no count of other ops")
+
+    def type_label(self, inputs: list[Shape]) -> str:
+        """The row this operator counts under in a breakdown by operator type."""
+        return self.op_name
+
+    @undeclared
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """Run the operator on float32 batches: (N, C, H, W) or (N, F) arrays, one per input.
+
+        ``weights`` holds exactly the arrays of :meth:`weights` (same names and shapes). Returns the
+        output batch and the multiply-accumulates performed, counted from the operand shapes of the
+        products that ran (an (M, K) x (K, N) matmul counts M·K·N; a window multiply-add over an array
+        of E elements counts E per window offset), for the whole batch. Elementwise scaling (batch norm,
+        a gate, an average's divide) is not a product in this sense: it counts under other ops, as in
+        the formulas.
+        """
+        raise NotImplementedError(f"{self.op_name} has no NumPy kernel")
+
+    def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
+        """The kernel, writing over its input when ``overwrite`` (only where :attr:`in_place`)."""
+        raise NotImplementedError(f"{self.op_name} has no in-place kernel")
+
+    @undeclared
+    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+        """Write the layer ``node`` (of this operator, at a concrete point) as ONNX nodes."""
+        raise NotImplementedError(f"{self.op_name} declares no ONNX export")
+
+    @classmethod
+    @undeclared
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        """Read an ONNX node of one of :attr:`onnx_types` as a layer (``reader.add``)."""
+        raise NotImplementedError(f"{cls.op_name} declares no ONNX import")
+
+
+@dataclass(frozen=True)
+class ParameterFree(Operator):
+    """An operator without weights or products: pools, merges, reshapes, activations."""
+
+    def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
+        return {}
+
+    def macs(self, inputs: list[Shape], output: Shape) -> Value:
+        return 0
+
+    def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
+        return self.other_ops_per_element * product(output)
+
+
+@dataclass(frozen=True)
+class Elementwise(ParameterFree):
+    """A single-input operator whose output has its input's shape (activations, dropout)."""
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What a conv or linear layer does to its output right after its products, block by block while
+    the block is in cache: add its bias, then run the activation the executor fused into it."""
+
+    bias: Array | None = None
+    activation: Operator | None = None
+
+    def __call__(self, block: Array, channel_axis: int) -> None:
+        if self.bias is not None:
+            shape = [1] * block.ndim
+            shape[channel_axis] = -1
+            block += self.bias.reshape(shape) if self.bias.ndim == 1 else self.bias
+        if self.activation is not None:
+            self.activation.kernel_in_place([block], {}, overwrite=True)
+
+    def along_rows(self, width: int) -> Epilogue:
+        """The same epilogue for channels-last blocks (..., width, C): the bias tiled to (width, C), so
+        that its add runs along whole rows rather than C values at a time."""
+        if self.bias is None:
+            return self
+        return Epilogue(numpy().tile(self.bias, (width, 1)), self.activation)
+
+
+# -- shape helpers ---------------------------------------------------------------------------------
+
+
+def pair(value: Any) -> tuple[Value, Value]:
+    if isinstance(value, tuple):
+        return value
+    return (value, value)
+
+
+def positive(value: Value, what: str) -> None:
+    if intmath.is_number(value) and (value != int(value) or value < 1):
+        raise ShapeError(f"{what} must be a positive integer, got {value}")
+
+
+def nonnegative(value: Value, what: str) -> None:
+    if intmath.is_number(value) and (value != int(value) or value < 0):
+        raise ShapeError(f"{what} must be a whole number of at least 0, got {value}")
+
+
+def pads(pad: Any) -> tuple[Any, Any]:
+    """(height, width) padding; 'same' and 'valid' stay as they are, numbers must not be negative."""
+    if pad in ("same", "valid"):
+        return pad, pad
+    ph, pw = pair(pad)
+    nonnegative(ph, "pad")
+    nonnegative(pw, "pad")
+    return ph, pw
+
+
+def spatial(shape: Shape, op: str) -> tuple[Value, Value, Value]:
+    if len(shape) != 3:
+        raise ShapeError(f"{op} needs a (channels, height, width) input, got shape {show_shape(shape)}")
+    return shape[0], shape[1], shape[2]
+
+
+def show_shape(shape: Shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def window_out(op: str, size: Value, kernel: Value, stride: Value, pad: Any, ceil_mode: bool, axis: str) -> Value:
+    """Output side of a conv or pool window along one axis; an error when not one window fits."""
+    if pad == "same":
+        out = intmath.same_out(size, stride)
+    else:
+        out = intmath.conv_out(size, kernel, stride, 2 * (0 if pad == "valid" else pad), ceil_mode)
+    if intmath.is_number(out) and out < 1:
+        raise ShapeError(
+            f"input {axis} {size} is too small for the {kernel}-wide {op} window (stride {stride}, padding {pad})"
+        )
+    return out
+
+
+def numpy() -> Any:
+    """NumPy, imported when a kernel first runs: counting never needs it."""
+    import numpy
+
+    return numpy
+
+
+def ints(*values: Value) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
