@@ -21,8 +21,10 @@ from costmodel import conventions, intmath
 from costmodel.conventions import Counting
 from costmodel.costs import Costs, count
 from costmodel.errors import SpecError, UsageError, did_you_mean
+from costmodel.evaluation import evaluate
+from costmodel.expansion import expand
 from costmodel.expressions import ExpressionError, mapping_lookup
-from costmodel.graph import Network, Structure, expand
+from costmodel.graph import Network, Structure
 from costmodel.intmath import exact_number
 from costmodel.spec import CLASSES_SYMBOL, WIDTH_SYMBOL, Roles, Spec, read_spec
 
@@ -206,7 +208,7 @@ class Model:
 
     def network(self, point: Point) -> Network:
         try:
-            return self.structure.evaluate(dict(point.values))
+            return evaluate(self.structure, dict(point.values))
         except SpecError as err:
             if TOO_SMALL in err.message and self.base_resolution is not None:
                 minimum = self.min_resolution(point)
@@ -233,7 +235,7 @@ class Model:
         def valid(side: int) -> bool:
             values[rho] = Fraction(side) / base
             try:
-                self.structure.evaluate(dict(values))
+                evaluate(self.structure, dict(values))
             except SpecError as err:
                 if TOO_SMALL in err.message:
                     return False
@@ -262,7 +264,7 @@ class Model:
 
     @cached_property
     def symbolic_network(self) -> Network:
-        return self.structure.evaluate(dict(self.sympy_symbols))
+        return evaluate(self.structure, dict(self.sympy_symbols))
 
     def symbolic_costs(self, counting: Counting | str = conventions.DEFAULT) -> Costs:
         """Closed-form costs, built once per counting convention (a build takes a fraction of a second)."""

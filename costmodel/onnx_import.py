@@ -29,7 +29,8 @@ import numpy as np
 import yaml
 
 from costmodel.errors import SpecError
-from costmodel.graph import INPUT, Structure, expand
+from costmodel.expansion import expand
+from costmodel.graph import INPUT, Structure
 from costmodel.model import Model
 from costmodel.onnx_common import INPUT_NAME, OPSET, require_onnx
 from costmodel.ops import REGISTRY, Operator

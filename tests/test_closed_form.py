@@ -9,7 +9,7 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from costmodel import SpecError, UserError, load_model, symbolic
+from costmodel import UserError, load_model, symbolic
 from costmodel.resources import builtin_names
 
 MODELS = builtin_names()

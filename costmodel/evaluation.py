@@ -1,0 +1,184 @@
+"""Pass two: a :class:`~costmodel.graph.Structure` evaluated at a point, every shape inferred.
+
+The symbols are bound either to exact numbers (a concrete network: counts, the executor) or to sympy
+symbols (closed forms); the same walk serves both, through :mod:`costmodel.intmath`. A layer can exist
+only under a condition (a residual add where the widths agree): it is present, absent, or, for
+symbols, present under a sympy condition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costmodel import intmath
+from costmodel.errors import SpecError, did_you_mean, show_number
+from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, WIDTH_LOOKUP, Expr, ExpressionError
+from costmodel.graph import INPUT, Binding, Draft, Network, Node, Scope, Structure
+from costmodel.ops import CHANNELS, EXPR, FLAG, NUMBER, PAIR, Shape, ShapeError
+
+
+def evaluate(structure: Structure, env: dict[str, Any]) -> Network:
+    """Infer every shape with the symbols bound as in ``env`` (numbers or sympy symbols)."""
+    return _Evaluator(structure, env).run()
+
+
+class _Evaluator:
+    def __init__(self, structure: Structure, env: dict[str, Any]) -> None:
+        self.structure = structure
+        self.spec = structure.spec
+        self.env = env
+        self.shapes: dict[str, Shape] = {}
+        self.symbolic = any(not intmath.is_number(v) for v in env.values())
+        self.cache: dict[int, Any] = {}
+        self.in_progress: set[int] = set()
+
+    def fail(self, message: str, draft: Draft | None = None, line: int | None = None) -> SpecError:
+        return self.spec.error(
+            message, line=line or (draft.line if draft else None), layer=draft.name if draft else None
+        )
+
+    def run(self) -> Network:
+        spec = self.spec
+        base = self.lookup(None, INPUT)
+        try:
+            channels = spec.input_channels.evaluate(base)
+            size = spec.input_size.evaluate(base)
+        except ExpressionError as err:
+            raise self.fail(f"input: {err}", line=spec.input_line) from None
+        for what, value in (("input channels", channels), ("input size", size)):
+            if intmath.is_number(value) and (value != int(value) or value < 1):
+                raise self.fail(
+                    f"{what} must be a positive whole number, got {show_number(value)}", line=spec.input_line
+                )
+        channels, size = intmath.to_int(channels), intmath.to_int(size)
+        self.shapes[INPUT] = (channels, size, size)
+        nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
+        return Network(spec, dict(self.env), self.shapes[INPUT], nodes)
+
+    def lookup(self, scope: Scope | None, input_node: str):
+        def lookup(name: str) -> Any:
+            if name == INPUT_CHANNELS:
+                if input_node not in self.shapes:
+                    raise ExpressionError("in_channels has no meaning here (there is no input yet)")
+                return self.shapes[input_node][0]
+            if name.startswith(PARAM_PREFIX):
+                param = name[len(PARAM_PREFIX) :]
+                binding = scope.params.get(param) if scope else None
+                if binding is None:
+                    where = f"block '{scope.block}'" if scope and scope.block else "the top level"
+                    raise ExpressionError(f"unknown parameter ${param} in {where}")
+                return self.bound(binding)
+            if name in self.env:
+                return self.env[name]
+            if name == WIDTH_LOOKUP:
+                return self.width
+            known = ", ".join(sorted(self.env)) or "none"
+            raise ExpressionError(f"unknown name '{name}' (declared symbols: {known}){did_you_mean(name, self.env)}")
+
+        return lookup
+
+    def bound(self, binding: Binding) -> Any:
+        key = id(binding)
+        if key not in self.cache:
+            if key in self.in_progress:
+                raise ExpressionError(f"block parameters refer to each other in a circle ({binding.expr.text})")
+            self.in_progress.add(key)
+            try:
+                self.cache[key] = binding.expr.evaluate(self.lookup(binding.scope, binding.input_node))
+            finally:
+                self.in_progress.discard(key)
+        return self.cache[key]
+
+    def width(self, channels: Any) -> Any:
+        """The spec's width rule applied to a channel count (``width(c)`` in expressions)."""
+        rule = self.spec.width
+        return channels if rule is None else intmath.scale_width(rule.rule, channels, self.env.get(rule.multiplier, 1))
+
+    def scales(self, expr: Expr, scope: Scope) -> bool:
+        """Whether a width goes through the width rule: not when fixed() or derived from the input."""
+        if expr.fixed or INPUT_CHANNELS in expr.names or WIDTH_LOOKUP in expr.names:
+            return False
+        if expr.param is not None and expr.param in scope.params:
+            binding = scope.params[expr.param]
+            return self.scales(binding.expr, binding.scope)
+        return True
+
+    def attribute(self, draft: Draft, key: str, kind: str, value: Any, line: int) -> Any:
+        if kind in (FLAG,) or value in ("same", "valid") or value is None:
+            return value
+        if isinstance(value, tuple):
+            return tuple(self.attribute(draft, key, kind, v, line) for v in value)
+        lookup = self.lookup(draft.scope, draft.inputs[0])
+        try:
+            result = value.evaluate(lookup)
+        except ExpressionError as err:
+            raise self.fail(f"{key}: {err}", draft, line) from None
+        if (
+            kind == CHANNELS
+            and self.spec.width is not None
+            and self.spec.width.rule != "none"
+            and self.scales(value, draft.scope)
+        ):
+            result = intmath.scale_width(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
+        if isinstance(result, bool) or getattr(result, "is_Boolean", False):
+            raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)
+        if kind == NUMBER:
+            return result
+        if intmath.is_number(result) and result != int(result):
+            raise self.fail(f"{key} = {value.text} is {show_number(result)} here, not a whole number", draft, line)
+        if kind in (CHANNELS, PAIR, EXPR) and intmath.is_number(result) and result < 1:
+            raise self.fail(f"{key} = {value.text} is {show_number(result)} here; it must be at least 1", draft, line)
+        return intmath.to_int(result)
+
+    def node(self, draft: Draft) -> Node:
+        input_shapes = tuple(self.shapes[i] for i in draft.inputs)
+        schema = draft.op.schema()
+        values = {key: self.attribute(draft, key, schema[key], raw, line) for key, (raw, line) in draft.attrs.items()}
+        op = draft.op(**values)
+        present = self.presence(draft, input_shapes)
+        if present is False:
+            output = input_shapes[-1]  # an absent layer passes its (last) input through
+        else:
+            try:
+                output = op.output_shape(list(input_shapes))
+            except ShapeError as err:
+                hint = ""
+                if draft.residual:
+                    hint = (
+                        "; a residual adds its input back whenever the channel counts agree: "
+                        "give it a condition such as `when: $stride == 1`"
+                    )
+                raise self.fail(f"{err}{hint}", draft) from None
+            except ExpressionError as err:
+                raise self.fail(str(err), draft) from None
+            if present is not True:
+                # a residual add, where it exists, has its inputs' (equal) shape: nothing to blend
+                output = input_shapes[-1] if draft.residual else self.blend(draft, present, output, input_shapes[-1])
+        self.shapes[draft.name] = output
+        return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
+
+    def blend(self, draft: Draft, present: Any, output: Shape, passed: Shape) -> Shape:
+        """The shape of a layer that exists only under a symbolic condition."""
+        if len(output) != len(passed):
+            raise self.fail("a layer that exists only under a condition must keep its input's rank", draft)
+        return tuple(intmath.where(present, o, i) for o, i in zip(output, passed, strict=True))
+
+    def condition(self, binding: Binding, draft: Draft) -> Any:
+        try:
+            value = self.bound(binding)
+        except ExpressionError as err:
+            raise self.fail(f"when: {err}", draft) from None
+        if not isinstance(value, bool) and not (
+            getattr(value, "is_Boolean", False) or getattr(value, "is_Relational", False)
+        ):
+            raise self.fail(f"when: {binding.expr.text} is not a condition such as '$s == 1'", draft)
+        return value
+
+    def presence(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
+        """Whether the layer exists here: True, False, or a sympy condition (closed forms)."""
+        parts = [self.condition(binding, draft) for binding in draft.conditions]
+        if draft.residual:
+            if draft.condition is not None:
+                parts.append(self.condition(draft.condition, draft))
+            parts.append(intmath.equal(shapes[0][0], shapes[1][0]))
+        return intmath.all_of(parts)

@@ -1,0 +1,352 @@
+"""Pass one: from a spec's layer list to a :class:`~costmodel.graph.Structure`.
+
+Blocks, repeats, parallel branches and residuals expand into one draft per layer with a stable dotted
+name; every attribute is compiled through the whitelist grammar; the structure is checked (unknown ops
+and keys, missing block parameters, arity, cycles). Nothing here depends on a point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from costmodel import intmath
+from costmodel.errors import SpecError, did_you_mean
+from costmodel.expressions import PARAM_PREFIX, Expr, ExpressionError, constant
+from costmodel.graph import INPUT, Binding, Draft, Scope, Structure
+from costmodel.ops import EXPR, FLAG, PAD, PAIR, REGISTRY
+from costmodel.spec import Spec, compile_expr
+from costmodel.yamlfile import Located, LocatedList
+
+ENTRY_KEYS = ("op", "use", "parallel", "residual")
+COMMON_KEYS = ("name", "repeat", "from", "when")
+STRIDE_NAMES = ("stride", "s")
+MERGES = ("concat", "add", "mul")
+MAX_BLOCK_DEPTH = 16
+MAX_LAYERS = 20_000
+
+
+def expand(spec: Spec) -> Structure:
+    drafts: list[Draft] = []
+    expander = _Expander(spec, drafts)
+    top = Scope(prefix="", block=None)
+    expander.sequence(spec.layers, top, INPUT, group=None)
+    names = {d.name for d in drafts}
+    graph = nx.DiGraph()
+    graph.add_node(INPUT)
+    for d in drafts:
+        graph.add_node(d.name)
+    for d in drafts:
+        if d.from_refs is not None:
+            d.inputs = [_resolve_ref(spec, d, ref, names) for ref in d.from_refs]
+        _check_arity(spec, d)
+        for source in d.inputs:
+            graph.add_edge(source, d.name)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        first = cycle[0][1]
+        path = " -> ".join([cycle[0][0], *(edge[1] for edge in cycle)])
+        raise spec.error(f"layers form a cycle: {path}", line=expander.by_name[first].line, layer=first)
+    return Structure(spec, drafts, graph)
+
+
+def _resolve_ref(spec: Spec, draft: Draft, ref: str, names: set[str]) -> str:
+    for candidate in (draft.scope.prefix + ref, ref):
+        if candidate in names or candidate == INPUT:
+            if candidate == draft.name:
+                raise spec.error("a layer cannot take its own output as input", line=draft.from_line, layer=draft.name)
+            return candidate
+    raise spec.error(
+        f"'from' names unknown layer '{ref}'{did_you_mean(ref, names)}", line=draft.from_line, layer=draft.name
+    )
+
+
+def _check_arity(spec: Spec, d: Draft) -> None:
+    n = len(d.inputs)
+    if not d.op.min_inputs <= n <= d.op.max_inputs:
+        want = str(d.op.min_inputs) if d.op.min_inputs == d.op.max_inputs else f"at least {d.op.min_inputs}"
+        raise spec.error(f"{d.op.op_name} takes {want} input(s), got {n}", line=d.line, layer=d.name)
+
+
+class _Expander:
+    def __init__(self, spec: Spec, drafts: list[Draft]) -> None:
+        self.spec = spec
+        self.drafts = drafts
+        self.by_name: dict[str, Draft] = {}
+
+    def fail(self, message: str, line: int, layer: str | None = None) -> SpecError:
+        return self.spec.error(message, line=line, layer=layer)
+
+    def add(self, draft: Draft) -> str:
+        if draft.name in self.by_name or draft.name == INPUT:
+            raise self.fail(f"duplicate layer name '{draft.name}'", draft.line, draft.name)
+        if len(self.drafts) >= MAX_LAYERS:
+            raise self.fail(f"the spec expands to more than {MAX_LAYERS:,} layers", draft.line, draft.name)
+        self.by_name[draft.name] = draft
+        self.drafts.append(draft)
+        return draft.name
+
+    def sequence(self, entries: Any, scope: Scope, current: str, group: str | None, line: int = 0) -> str:
+        """Expand a list of layers (or one layer); ``line`` is where the list stands in its parent."""
+        if isinstance(entries, Located):
+            entries = LocatedList([entries])
+            entries.line = entries[0].line
+        if not isinstance(entries, LocatedList) or not entries:
+            raise self.fail(f"expected a non-empty list of layers, got {entries!r}", getattr(entries, "line", line))
+        for index, entry in enumerate(entries):
+            current = self.entry(entry, scope, current, group, entries.line_of_item(index))
+        return current
+
+    def entry(self, entry: Any, scope: Scope, current: str, group: str | None, line: int = 0) -> str:
+        if not isinstance(entry, Located):
+            raise self.fail(f"a layer must be a mapping like {{op: conv2d, ...}}, got {entry!r}", line)
+        kinds = [k for k in ENTRY_KEYS if k in entry]
+        if len(kinds) != 1:
+            unknown = [k for k in entry if k not in COMMON_KEYS]
+            hint = did_you_mean(unknown[0], ENTRY_KEYS) if unknown and not kinds else ""
+            raise self.fail(f"a layer needs exactly one of op:, use:, parallel:, residual:{hint}", entry.line)
+        kind = kinds[0]
+        explicit = entry.get("name")
+        if explicit is not None and (not isinstance(explicit, str) or not explicit.isidentifier()):
+            raise self.fail(f"layer name {explicit!r} must be an identifier", entry.line_of("name"))
+        repeat = self.repeat(entry, scope)
+        label = self.kind_label(entry, kind)
+        for r in range(repeat):
+            if explicit is not None:
+                name = scope.prefix + (explicit if repeat == 1 else f"{explicit}.{r + 1}")
+            else:
+                name = scope.auto_name(label)
+            this_group = group or name
+            from_refs = self.from_refs(entry) if r == 0 else None
+            first_rep = r == 0
+            conditions = scope.conditions
+            if "when" in entry and kind in ("op", "use"):
+                when = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
+                conditions = (*conditions, Binding(when, scope, current))
+            if kind == "op":
+                current = self.op_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
+            elif kind == "use":
+                current = self.use_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
+            elif kind == "parallel":
+                current = self.parallel_entry(entry, scope, current, name, this_group, explicit is not None)
+            else:
+                current = self.residual_entry(entry, scope, current, name, this_group, explicit is not None)
+        return current
+
+    def kind_label(self, entry: Located, kind: str) -> str:
+        if kind == "op":
+            return str(entry["op"])
+        if kind == "use":
+            return str(entry["use"])
+        if kind == "parallel":
+            return str(entry.get("merge", "parallel"))
+        return "residual"
+
+    def repeat(self, entry: Located, scope: Scope) -> int:
+        if "repeat" not in entry:
+            return 1
+        line = entry.line_of("repeat")
+        expr = compile_expr(entry["repeat"], self.spec.file, line, what="repeat")
+        try:
+            value = _constant_value(expr, scope)
+        except ExpressionError as err:
+            raise self.fail(f"repeat: {err}", line) from None
+        if not (intmath.is_number(value) and value == int(value) and 1 <= value <= 1000):
+            raise self.fail(f"repeat must be a whole number from 1 to 1000, got {value}", line)
+        return int(value)
+
+    def from_refs(self, entry: Located) -> list[str] | None:
+        if "from" not in entry:
+            return None
+        refs = entry["from"]
+        refs = [refs] if isinstance(refs, str) else refs
+        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
+            raise self.fail("'from' must be a layer name or a list of layer names", entry.line_of("from"))
+        return list(refs)
+
+    def op_entry(
+        self,
+        entry: Located,
+        scope: Scope,
+        current: str,
+        name: str,
+        group: str,
+        from_refs: list[str] | None,
+        first_rep: bool,
+        conditions: tuple[Binding, ...] = (),
+    ) -> str:
+        op_name = entry["op"]
+        op = REGISTRY.get(op_name) if isinstance(op_name, str) else None
+        if op is None:
+            raise self.fail(f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name)
+        schema = op.schema()
+        merged: dict[str, tuple[Any, int]] = {}
+        defaults = self.spec.defaults.get(op_name)
+        if defaults is not None:
+            merged.update({k: (v, defaults.line_of(k)) for k, v in defaults.items()})
+        for key, value in entry.items():
+            if key in ("op", *COMMON_KEYS):
+                continue
+            if key not in schema:
+                raise self.fail(
+                    f"unknown attribute '{key}' of {op_name}{did_you_mean(key, schema)}",
+                    entry.line_of(key),
+                    name,
+                )
+            merged[key] = (value, entry.line_of(key))
+        if not first_rep:
+            for key in STRIDE_NAMES:
+                if key in merged and key in schema:
+                    merged[key] = (1, merged[key][1])
+        missing = op.required() - merged.keys()
+        if missing:
+            raise self.fail(f"{op_name} needs {', '.join(sorted(missing))}", entry.line, name)
+        defaults = op.defaults()
+        for key, (value, line) in merged.items():
+            if value is None and defaults[key] is not None:  # `k:` with nothing after it
+                if key in op.required():
+                    raise self.fail(f"{op_name} needs a value for {key}", line, name)
+                shown = str(defaults[key]).lower() if isinstance(defaults[key], bool) else defaults[key]
+                raise self.fail(f"{key} is empty: give a value, or leave it out for {shown}", line, name)
+        attrs = {
+            key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()
+        }
+        draft = Draft(
+            name, op, attrs, scope, [current], entry.line, group, from_refs, entry.line_of("from"), conditions
+        )
+        return self.add(draft)
+
+    def compile_attr(self, kind: str, value: Any, line: int, layer: str, key: str) -> Any:
+        if kind == FLAG:
+            if not isinstance(value, bool):
+                raise self.fail(f"{key} must be true or false, got {value!r}", line, layer)
+            return value
+        if kind == PAD and value in ("same", "valid"):
+            return value
+        if kind in (PAIR, PAD) and isinstance(value, list):
+            if len(value) != 2:
+                raise self.fail(f"{key} must be one value or [height, width]", line, layer)
+            return tuple(self.compile_attr(EXPR, v, line, layer, key) for v in value)
+        if value is None and kind == PAIR:
+            return None
+        return compile_expr(value, self.spec.file, line, layer, what=key)
+
+    def use_entry(
+        self,
+        entry: Located,
+        scope: Scope,
+        current: str,
+        name: str,
+        group: str,
+        from_refs: list[str] | None,
+        first_rep: bool,
+        conditions: tuple[Binding, ...] = (),
+    ) -> str:
+        block_name = entry["use"]
+        block = self.spec.blocks.get(block_name) if isinstance(block_name, str) else None
+        if block is None:
+            raise self.fail(
+                f"unknown block '{block_name}'{did_you_mean(str(block_name), self.spec.blocks)}",
+                entry.line_of("use"),
+                name,
+            )
+        if scope.depth >= MAX_BLOCK_DEPTH:
+            raise self.fail(
+                f"blocks nested deeper than {MAX_BLOCK_DEPTH} (does '{block_name}' use itself?)",
+                entry.line,
+                name,
+            )
+        start = current
+        if from_refs is not None:
+            # The block's first layer takes the named input; model that with an identity-free path:
+            # the block is expanded from a placeholder resolved after the whole spec is read.
+            raise self.fail("'from' is not supported on a block use; put it on an op", entry.line_of("from"), name)
+        inner = Scope(prefix=name + ".", block=block.name, depth=scope.depth + 1, conditions=conditions)
+        for key, value in entry.items():
+            if key in ("use", *COMMON_KEYS):
+                continue
+            if key not in block.params:
+                raise self.fail(
+                    f"block '{block.name}' has no parameter '{key}'{did_you_mean(key, block.params)}",
+                    entry.line_of(key),
+                    name,
+                )
+            expr = compile_expr(value, self.spec.file, entry.line_of(key), name, what=key)
+            inner.params[key] = Binding(expr, scope, start)
+        if not first_rep:
+            for key in STRIDE_NAMES:
+                if key in block.params:
+                    inner.params[key] = Binding(constant(1), scope, start)
+        for param, default in block.params.items():
+            if param in inner.params:
+                continue
+            if default is None:
+                raise self.fail(f"block '{block.name}' needs parameter '{param}'", entry.line, name)
+            inner.params[param] = Binding(default, inner, start)
+        return self.sequence(block.body, inner, start, group)
+
+    def parallel_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
+        branches = entry["parallel"]
+        allowed = ("parallel", "merge", "name")
+        for key in entry:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key '{key}' in parallel{did_you_mean(key, allowed)}", entry.line_of(key), name
+                )
+        merge = entry.get("merge")
+        if merge not in MERGES:
+            raise self.fail(f"parallel needs merge: {' or '.join(MERGES)}", entry.line, name)
+        if not isinstance(branches, LocatedList) or len(branches) < 2:
+            raise self.fail("parallel needs a list of at least two branches", entry.line_of("parallel"), name)
+        # an empty branch is the identity: the parallel's input itself (the data side of a gate)
+        ends = [
+            current if branch == [] else self.sequence(branch, scope, current, group, branches.line_of_item(i))
+            for i, branch in enumerate(branches)
+        ]
+        draft = Draft(name, REGISTRY[merge], {}, scope, ends, entry.line, group, conditions=scope.conditions)
+        return self.add(draft)
+
+    def residual_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
+        allowed = ("residual", "when", "name")
+        for key in entry:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key '{key}' in residual{did_you_mean(key, allowed)}", entry.line_of(key), name
+                )
+        end = self.sequence(entry["residual"], scope, current, group, entry.line_of("residual"))
+        condition = None
+        if "when" in entry:
+            expr = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
+            condition = Binding(expr, scope, current)
+        draft = Draft(
+            name,
+            REGISTRY["add"],
+            {},
+            scope,
+            [current, end],
+            entry.line,
+            group,
+            conditions=scope.conditions,
+            condition=condition,
+            residual=True,
+        )
+        return self.add(draft)
+
+
+def _constant_value(expr: Expr, scope: Scope) -> Any:
+    """Evaluate a structural expression (repeat counts): block parameters only, no symbols."""
+
+    def lookup(name: str) -> Any:
+        if name.startswith(PARAM_PREFIX):
+            param = name[len(PARAM_PREFIX) :]
+            binding = scope.params.get(param)
+            if binding is None:
+                raise ExpressionError(f"unknown parameter ${param}")
+            return _constant_value(binding.expr, binding.scope)
+        raise ExpressionError(f"structure cannot depend on '{name}' (use a number or a block parameter)")
+
+    return expr.evaluate(lookup)
