@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.model import Model
 from costmodel.report import summary_context
@@ -29,14 +30,14 @@ def comparison_rows(
     alphas: list[str | None],
     resolutions: list[str | None],
     values: dict[str, str],
-    counting: str,
+    counting: Counting | str,
 ) -> list[dict[str, Any]]:
     """One summary per model and configuration; a symbol a model lacks (α for SqueezeNet) is skipped
     for that model rather than an error, so one command can tabulate the whole family."""
     rows = []
     for model in models:
         symbols = model.spec.symbols
-        own_alphas = alphas if "alpha" in symbols else [None]
+        own_alphas = alphas if model.roles.width is not None else [None]
         own_resolutions = resolutions if model.base_resolution is not None else [None]
         own_values = {name: value for name, value in values.items() if name in symbols}
         for alpha, resolution in itertools.product(own_alphas, own_resolutions):

@@ -11,8 +11,6 @@ from costmodel import intmath, symbolic
 from costmodel.model import Model
 from costmodel.report import plain_number
 
-SCALING_SYMBOLS = ("alpha", "rho")
-
 
 def _form(model: Model, value: Any, fixed: dict[Any, Any], smooth: bool) -> Any:
     value = sympy.sympify(value)
@@ -66,7 +64,8 @@ def expression_output(
     if parts:
         lines.append("")
     if smooth and fmt == "text":
-        scaling = [model.sympy_symbols[s] for s in SCALING_SYMBOLS if s in model.sympy_symbols]
+        roles = (model.roles.width, model.roles.resolution)
+        scaling = [model.sympy_symbols[s] for s in roles if s is not None]
         terms = symbolic.leading_terms(total, scaling) if scaling else []
         lines.append(f"{label}:")
         lines.append(f"  {_text(total, fmt)}")

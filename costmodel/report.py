@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from costmodel import conventions
+from costmodel.conventions import Counting
 from costmodel.costs import BREAKDOWN_NAMES, BYTES_PER_VALUE, Costs, activation_memory
 from costmodel.model import Model, Point
 
@@ -25,18 +26,20 @@ def _shape(shape: tuple) -> list[int]:
 
 
 def point_summary(model: Model, point: Point) -> dict[str, Any]:
+    """The point as the JSON shows it: α and ρ under those keys, whatever the spec calls them."""
     values = point.values
-    alpha = values.get("alpha")
-    rho = values.get("rho")
+    width, resolution = model.roles.width, model.roles.resolution
+    alpha = values.get(width) if width else None
+    rho = values.get(resolution) if resolution else None
     return {
         "alpha": plain_number(alpha) if alpha is not None else None,
         "rho": plain_number(rho) if rho is not None else None,
         "resolution": point.resolution,
-        "symbols": {k: plain_number(v) for k, v in values.items() if k not in ("alpha", "rho")},
+        "symbols": {k: plain_number(v) for k, v in values.items() if k not in (width, resolution)},
     }
 
 
-def summary_context(model: Model, point: Point, counting: str = conventions.DEFAULT) -> dict[str, Any]:
+def summary_context(model: Model, point: Point, counting: Counting | str = conventions.DEFAULT) -> dict[str, Any]:
     """Totals at a point: the JSON object of DESIGN.md without ``layers``."""
     costs = model.costs(point, counting)
     return _summary(model, point, costs)
@@ -76,9 +79,11 @@ def _summary(model: Model, point: Point, costs: Costs) -> dict[str, Any]:
 def published_accuracy(model: Model, point: Point) -> list[dict[str, Any]]:
     """The spec's published ImageNet accuracy rows for exactly this configuration."""
     rows = []
+    width = model.roles.width
+    point_alpha = point.values.get(width, Fraction(1)) if width else Fraction(1)
     for row in model.spec.accuracy:
         alpha = row.get("alpha")
-        same_alpha = alpha is None or Fraction(str(alpha)) == point.values.get("alpha", Fraction(1))
+        same_alpha = alpha is None or Fraction(str(alpha)) == point_alpha
         same_resolution = row.get("resolution", 224) == point.resolution
         same_variant = row.get("variant") in (None, model.spec.variant)
         if same_alpha and same_resolution and same_variant and point_is_default_elsewhere(model, point):
@@ -88,14 +93,11 @@ def published_accuracy(model: Model, point: Point) -> list[dict[str, Any]]:
 
 def point_is_default_elsewhere(model: Model, point: Point) -> bool:
     """Published accuracy is for the standard head: other symbols (classes...) at their defaults."""
-    return all(
-        value == model.spec.symbols[name].default
-        for name, value in point.values.items()
-        if name not in ("alpha", "rho")
-    )
+    scaling = (model.roles.width, model.roles.resolution)
+    return all(value == model.spec.symbols[name].default for name, value in point.values.items() if name not in scaling)
 
 
-def report_context(model: Model, point: Point, counting: str = conventions.DEFAULT) -> dict[str, Any]:
+def report_context(model: Model, point: Point, counting: Counting | str = conventions.DEFAULT) -> dict[str, Any]:
     """Everything ``costmodel report`` shows, per layer and in total."""
     costs = model.costs(point, counting)
     context = _summary(model, point, costs)

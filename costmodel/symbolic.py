@@ -13,6 +13,7 @@ from typing import Any
 
 import sympy
 
+from costmodel.conventions import DEFAULT, Counting
 from costmodel.model import Model, Point
 
 METRICS = ("params", "macs", "flops", "other_ops")
@@ -24,12 +25,12 @@ def _metric(costs_like: Any, metric: str) -> Any:
     return getattr(costs_like, metric)
 
 
-def closed_form(model: Model, metric: str = "macs", counting: str = "torchvision") -> Any:
+def closed_form(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> Any:
     """The exact total of ``metric`` as a sympy expression in the model's symbols."""
     return sympy.sympify(_metric(model.symbolic_costs(counting), metric))
 
 
-def per_layer(model: Model, metric: str = "macs", counting: str = "torchvision") -> dict[str, Any]:
+def per_layer(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
     """Exact closed forms per layer, leaving out layers whose count is identically zero."""
     rows = {}
     for layer in model.symbolic_costs(counting).layers:
@@ -39,7 +40,7 @@ def per_layer(model: Model, metric: str = "macs", counting: str = "torchvision")
     return rows
 
 
-def per_op_type(model: Model, metric: str = "macs", counting: str = "torchvision") -> dict[str, Any]:
+def per_op_type(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for layer in model.symbolic_costs(counting).layers:
         value = sympy.sympify(_metric(layer, metric))

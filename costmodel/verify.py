@@ -8,13 +8,14 @@ evaluated there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from costmodel import symbolic
-from costmodel.conventions import get_counting
+from costmodel.conventions import DEFAULT, Counting, get_counting
+from costmodel.errors import show_number
 from costmodel.executor import Record, Session, seeded_input, seeded_weights
-from costmodel.model import Model, Point
+from costmodel.model import Model, Point, PointOptions
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Verification:
 
     model: Model
     point: Point
-    counting: str
+    counting: Counting
     records: list[Record]
     macs: int
     params: int
@@ -70,7 +71,7 @@ def _closed(model: Model, metric: str, counting: str, point: Point) -> dict[str,
     }
 
 
-def verify(model: Model, point: Point, counting: str = "torchvision", seed: int = 0) -> Verification:
+def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed: int = 0) -> Verification:
     """Run the network at ``point`` and compare every layer with the counts and the exact closed forms.
 
     Checked per layer: presence and output shape; the parameters (every array the executor allocated,
@@ -82,6 +83,7 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
     import numpy as np
 
     convention = get_counting(counting)
+    everything = get_counting("keras")  # every kind of weight array counts
     network = model.network(point)
     weights = seeded_weights(network, seed)
     x = seeded_input(network, 1, seed)
@@ -94,11 +96,11 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
 
     by_name = {r.name: r for r in records}
     checks: list[tuple[str, dict[str, int], Any, dict[str, int]]] = []
-    all_costs = model.costs(point, "keras")
+    all_costs = model.costs(point, everything)
     executor_all = {r.name: r.params for r in records}
-    checks.append(("params (all arrays)", executor_all, all_costs, _closed(model, "params", "keras", point)))
+    checks.append(("params (all arrays)", executor_all, all_costs, _closed(model, "params", everything, point)))
     executor_params = executor_all
-    if counting != "keras":
+    if convention != everything:
         if convention.fold_norms:
             folded_output, folded = Session(network, weights, fold=True).run(x)  # norms folded into the convs
             scale = float(np.abs(output).max()) or 1.0
@@ -110,9 +112,10 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
             executor_params = {
                 r.name: sum(v for k, v in r.params_by_kind.items() if k in convention.kinds) for r in records
             }
-        counted = model.costs(point, counting)
-        checks.append((f"params ({counting})", executor_params, counted, _closed(model, "params", counting, point)))
-    checks.append(("MACs", {r.name: r.macs for r in records}, all_costs, _closed(model, "macs", "keras", point)))
+        counted = model.costs(point, convention)
+        closed = _closed(model, "params", convention, point)
+        checks.append((f"params ({convention.name})", executor_params, counted, closed))
+    checks.append(("MACs", {r.name: r.macs for r in records}, all_costs, _closed(model, "macs", everything, point)))
 
     closed_shapes = _closed_shapes(model, point)
     for node in network.nodes:
@@ -130,53 +133,41 @@ def verify(model: Model, point: Point, counting: str = "torchvision", seed: int 
             compare(name, check, executor.get(name, 0), counted.get(name, 0), closed.get(name, 0))
     macs = sum(r.macs for r in records)
     params = sum(executor_params.values())
-    return Verification(model, point, counting, records, macs, params, disagreements, executor_params)
+    return Verification(model, point, convention, records, macs, params, disagreements, executor_params)
 
 
 def point_label(model: Model, point: Point) -> str:
     """``mobilenet_v1 α=0.75 192×192`` (plus the variant and any other symbol off its default)."""
-    from costmodel.intmath import exact_number
-
     parts = [model.name + (f" [{model.spec.variant}]" if model.spec.variant else "")]
     for name, value in point.values.items():
-        default = exact_number(model.spec.symbols[name].default)
-        if name == "alpha":
-            parts.append(f"α={_number(value)}")
-        elif name != "rho" and value != default:
-            parts.append(f"{name}={_number(value)}")
+        if name == model.roles.width:
+            parts.append(f"α={show_number(value)}")
+        elif name != model.roles.resolution and value != model.spec.symbols[name].default:
+            parts.append(f"{name}={show_number(value)}")
     if point.resolution is not None:
         parts.append(f"{point.resolution}×{point.resolution}")
     return " ".join(parts)
 
 
-def _number(value: Any) -> str:
-    return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
-
-
-ALL_POINTS: tuple[dict[str, Any], ...] = (
-    {},
-    {"resolution": 97},
-    {"resolution": 161, "classes": 10},
-)
-ALPHA_POINTS: tuple[dict[str, Any], ...] = (
-    {"alpha": "0.35", "resolution": 161},
-    {"alpha": "1.3", "resolution": 97},
-    {"alpha": "0.75", "resolution": 192},
+# The points ``verify --all`` runs every model at (odd resolutions, another head), and those with α.
+ALL_POINTS = (PointOptions(), PointOptions(resolution="97"), PointOptions(resolution="161", classes="10"))
+ALPHA_POINTS = (
+    PointOptions(alpha="0.35", resolution="161"),
+    PointOptions(alpha="1.3", resolution="97"),
+    PointOptions(alpha="0.75", resolution="192"),
 )
 
 
-def all_points(model: Model) -> list[Any]:
-    """The points ``verify --all`` runs a model at: default, odd resolutions, non-standard α."""
-    chosen = list(ALL_POINTS)
-    if "alpha" in model.spec.symbols:
-        chosen += ALPHA_POINTS
-    points = []
-    for values in chosen:
-        if "classes" in values and "num_classes" not in model.spec.symbols:
-            values = {k: v for k, v in values.items() if k != "classes"}
-        if "resolution" in values and model.base_resolution is None:
-            values = {k: v for k, v in values.items() if k != "resolution"}
-        point = model.point(**values)
+def all_points(model: Model) -> list[Point]:
+    """The points ``verify --all`` runs a model at, less what the model has no symbol for."""
+    chosen = list(ALL_POINTS) + (list(ALPHA_POINTS) if model.roles.width is not None else [])
+    points: list[Point] = []
+    for options in chosen:
+        if model.roles.classes is None:
+            options = replace(options, classes=None)
+        if model.base_resolution is None:
+            options = replace(options, resolution=None)
+        point = options.resolve(model)
         if point not in points:
             points.append(point)
     return points
