@@ -31,7 +31,9 @@ def _point_or_none(model, **values):
     return point
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(
+    "name", [pytest.param(m, marks=pytest.mark.slow) if m.startswith("mobilenet_v3") else m for m in MODELS]
+)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(alpha=alphas, resolution=resolutions, num_classes=classes)
 def test_closed_form_equals_count(name: str, alpha: Fraction, resolution: int, num_classes: int) -> None:

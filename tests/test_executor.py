@@ -508,6 +508,7 @@ def test_verify_under_other_countings(counting: str) -> None:
     ok("verify", "mobilenet_v2", "--res", "64", "--alpha", "0.35", "--counting", counting)
 
 
+@pytest.mark.slow
 def test_verify_all() -> None:
     """Every built-in model and variant at the --all points (about ten seconds; the symbolic forms dominate)."""
     result = ok("verify", "--all")

@@ -483,6 +483,7 @@ def test_v2_first_block_adds_its_input_back_only_when_widths_agree() -> None:
             assert_closed_form_exact(V2, None, alpha)
 
 
+@pytest.mark.slow
 def test_v3_large_scan_expansions_and_residuals_follow_torchvision() -> None:
     """Every alpha of the scan: which expand convs and adds exist, and the totals, as torchvision builds them."""
     for alpha in SCAN:

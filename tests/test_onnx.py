@@ -30,10 +30,7 @@ from costmodel.errors import SpecError  # noqa: E402
 from costmodel.loading import load_model  # noqa: E402
 from costmodel.resources import builtin_names  # noqa: E402
 
-try:
-    from costmodel import executor
-except ImportError:  # pragma: no cover - the executor lands separately
-    executor = None
+from costmodel import executor  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 RELATIVE = 1e-4
@@ -47,6 +44,8 @@ POINTS = [(name, {"resolution": ALEXNET_SIDE if name == "alexnet" else 64}) for 
     ("mobilenet_v2", {"alpha": "0.35", "resolution": 47}),
 ]
 POINT_IDS = [f"{name}-" + "-".join(f"{k}{v}" for k, v in point.items()) for name, point in POINTS]
+# AlexNet's 200 MB of weights take seconds to export and run: a slow test
+INDEXES = [pytest.param(i, marks=pytest.mark.slow) if name == "alexnet" else i for i, (name, _) in enumerate(POINTS)]
 
 
 def session(path_or_bytes):
@@ -54,8 +53,6 @@ def session(path_or_bytes):
 
 
 def weights_for(network):
-    if executor is None:
-        pytest.skip("costmodel.executor (seeded_weights, forward) is not there yet")
     return executor.seeded_weights(network, seed=0)
 
 
@@ -80,7 +77,7 @@ def exports(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("index", range(len(POINTS)), ids=POINT_IDS)
+@pytest.mark.parametrize("index", INDEXES, ids=POINT_IDS)
 def test_export_is_valid_and_runs_like_the_executor(exports, index):
     model, point, path, weights = exports(index)
     network = model.network(point)
@@ -107,7 +104,7 @@ def test_export_is_valid_and_runs_like_the_executor(exports, index):
     assert np.max(np.abs(ours - theirs)) <= RELATIVE * np.max(np.abs(theirs))
 
 
-@pytest.mark.parametrize("index", range(len(POINTS)), ids=POINT_IDS)
+@pytest.mark.parametrize("index", INDEXES, ids=POINT_IDS)
 def test_export_then_import_counts_the_same(exports, index):
     model, point, path, seeded = exports(index)
     imported = load_model(str(path))

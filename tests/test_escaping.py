@@ -1,0 +1,63 @@
+"""Anything a user supplies reaches HTML only escaped: titles, sources, layer names (ONNX node names
+keep whatever characters they hold)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from costmodel.cli import main
+
+ATTACK = "<script>alert(1)</script>"
+SPEC = f"""\
+name: hostile
+title: "MobileNet {ATTACK}"
+source: "a <b>paper</b> & co"
+input: {{channels: 3, size: 8}}
+layers:
+  - {{op: conv2d, name: conv, out: 4, k: 3}}
+  - {{op: global_avg_pool}}
+"""
+
+
+def _html(*args: str) -> str:
+    result = CliRunner().invoke(main, [*args, "--format", "html"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", ["report", "table"])
+def test_a_spec_title_and_source_come_out_escaped(tmp_path: Path, command: str) -> None:
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    page = _html(command, str(spec))
+    assert "<script>" not in page and "<b>paper</b>" not in page
+    if command == "report":
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "a &lt;b&gt;paper&lt;/b&gt; &amp; co" in page
+
+
+def test_an_onnx_node_name_comes_out_escaped(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((2, 3, 1, 1), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["y"], name=f"conv{ATTACK}"),
+            helper.make_node("Relu", ["y"], ["z"], name="relu<img src=x onerror=alert(1)>"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 2, 4, 4])],
+        initializer=[weight],
+    )
+    path = tmp_path / "hostile.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    page = _html("report", str(path))
+    assert "<script>" not in page and "<img" not in page
+    assert "conv&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "relu&lt;img src=x onerror=alert(1)&gt;" in page
