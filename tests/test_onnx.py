@@ -24,13 +24,11 @@ ort = pytest.importorskip("onnxruntime")
 from click.testing import CliRunner  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from costmodel import intmath, onnx_export, onnx_import  # noqa: E402
+from costmodel import executor, intmath, onnx_export, onnx_import  # noqa: E402
 from costmodel.cli import main  # noqa: E402
 from costmodel.errors import SpecError  # noqa: E402
 from costmodel.loading import load_model  # noqa: E402
 from costmodel.resources import builtin_names  # noqa: E402
-
-from costmodel import executor  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 RELATIVE = 1e-4
