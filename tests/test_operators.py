@@ -23,6 +23,7 @@ import sympy
 from costmodel import ops
 from costmodel.ops import (
     BIAS,
+    CAPABILITIES,
     NORM_AFFINE,
     NORM_STATS,
     REGISTRY,
@@ -31,6 +32,7 @@ from costmodel.ops import (
     Operator,
     ShapeError,
     WeightArray,
+    declares,
 )
 
 Shape = tuple[Any, ...]
@@ -523,6 +525,41 @@ def test_registry_entry_is_a_frozen_dataclass_under_its_name(name: str) -> None:
 def test_required_attributes(name: str, required: set[str]) -> None:
     assert REGISTRY[name].required() == required
     assert required <= set(REGISTRY[name].schema())
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_operator_declares_every_capability(name: str) -> None:
+    """Shape rule, weights, MACs, other ops, kernel, ONNX export and import: each declared by the class
+    or its family base, never left to the base class's placeholder (ONNX import may say it has none)."""
+    cls = REGISTRY[name]
+    assert cls.onnx_types is not None, f"{name}: set onnx_types to the ONNX types it reads, or () for none"
+    needed = [c for c in CAPABILITIES if not (c == "from_onnx" and cls.onnx_types == ())]
+    missing = [c for c in needed if not declares(cls, c)]
+    assert not missing, f"{name} does not declare {missing}"
+    if cls.in_place or cls.fusable_activation:
+        assert "kernel_in_place" in {k for base in cls.__mro__[:-2] for k in vars(base)}, name
+
+
+def test_an_operator_that_forgets_a_capability_is_caught() -> None:
+    @dataclass(frozen=True)
+    class Forgetful(ops.base.Elementwise):
+        op_name = "forgetful"
+        onnx_types = ("Forgetful",)
+
+        def kernel(self, inputs: list[Any], weights: dict[str, Any]) -> tuple[Any, int]:
+            return inputs[0], 0
+
+    assert declares(Forgetful, "output_shape") and declares(Forgetful, "kernel")
+    assert not declares(Forgetful, "to_onnx") and not declares(Forgetful, "from_onnx")
+
+
+def test_every_onnx_type_is_read_by_one_operator() -> None:
+    pytest.importorskip("onnx")
+    from costmodel.onnx_import import IMPORTERS
+
+    claimed = [t for cls in REGISTRY.values() for t in cls.onnx_types or ()]
+    assert len(claimed) == len(set(claimed)) == len(IMPORTERS)
+    assert all(t in REGISTRY[IMPORTERS[t].op_name].onnx_types for t in IMPORTERS)
 
 
 def test_merge_operators_take_several_inputs() -> None:
