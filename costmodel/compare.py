@@ -19,7 +19,7 @@ def split_values(text: str | None, what: str) -> list[str | None]:
     """'0.5,0.75, 1.0' → ['0.5', '0.75', '1.0']; None → [None] (the model's default)."""
     if text is None:
         return [None]
-    values = [part.strip() for part in text.split(",")]
+    values: list[str | None] = [part.strip() for part in text.split(",")]
     if not all(values):
         raise UsageError(f"{what} takes a value or a comma-separated list, got {text!r}")
     return values

@@ -12,7 +12,7 @@ from typing import Any
 
 from costmodel import intmath
 from costmodel.errors import SpecError, did_you_mean, show_number
-from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, WIDTH_LOOKUP, Expr, ExpressionError
+from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, WIDTH_LOOKUP, Expr, ExpressionError, Lookup
 from costmodel.graph import INPUT, Binding, Draft, Network, Node, Scope, Structure
 from costmodel.ops import CHANNELS, EXPR, FLAG, NUMBER, PAIR, Shape, ShapeError
 
@@ -55,7 +55,7 @@ class _Evaluator:
         nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
         return Network(spec, dict(self.env), self.shapes[INPUT], nodes)
 
-    def lookup(self, scope: Scope | None, input_node: str):
+    def lookup(self, scope: Scope | None, input_node: str) -> Lookup:
         def lookup(name: str) -> Any:
             if name == INPUT_CHANNELS:
                 if input_node not in self.shapes:

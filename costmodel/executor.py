@@ -78,7 +78,8 @@ def _uniform(rng: Any, shape: tuple[int, ...], low: float, high: float) -> np.nd
     values = rng.random(shape, dtype=np.float32)  # [0, 1): four times faster than normal draws
     values *= np.float32(high - low)
     values += np.float32(low)
-    return values
+    result: np.ndarray = values
+    return result
 
 
 def _seeded(kind: str, name: str, shape: tuple[int, ...], rng: Any) -> np.ndarray:
@@ -115,7 +116,8 @@ def seeded_input(network: Network, batch: int = 1, seed: int = 0) -> np.ndarray:
     import numpy as np
 
     shape = (batch, *(int(s) for s in network.input_shape))
-    return _generator(seed, "input").standard_normal(shape, dtype=np.float32)
+    batch_of_images: np.ndarray = _generator(seed, "input").standard_normal(shape, dtype=np.float32)
+    return batch_of_images
 
 
 def load_array_file(path: str | Path, what: str) -> Any:
@@ -152,7 +154,8 @@ def save_weights(path: str | Path, weights: Weights) -> None:
     """Write weights as :func:`load_weights` reads them."""
     import numpy as np
 
-    np.savez(path, **{f"{layer}/{name}": array for layer, arrays in weights.items() for name, array in arrays.items()})
+    arrays = {f"{layer}/{name}": array for layer, arrays in weights.items() for name, array in arrays.items()}
+    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub types the keywords as allow_pickle
 
 
 def check_weights(network: Network, weights: Weights) -> None:
@@ -295,7 +298,7 @@ class Session:
             elif node.op.in_place and self._sole_reader(node, index, values):
                 output, macs = node.op.kernel_in_place(inputs, step.arrays, overwrite=True)
             elif step.activation is not None:
-                output, macs = node.op.kernel(inputs, step.arrays, activation=step.activation)
+                output, macs = node.op.kernel_then(inputs, step.arrays, step.activation)
             else:
                 output, macs = node.op.kernel(inputs, step.arrays)
             output = np.asarray(output, dtype=np.float32)

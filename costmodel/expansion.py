@@ -185,9 +185,9 @@ class _Expander:
             raise self.fail(f"unknown op '{op_name}'{did_you_mean(str(op_name), REGISTRY)}", entry.line_of("op"), name)
         schema = op.schema()
         merged: dict[str, tuple[Any, int]] = {}
-        defaults = self.spec.defaults.get(op_name)
-        if defaults is not None:
-            merged.update({k: (v, defaults.line_of(k)) for k, v in defaults.items()})
+        spec_defaults = self.spec.defaults.get(op_name)
+        if spec_defaults is not None:
+            merged.update({k: (v, spec_defaults.line_of(k)) for k, v in spec_defaults.items()})
         for key, value in entry.items():
             if key in ("op", *COMMON_KEYS):
                 continue

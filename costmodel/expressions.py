@@ -204,8 +204,9 @@ def parse(source: Any) -> Expr:
 
 
 def _check_literal(value: int | Fraction) -> None:
-    if abs(value) > MAX_LITERAL:
-        shown = str(value) if abs(value) < 10**30 else "with more than 30 digits"
+    size = abs(Fraction(value))
+    if size > MAX_LITERAL:
+        shown = str(value) if size < 10**30 else "with more than 30 digits"
         raise ExpressionError(f"number {shown} is too large (limit {MAX_LITERAL:.0e})")
 
 
@@ -223,7 +224,8 @@ class _Compiler:
             raise ExpressionError(f"expression nested more than {MAX_DEPTH} levels deep")
         self.depth += 1
         try:
-            return method(node)
+            compiled: Callable[[Lookup], Any] = method(node)
+            return compiled
         finally:
             self.depth -= 1
 
@@ -238,7 +240,7 @@ class _Compiler:
             _mantissa, _, exponent = literal.lower().partition("e")
             if exponent and abs(int(exponent)) > MAX_DECIMAL_EXPONENT:
                 raise ExpressionError(f"number {literal} is out of range")
-            exact = Fraction(literal)
+            exact: int | Fraction = Fraction(literal)
         else:
             exact = value
         _check_literal(exact)

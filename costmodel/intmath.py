@@ -58,7 +58,7 @@ def is_number(x: object) -> bool:
     return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
 
 
-def _sympy():
+def _sympy() -> Any:
     import sympy  # imported lazily: the numeric path never needs it
 
     return sympy
@@ -266,7 +266,7 @@ def _make_divisible_rule(value: Value, divisor: Value, min_value: Value | None =
 def _make_divisible_function() -> Any:
     sp = _sympy()
 
-    class make_divisible(sp.Function):
+    class make_divisible(sp.Function):  # type: ignore[misc, name-defined]
         """Unevaluated while its value is symbolic; an exact Integer once it is a number."""
 
         @classmethod

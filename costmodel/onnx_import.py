@@ -377,8 +377,8 @@ class _Importer:
             if not tensor.HasField("shape"):
                 shapes[value.name] = None
                 continue
-            dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-            shapes[value.name] = None if None in dims else tuple(int(d) for d in dims)
+            dims = [int(d.dim_value) if d.HasField("dim_value") else None for d in tensor.shape.dim]
+            shapes[value.name] = None if None in dims else tuple(d for d in dims if d is not None)
         shapes.update(self.constant_shapes)
         return shapes
 

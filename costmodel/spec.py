@@ -382,6 +382,8 @@ def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, int]:
 def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthRule | None:
     if raw is None:
         return None
+    raw_rule: Any
+    multiplier: Any
     if isinstance(raw, str):
         raw_rule, multiplier, where = raw, WIDTH_SYMBOL, line
     elif isinstance(raw, Located):

@@ -13,6 +13,7 @@ from typing import Any
 
 from costmodel import symbolic
 from costmodel.conventions import DEFAULT, Counting, get_counting
+from costmodel.costs import Costs
 from costmodel.errors import show_number
 from costmodel.executor import Record, Session, seeded_input, seeded_weights
 from costmodel.model import Model, Point, PointOptions
@@ -45,7 +46,7 @@ class Verification:
         return not self.disagreements
 
 
-def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[int, ...]]]:
+def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[int | str, ...]]]:
     """Presence and output shape of every layer, from the symbolic network substituted at the point."""
     import sympy
 
@@ -55,7 +56,7 @@ def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[in
         present = node.present
         if not isinstance(present, bool):
             present = bool(sympy.sympify(present).xreplace(substitution))
-        shape = []
+        shape: list[int | str] = []
         for size in node.output_shape:
             value = sympy.sympify(size).xreplace(substitution)
             shape.append(int(value) if value.is_Integer else str(value))
@@ -63,7 +64,7 @@ def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[in
     return result
 
 
-def _closed(model: Model, metric: str, counting: str, point: Point) -> dict[str, int]:
+def _closed(model: Model, metric: str, counting: Counting, point: Point) -> dict[str, int]:
 
     return {
         name: symbolic.evaluate(expr, model, point)
@@ -95,7 +96,7 @@ def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed:
             disagreements.append(Disagreement(layer, check, executor, count, closed))
 
     by_name = {r.name: r for r in records}
-    checks: list[tuple[str, dict[str, int], Any, dict[str, int]]] = []
+    checks: list[tuple[str, dict[str, int], Costs, dict[str, int]]] = []
     all_costs = model.costs(point, everything)
     executor_all = {r.name: r.params for r in records}
     checks.append(("params (all arrays)", executor_all, all_costs, _closed(model, "params", everything, point)))
@@ -128,9 +129,9 @@ def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed:
     names = [node.name for node in network.nodes]
     for check, executor, costs, closed in checks:
         metric = "macs" if check == "MACs" else "params"
-        counted = {layer.name: getattr(layer, metric) for layer in costs.layers}
+        by_layer = {layer.name: getattr(layer, metric) for layer in costs.layers}
         for name in names + sorted(set(closed) - set(names)):
-            compare(name, check, executor.get(name, 0), counted.get(name, 0), closed.get(name, 0))
+            compare(name, check, executor.get(name, 0), by_layer.get(name, 0), closed.get(name, 0))
     macs = sum(r.macs for r in records)
     params = sum(executor_params.values())
     return Verification(model, point, convention, records, macs, params, disagreements, executor_params)

@@ -16,7 +16,7 @@ from costmodel.errors import SpecError
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class Located(dict):
+class Located(dict[str, Any]):
     """A YAML mapping with the 1-based line of itself and of each of its keys."""
 
     line: int = 0
@@ -26,7 +26,7 @@ class Located(dict):
         return self.key_lines.get(key, self.line)
 
 
-class LocatedList(list):
+class LocatedList(list[Any]):
     """A YAML sequence with the 1-based line of itself and of each item."""
 
     line: int = 0

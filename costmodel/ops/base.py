@@ -111,15 +111,20 @@ class OnnxWriter(Protocol):
 
     def inputs(self, node: Node) -> list[str]:
         """The tensors holding the layer's inputs."""
+        ...
 
     def emit(self, op_type: str, name: str, inputs: list[str], **attrs: Any) -> str:
         """Add one ONNX node; returns its output tensor."""
+        ...
 
     def constant(self, layer: str, name: str, value: Array) -> str:
         """Add a float32 initializer ``layer/name``; returns its name."""
+        ...
 
-    def array(self, node: Node, name: str) -> str:
-        """The layer's weight array ``name`` as an initializer (a host's with its batch norm folded in)."""
+    def weights(self, node: Node) -> list[str]:
+        """The layer's weight arrays as initializers, in declaration order (a host's with its batch norm
+        folded in, and then a bias)."""
+        ...
 
 
 class OnnxReader(Protocol):
@@ -129,19 +134,54 @@ class OnnxReader(Protocol):
     opset: int
 
     def add(self, node: Any, op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> None:
-        """Add a layer of operator ``op`` made from ``node``."""
+        """Add a layer of operator ``op`` made from ``node`` (its output: ``output`` or the node's)."""
+        ...
 
     def fail(self, message: str, layer: str | None = None) -> Exception:
         """The error to raise for an ONNX node costmodel cannot read."""
+        ...
 
-    def shape(self, tensor: str, node: Any) -> tuple[int, ...]: ...
+    def stored(self, node: Any, array: str, tensor: str, how: str = "", scale: float = 1.0) -> None:
+        """The layer's weight ``array`` is the file's ``tensor`` ("T": transposed, "flat": flattened)."""
+        ...
+
+    def absorb(self, node: Any) -> None:
+        """``node`` is part of the layer being read (a fully-connected layer's bias add)."""
+        ...
+
+    def shape(self, tensor: str, node: Any) -> tuple[int, ...]:
+        """The tensor's static shape (batch 1); an error naming ``node`` when inference gives none."""
+        ...
+
+    def shape_of(self, tensor: str) -> tuple[int, ...] | None: ...
+
+    def static_shape(self, tensor: str) -> tuple[int, ...] | None:
+        """The shape of a constant (an initializer or a Constant node's value)."""
+        ...
 
     def constant(self, tensor: str, node: Any, what: str) -> Array: ...
 
     def is_static(self, tensor: str) -> bool: ...
 
-    def stored(self, node: Any, array: str, tensor: str, how: str = "", scale: float = 1.0) -> None:
-        """The layer's weight ``array`` is the file's ``tensor`` ("T": transposed, "flat": flattened)."""
+    def activation_inputs(self, node: Any) -> list[str]:
+        """The node's inputs that are not constants."""
+        ...
+
+    def only_consumer(self, tensor: str) -> Any | None:
+        """The one node that reads ``tensor``, if only one does and it is not a graph output."""
+        ...
+
+    def is_flatten(self, node: Any) -> bool:
+        """Whether a Flatten or Reshape node flattens to [N, C·H·W]."""
+        ...
+
+    def spatial(self, node: Any, tensor: str) -> tuple[int, int, int]:
+        """(C, H, W) of an [N, C, H, W] tensor; an error otherwise."""
+        ...
+
+    def window(self, node: Any, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:
+        """k, stride and pad of a Conv or pooling node, as costmodel attributes."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -214,6 +254,11 @@ class Operator:
         the formulas.
         """
         raise NotImplementedError(f"{self.op_name} has no NumPy kernel")
+
+    def kernel_then(self, inputs: list[Array], weights: dict[str, Array], activation: Operator) -> tuple[Array, int]:
+        """The kernel, running ``activation`` on its output while it is in cache (where
+        :attr:`runs_activation`)."""
+        raise NotImplementedError(f"{self.op_name} runs no activation for the layer after it")
 
     def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
         """The kernel, writing over its input when ``overwrite`` (only where :attr:`in_place`)."""

@@ -133,6 +133,9 @@ class Conv2d(Operator):
         epilogue(y, channel_axis=1)
         return y, n * groups * og * (cg * kh * kw) * (ho * wo)
 
+    def kernel_then(self, inputs: list[Array], weights: dict[str, Array], activation: Operator) -> tuple[Array, int]:
+        return self.kernel(inputs, weights, activation)
+
     def type_label(self, inputs: list[Shape]) -> str:
         kh, kw = pair(self.k)
         size = f"{kh}x{kw}"

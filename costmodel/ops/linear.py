@@ -71,6 +71,9 @@ class Linear(Operator):
         Epilogue(weights.get("bias"), activation)(y, channel_axis=1)
         return y, n * flat.shape[1] * w.shape[0]
 
+    def kernel_then(self, inputs: list[Array], weights: dict[str, Array], activation: Operator) -> tuple[Array, int]:
+        return self.kernel(inputs, weights, activation)
+
     def type_label(self, inputs: list[Shape]) -> str:
         return "fc"
 
