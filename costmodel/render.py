@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -72,7 +72,14 @@ def table(items: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> s
     """
     from tabulate import tabulate
 
-    formats: dict[str, Callable[[Any], str]] = {"": str, "num": str, "thousands": thousands, "si": si, "size": size, "shape": shape}
+    formats: dict[str, Callable[[Any], str]] = {
+        "": str,
+        "num": str,
+        "thousands": thousands,
+        "si": si,
+        "size": size,
+        "shape": shape,
+    }
     rows = [[formats[fmt](item[key]) for _, key, fmt in columns] for item in items]
     align = tuple("right" if fmt in ("num", "thousands", "si", "size") else "left" for _, _, fmt in columns)
     headers = [header for header, _, _ in columns]

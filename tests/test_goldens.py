@@ -32,3 +32,14 @@ def test_rendered_output_matches_golden(golden: str, args: list[str], update_gol
         path.write_text(result.output, encoding="utf-8")
     assert path.is_file(), f"missing golden {path.name}: run pytest --update-goldens"
     assert result.output == path.read_text(encoding="utf-8")
+
+
+def test_the_operator_reference_in_specs_readme_is_the_registry(update_goldens: bool) -> None:
+    from costmodel.ops import reference
+
+    readme = Path(__file__).resolve().parent.parent / "specs" / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    generated = reference.with_tables(text)
+    if update_goldens:
+        readme.write_text(generated, encoding="utf-8")
+    assert text == generated, "specs/README.md's operator tables differ from the registry: pytest --update-goldens"

@@ -424,3 +424,4 @@ def test_export_without_the_onnx_extra(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["export", "mobilenet", "-o", str(tmp_path / "m.onnx")])
     assert result.exit_code == 2, result.output
     assert result.output == "error: costmodel export needs the onnx extra: pip install 'costmodel[onnx]'\n"
+

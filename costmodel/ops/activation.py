@@ -32,6 +32,7 @@ class ReLU(_Simple):
     in_place: ClassVar[bool] = True
     fusable_activation: ClassVar[bool] = True
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Relu",)
+    other_ops_doc: ClassVar[str] = "N"
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return self.kernel_in_place(inputs, weights, overwrite=False)
@@ -48,6 +49,7 @@ class ReLU6(Elementwise):
     in_place: ClassVar[bool] = True
     fusable_activation: ClassVar[bool] = True
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Clip",)  # to [0, 6]; [0, inf) reads as a ReLU
+    other_ops_doc: ClassVar[str] = "2·N"
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return self.kernel_in_place(inputs, weights, overwrite=False)
@@ -89,6 +91,7 @@ class HardSwish(_Simple):
     op_name: ClassVar[str] = "hard_swish"
     other_ops_per_element: ClassVar[int] = 5  # add, two clamps, multiply, divide
     onnx_types: ClassVar[tuple[str, ...] | None] = ("HardSwish",)
+    other_ops_doc: ClassVar[str] = "5·N (x · relu6(x + 3) / 6)"
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         x = inputs[0]
@@ -106,6 +109,7 @@ class HardSigmoid(_Simple):
     op_name: ClassVar[str] = "hard_sigmoid"
     other_ops_per_element: ClassVar[int] = 4  # add, two clamps, divide
     onnx_types: ClassVar[tuple[str, ...] | None] = ("HardSigmoid",)
+    other_ops_doc: ClassVar[str] = "4·N (relu6(x + 3) / 6)"
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         gate = numpy().clip(inputs[0] + 3, 0, 6)
@@ -122,6 +126,7 @@ class Sigmoid(_Simple):
     op_name: ClassVar[str] = "sigmoid"
     other_ops_per_element: ClassVar[int] = 3  # exp, add, divide
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Sigmoid",)
+    other_ops_doc: ClassVar[str] = "3·N"
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         np = numpy()
@@ -136,6 +141,7 @@ class Softmax(_Simple):
     op_name: ClassVar[str] = "softmax"
     other_ops_per_element: ClassVar[int] = 3  # exp, sum, divide
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Softmax",)
+    other_ops_doc: ClassVar[str] = "3·N"
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         """Over the channel (feature) axis, shifted by the maximum so that exp never overflows."""

@@ -60,9 +60,13 @@ class WeightArray:
 _REQUIRED = object()
 
 
-def attr(kind: str, default: Any = _REQUIRED, doc: str = "") -> Any:
-    """A dataclass field carrying its YAML kind; without a default the attribute is required."""
-    meta = {"kind": kind, "doc": doc}
+def attr(kind: str, default: Any = _REQUIRED, doc: str = "", note: str = "", shown: str = "") -> Any:
+    """A dataclass field carrying its YAML kind; without a default the attribute is required.
+
+    ``note`` qualifies it in the reference table (``constant``), ``shown`` says what a default of None
+    means there (``k``).
+    """
+    meta = {"kind": kind, "doc": doc, "note": note, "shown": shown}
     if default is _REQUIRED:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -192,7 +196,11 @@ class Operator:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 1
     other_ops_per_element: ClassVar[int] = 0
-    doc: ClassVar[str] = ""
+    # How specs/README.md's reference tables describe it (generated: costmodel.ops.reference).
+    shape_doc: ClassVar[str] = "same"
+    params_doc: ClassVar[str] = "—"
+    macs_doc: ClassVar[str] = "0"
+    other_ops_doc: ClassVar[str] = "0"
     # An elementwise kernel that can write its result over its input (it has kernel_in_place): the
     # executor passes overwrite=True when nothing else will read that input.
     in_place: ClassVar[bool] = False

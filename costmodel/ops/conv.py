@@ -51,6 +51,10 @@ class Conv2d(Operator):
     runs_activation: ClassVar[bool] = True
     takes_folded_norm: ClassVar[bool] = True
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Conv",)
+    shape_doc: ClassVar[str] = "out × H' × W'"
+    params_doc: ClassVar[str] = "out·(C/groups)·K (weight); out (bias, if `bias`)"
+    macs_doc: ClassVar[str] = "N·(C/groups)·K"
+    other_ops_doc: ClassVar[str] = "N bias adds if `bias`"
 
     out: Value = attr(CHANNELS, doc="output channels")
     k: Any = attr(PAIR, doc="kernel size, or [kh, kw]")

@@ -40,6 +40,10 @@ class Linear(Operator):
     # A Flatten or flattening Reshape that only feeds one of these is part of the layer (the importer
     # absorbs it), and so is the Add of a 1-D constant after a MatMul (its bias).
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Gemm", "MatMul")
+    shape_doc: ClassVar[str] = "out (the input is flattened)"
+    params_doc: ClassVar[str] = "out·(C·H·W) (weight); out (bias, if `bias`)"
+    macs_doc: ClassVar[str] = "out·(C·H·W)"
+    other_ops_doc: ClassVar[str] = "out bias adds if `bias`"
 
     out: Value = attr(CHANNELS, doc="output features")
     bias: bool = attr(FLAG, True)

@@ -42,6 +42,7 @@ class Concat(ParameterFree):
 
     op_name: ClassVar[str] = "concat"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Concat",)  # along channels
+    shape_doc: ClassVar[str] = "ΣC × H × W"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 64
 
@@ -76,6 +77,8 @@ class Mul(ParameterFree):
 
     op_name: ClassVar[str] = "mul"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Mul",)  # of two activations
+    shape_doc: ClassVar[str] = "the first input's shape (the second: each dimension 1 or equal)"
+    other_ops_doc: ClassVar[str] = "N"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 2
 
@@ -112,6 +115,7 @@ class Add(ParameterFree):
 
     op_name: ClassVar[str] = "add"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Add", "Sum")  # of activations; a one-input Sum is an identity
+    other_ops_doc: ClassVar[str] = "(n − 1)·N"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 64
 

@@ -30,7 +30,7 @@ class Dropout(Elementwise):
     op_name: ClassVar[str] = "dropout"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Dropout", "Identity")
 
-    p: Any = attr(NUMBER, 0.5)
+    p: Any = attr(NUMBER, 0.5, note="any number")
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return inputs[0], 0
@@ -54,6 +54,7 @@ class Dropout(Elementwise):
 class Flatten(ParameterFree):
     op_name: ClassVar[str] = "flatten"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Flatten", "Reshape")  # only flattening to [N, C·H·W]
+    shape_doc: ClassVar[str] = "C·H·W"
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (product(inputs[0]),)

@@ -63,6 +63,8 @@ class BatchNorm(Operator):
     in_place: ClassVar[bool] = True
     folds_into_host: ClassVar[bool] = True
     onnx_types: ClassVar[tuple[str, ...] | None] = ("BatchNormalization",)
+    params_doc: ClassVar[str] = "γ, β: C each (norm_affine); running mean, variance: C each (norm_stats)"
+    other_ops_doc: ClassVar[str] = "2·N"
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]

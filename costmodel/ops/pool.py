@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass(frozen=True)
 class _Pool(ParameterFree):
     k: Any = attr(PAIR, doc="window size, or [kh, kw]")
-    stride: Any = attr(PAIR, None, doc="defaults to the window size")
+    stride: Any = attr(PAIR, None, doc="defaults to the window size", shown="`k`")
     pad: Any = attr(PAD, 0)
     ceil_mode: bool = attr(FLAG, False, doc="PyTorch's ceil_mode: keep a partial last window")
 
@@ -104,6 +104,8 @@ class _Pool(ParameterFree):
 class MaxPool(_Pool):
     op_name: ClassVar[str] = "max_pool"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("MaxPool",)
+    shape_doc: ClassVar[str] = "C × H' × W'"
+    other_ops_doc: ClassVar[str] = "(K − 1)·N comparisons"
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) * (self._window() - 1)  # comparisons
@@ -137,6 +139,8 @@ def _divisors(pad: Any, size: int, kernel: int, stride: int, out: int) -> Array:
 class AvgPool(_Pool):
     op_name: ClassVar[str] = "avg_pool"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("AveragePool",)
+    shape_doc: ClassVar[str] = "C × H' × W'"
+    other_ops_doc: ClassVar[str] = "K·N"
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output) * self._window()  # adds and one divide per output
@@ -163,6 +167,8 @@ class AvgPool(_Pool):
 class GlobalAvgPool(ParameterFree):
     op_name: ClassVar[str] = "global_avg_pool"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("GlobalAveragePool", "ReduceMean")  # over axes 2, 3
+    shape_doc: ClassVar[str] = "C × 1 × 1"
+    other_ops_doc: ClassVar[str] = "C·H·W"
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         c, _, _ = spatial(inputs[0], self.op_name)
@@ -204,7 +210,9 @@ class AdaptiveAvgPool(ParameterFree):
 
     op_name: ClassVar[str] = "adaptive_avg_pool"
     onnx_types: ClassVar[tuple[str, ...] | None] = ()  # ONNX has no adaptive pool: files hold AveragePool
-    size: Any = attr(PAIR, doc="output size, or [h, w]")
+    shape_doc: ClassVar[str] = "C × h × w"
+    other_ops_doc: ClassVar[str] = "C · Σ window heights · Σ window widths"
+    size: Any = attr(PAIR, doc="output size, or [h, w]", note="constant")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         c, _, _ = spatial(inputs[0], self.op_name)
