@@ -264,6 +264,7 @@ CASES = [
     unary("hard_swish", "hard_swish", elementwise(lambda v: v * relu6(v + 3) / 6)),
     unary("hard_sigmoid", "hard_sigmoid", elementwise(lambda v: relu6(v + 3) / 6)),
     unary("sigmoid", "sigmoid", elementwise(lambda v: 1 / (1 + math.exp(-v)))),
+    unary("silu", "silu", elementwise(lambda v: v / (1 + math.exp(-v)))),
     unary("dropout is the identity", "dropout", lambda x: x, p=0.5),
     unary("softmax on (N, F)", "softmax", ref_softmax, shape=(3, 6)),
     unary("softmax over channels", "softmax", ref_softmax, shape=(2, 4, 2, 3)),

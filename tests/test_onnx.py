@@ -425,3 +425,59 @@ def test_export_without_the_onnx_extra(tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert result.output == "error: costmodel export needs the onnx extra: pip install 'costmodel[onnx]'\n"
 
+
+# -- an operator end to end: silu ---------------------------------------------------------------------
+
+SILU_SPEC = """\
+name: silu_net
+input: {channels: 3, size: 12}
+layers:
+  - {op: conv2d, name: conv, out: 8, k: 3, stride: 2, pad: 1}
+  - {op: batchnorm, name: bn}
+  - {op: silu, name: act}
+  - {op: global_avg_pool, name: pool}
+  - {op: linear, name: fc, out: 5}
+"""
+
+
+def test_silu_exports_as_sigmoid_and_mul_and_imports_with_the_same_counts(tmp_path):
+    spec = tmp_path / "silu_net.yaml"
+    spec.write_text(SILU_SPEC, encoding="utf-8")
+    model = load_model(spec)
+    point = model.default_point()
+    network = model.network(point)
+    weights = weights_for(network)
+    path = tmp_path / "silu_net.onnx"
+    onnx_export.export_model(model, point, path, weights)
+    types = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert types == ["Conv", "BatchNormalization", "Sigmoid", "Mul", "GlobalAveragePool", "Flatten", "Gemm"]
+    x = executor.seeded_input(network, batch=2)
+    expected, _ = executor.forward(network, weights, x)
+    (got,) = session(str(path)).run(None, {"input": x})
+    np.testing.assert_allclose(got, expected, rtol=0, atol=RELATIVE * float(np.abs(expected).max()))
+    imported = load_model(path)
+    ours, theirs = model.costs(point), imported.costs(imported.default_point())
+    assert (theirs.params, theirs.macs, theirs.other_ops) == (ours.params, ours.macs, ours.other_ops)
+    assert {layer.op for layer in theirs.layers} >= {"sigmoid", "mul"}
+
+
+def test_an_onnx_swish_imports_as_silu(tmp_path):
+    weight = numpy_helper.from_array(np.linspace(-1, 1, 4 * 3, dtype=np.float32).reshape(4, 3, 1, 1), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv"), helper.make_node("Swish", ["y"], ["z"], name="act")],
+        "swish",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 5])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 5, 5])],
+        initializer=[weight],
+    )
+    path = tmp_path / "swish.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 24)]), str(path))
+    model = load_model(path)
+    costs = model.costs(model.default_point())
+    assert [(layer.name, layer.op) for layer in costs.layers] == [("conv", "conv2d"), ("act", "silu")]
+    assert costs.other_ops == 4 * (4 * 5 * 5)  # silu: 4 per element; the conv has no bias to add
+    network = model.network(model.default_point())
+    x = executor.seeded_input(network)
+    y, _ = executor.forward(network, onnx_import.import_weights(path), x)
+    (want,) = session(str(path)).run(None, {"x": x})
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)

@@ -137,6 +137,35 @@ class Sigmoid(_Simple):
 
 @register
 @dataclass(frozen=True)
+class SiLU(Elementwise):
+    """x · sigmoid(x), also called swish (EfficientNet, MobileNetV3's search space)."""
+
+    op_name: ClassVar[str] = "silu"
+    other_ops_per_element: ClassVar[int] = 4  # a sigmoid's exp, add, divide, then a multiply
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("Swish",)  # opset 24; older files hold Sigmoid and Mul
+    other_ops_doc: ClassVar[str] = "4·N (x · sigmoid(x))"
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        x = inputs[0]
+        gate, _ = Sigmoid().kernel([x], {})
+        gate *= x
+        return gate, 0
+
+    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+        """Sigmoid then Mul: ONNX's own Swish needs opset 24, and files are written at opset 17."""
+        x = out.inputs(node)[0]
+        gate = out.emit("Sigmoid", f"{node.name}/sigmoid", [x])
+        out.emit("Mul", node.name, [x, gate])
+
+    @classmethod
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        if float(node.attrs.get("alpha", 1.0)) != 1.0:
+            raise reader.fail(f"Swish with alpha {node.attrs['alpha']} is not supported (only x·sigmoid(x))", node.name)
+        reader.add(node, cls.op_name, [node.inputs[0]])
+
+
+@register
+@dataclass(frozen=True)
 class Softmax(_Simple):
     op_name: ClassVar[str] = "softmax"
     other_ops_per_element: ClassVar[int] = 3  # exp, sum, divide
