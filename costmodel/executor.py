@@ -23,8 +23,9 @@ import functools
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from costmodel.atomic_write import write_file
 from costmodel.costs import foldable_norms
 from costmodel.errors import UsageError
 from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, WeightArray
@@ -151,11 +152,15 @@ def load_weights(path: str | Path) -> Weights:
 
 
 def save_weights(path: str | Path, weights: Weights) -> None:
-    """Write weights as :func:`load_weights` reads them."""
+    """Write weights as :func:`load_weights` reads them (whole file or nothing)."""
     import numpy as np
 
     arrays = {f"{layer}/{name}": array for layer, arrays in weights.items() for name, array in arrays.items()}
-    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub types the keywords as allow_pickle
+
+    def write(handle: IO[bytes]) -> None:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types the keywords as allow_pickle
+
+    write_file(path, write)
 
 
 def check_weights(network: Network, weights: Weights) -> None:
