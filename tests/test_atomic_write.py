@@ -58,7 +58,7 @@ def test_a_failed_check_leaves_neither_the_file_nor_a_temporary(tmp_path: Path) 
 
 def test_an_unwritable_place_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
     target = tmp_path / "no such folder" / "out.txt"
-    with pytest.raises(UsageError, match="cannot write .*out.txt"):
+    with pytest.raises(UsageError, match=r"cannot write .*out\.txt"):
         write_text(target, "x")
 
 
