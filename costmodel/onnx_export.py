@@ -22,11 +22,12 @@ from costmodel.errors import SpecError
 from costmodel.executor import Weights, seeded_weights
 from costmodel.onnx_common import BATCH_DIM, INPUT_NAME, OPSET, OUTPUT_NAME, require_onnx
 from costmodel.ops import norm as norm_rule
+from costmodel.ops.base import Layer
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from costmodel.graph import Network, Node
+    from costmodel.graph import Network
     from costmodel.model import Model, Point
 
 
@@ -78,7 +79,7 @@ class _Writer:
 
     # -- the OnnxWriter protocol ------------------------------------------------------------------
 
-    def inputs(self, node: Node) -> list[str]:
+    def inputs(self, node: Layer) -> list[str]:
         return [self.tensor(i) for i in node.inputs]
 
     def emit(self, op_type: str, name: str, inputs: list[str], **attrs: Any) -> str:
@@ -93,7 +94,7 @@ class _Writer:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), full))
         return full
 
-    def weights(self, node: Node) -> list[str]:
+    def weights(self, node: Layer) -> list[str]:
         """The layer's arrays as initializers, in declaration order (which is ONNX's input order); a
         host with a batch norm folded into it has its folded weight and a bias."""
         arrays = {name: self.array(node, name) for name in node.op.weights(list(node.input_shapes))}
@@ -109,7 +110,7 @@ class _Writer:
     def tensor(self, layer: str) -> str:
         return self.alias.get(layer, layer)
 
-    def array(self, node: Node, name: str) -> np.ndarray:
+    def array(self, node: Layer, name: str) -> np.ndarray:
         import numpy as np
 
         arrays = self.weights_of(node)
@@ -124,7 +125,7 @@ class _Writer:
             )
         return value
 
-    def weights_of(self, node: Node) -> dict[str, Any]:
+    def weights_of(self, node: Layer) -> dict[str, Any]:
         return self.weights_by_layer.get(node.name, {})
 
     def run(self, name: str) -> Any:

@@ -23,7 +23,7 @@ from costmodel.loading import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-OUTPUT = "out.txt"
+OUTPUT = "out.report"  # an extension that names no format: any --format goes with it
 
 
 def run(*args: str) -> Result:

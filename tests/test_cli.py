@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sympy
 from click.testing import CliRunner, Result
@@ -485,3 +489,148 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr == ""
     assert json.loads(completed.stdout)["macs"] == MOBILENET_DEFAULT_MACS
+
+
+# -- -o FILE: the format from the extension, a normal file's permissions ----------------------------
+
+REPORT_EXTENSIONS = {".txt": "table", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+TABLE_EXTENSIONS = {**REPORT_EXTENSIONS, ".csv": "csv", ".tex": "latex"}
+REPORT_ARGS = ("report", "squeezenet1_1", "--set", "sr=0.25")
+TABLE_ARGS = ("table", "mobilenet", "--alpha", "0.5,1.0")
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), REPORT_EXTENSIONS.items())
+def test_report_format_from_the_extension(suffix: str, fmt: str, tmp_path: Path) -> None:
+    target = tmp_path / f"report{suffix}"
+    assert ok(*REPORT_ARGS, "-o", str(target)).stdout == ""
+    assert target.read_text(encoding="utf-8") == ok(*REPORT_ARGS, "--format", fmt).stdout
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), TABLE_EXTENSIONS.items())
+def test_table_format_from_the_extension(suffix: str, fmt: str, tmp_path: Path) -> None:
+    target = tmp_path / f"table{suffix}"
+    assert ok(*TABLE_ARGS, "-o", str(target)).stdout == ""
+    assert target.read_text(encoding="utf-8") == ok(*TABLE_ARGS, "--format", fmt).stdout
+
+
+def test_extension_case_does_not_matter(tmp_path: Path) -> None:
+    target = tmp_path / "REPORT.HTML"
+    ok(*REPORT_ARGS, "-o", str(target))
+    assert target.read_text(encoding="utf-8") == ok(*REPORT_ARGS, "--format", "html").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (REPORT_ARGS, "report"),  # no extension
+        (REPORT_ARGS, "report.dat"),  # an unknown one
+        (REPORT_ARGS, "report.csv"),  # a table format that report does not have
+        (REPORT_ARGS, "report.tex"),
+        (TABLE_ARGS, "table.out"),
+    ],
+)
+def test_unknown_extension_keeps_the_default_format(args: tuple[str, ...], name: str, tmp_path: Path) -> None:
+    target = tmp_path / name
+    ok(*args, "-o", str(target))
+    assert target.read_text(encoding="utf-8") == ok(*args, "--format", "table").stdout == ok(*args).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "fmt"),
+    [
+        (REPORT_ARGS, "report.csv", "json"),  # .csv means nothing to report: --format decides
+        (REPORT_ARGS, "report.htm", "html"),  # agrees with the extension
+        (TABLE_ARGS, "table.txt", "table"),
+        (TABLE_ARGS, "table.dat", "latex"),
+    ],
+)
+def test_format_that_agrees_with_or_overrides_an_unknown_extension(
+    args: tuple[str, ...], name: str, fmt: str, tmp_path: Path
+) -> None:
+    target = tmp_path / name
+    ok(*args, "--format", fmt, "-o", str(target))
+    assert target.read_text(encoding="utf-8") == ok(*args, "--format", fmt).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fmt", "name"),
+    [
+        (REPORT_ARGS, "md", "report.html"),
+        (REPORT_ARGS, "table", "report.json"),
+        (REPORT_ARGS, "json", "report.txt"),
+        (TABLE_ARGS, "csv", "table.json"),
+        (TABLE_ARGS, "latex", "table.md"),
+        (TABLE_ARGS, "html", "table.csv"),
+    ],
+)
+def test_format_contradicting_the_extension_is_an_error(
+    args: tuple[str, ...], fmt: str, name: str, tmp_path: Path
+) -> None:
+    target = tmp_path / name
+    result = run(*args, "--format", fmt, "-o", str(target))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: --format "), lines[0]
+    assert f"--format {fmt} " in lines[0] and name in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == [], "nothing is written"
+
+
+def test_format_contradiction_leaves_an_existing_file_alone(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("before")
+    assert run(*REPORT_ARGS, "--format", "json", "-o", str(target)).exit_code == 2
+    assert target.read_text() == "before"
+
+
+@pytest.mark.parametrize("command", ["report", "table"])
+def test_format_help_still_shows_the_default(command: str) -> None:
+    text = ok(command, "--help").stdout
+    assert re.search(r"--format \[[a-z|]+\]\s+\[default: table\]", text), text
+    assert re.search(r"\[default:\s+torchvision\]", text), text
+
+
+@pytest.fixture(params=[0o022, 0o027, 0o002], ids=lambda mask: f"umask-{mask:03o}")
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under this umask, and restore the one before."""
+    before = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(before)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_report_output_has_normal_permissions(umask: int, tmp_path: Path) -> None:
+    target = tmp_path / "report.md"
+    ok(*REPORT_ARGS, "-o", str(target))
+    assert mode(target) == 0o666 & ~umask
+
+
+def test_table_output_has_normal_permissions(umask: int, tmp_path: Path) -> None:
+    target = tmp_path / "table.csv"
+    ok(*TABLE_ARGS, "-o", str(target))
+    assert mode(target) == 0o666 & ~umask
+
+
+def test_run_output_has_normal_permissions(umask: int, tmp_path: Path) -> None:
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).standard_normal((3, 64, 64)).astype(np.float32))
+    target = tmp_path / "y.npy"
+    ok("run", "squeezenet1_1", "--input", str(x), "-o", str(target))
+    assert mode(target) == 0o666 & ~umask
+    assert np.load(target).shape == (1, 1000, 1, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy", "y.npy"], "temporary files left behind"
+
+
+def test_replacing_a_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "report.txt"
+    target.write_text("before")
+    target.chmod(0o640)
+    ok(*REPORT_ARGS, "-o", str(target))
+    assert mode(target) == 0o640
+    assert target.read_text(encoding="utf-8") == ok(*REPORT_ARGS).stdout

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from costmodel.ops.base import Array, Elementwise, OnnxReader, OnnxWriter, numpy, register
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
+from costmodel.ops.base import Array, Elementwise, Layer, OnnxReader, OnnxWriter, numpy, register
 
 
 @dataclass(frozen=True)
 class _Simple(Elementwise):
     """An activation that is one ONNX operator of the same meaning, both ways."""
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit((self.onnx_types or ("",))[0], node.name, out.inputs(node))
 
     @classmethod
@@ -57,7 +54,7 @@ class ReLU6(Elementwise):
     def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
         return numpy().clip(inputs[0], 0, 6, out=inputs[0] if overwrite else None), 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         np = numpy()
         low = out.constant(node.name, "min", np.array(0, dtype=np.float32))
         high = out.constant(node.name, "max", np.array(6, dtype=np.float32))
@@ -116,7 +113,7 @@ class HardSigmoid(_Simple):
         gate /= 6
         return gate, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("HardSigmoid", node.name, out.inputs(node), alpha=1.0 / 6.0, beta=0.5)
 
 
@@ -151,7 +148,7 @@ class SiLU(Elementwise):
         gate *= x
         return gate, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         """Sigmoid then Mul: ONNX's own Swish needs opset 24, and files are written at opset 17."""
         x = out.inputs(node)[0]
         gate = out.emit("Sigmoid", f"{node.name}/sigmoid", [x])
@@ -180,5 +177,5 @@ class Softmax(_Simple):
         e /= e.sum(axis=1, keepdims=True)
         return e, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Softmax", node.name, out.inputs(node), axis=1)

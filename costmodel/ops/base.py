@@ -14,13 +14,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from costmodel import intmath
 from costmodel.intmath import Value
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 Shape = tuple[Value, ...]
 Array = Any  # a numpy.ndarray (numpy is imported only when a kernel runs)
@@ -110,10 +107,27 @@ def register(cls: _Op) -> _Op:
     return cls
 
 
+class Layer(Protocol):
+    """A layer evaluated at a concrete point, as the ONNX writer hands it to its operator (a
+    :class:`costmodel.graph.Node`; the operators need only this much of it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def op(self) -> Operator: ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+
+    @property
+    def input_shapes(self) -> tuple[Shape, ...]: ...
+
+
 class OnnxWriter(Protocol):
     """What an operator's :meth:`Operator.to_onnx` may ask of the exporter."""
 
-    def inputs(self, node: Node) -> list[str]:
+    def inputs(self, node: Layer) -> list[str]:
         """The tensors holding the layer's inputs."""
         ...
 
@@ -125,7 +139,7 @@ class OnnxWriter(Protocol):
         """Add a float32 initializer ``layer/name``; returns its name."""
         ...
 
-    def weights(self, node: Node) -> list[str]:
+    def weights(self, node: Layer) -> list[str]:
         """The layer's weight arrays as initializers, in declaration order (a host's with its batch norm
         folded in, and then a bias)."""
         ...
@@ -273,7 +287,7 @@ class Operator:
         raise NotImplementedError(f"{self.op_name} has no in-place kernel")
 
     @undeclared
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         """Write the layer ``node`` (of this operator, at a concrete point) as ONNX nodes."""
         raise NotImplementedError(f"{self.op_name} declares no ONNX export")
 

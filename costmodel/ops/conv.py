@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from costmodel import intmath
 from costmodel.intmath import Value
@@ -19,6 +19,7 @@ from costmodel.ops.base import (
     WEIGHT,
     Array,
     Epilogue,
+    Layer,
     OnnxReader,
     OnnxWriter,
     Operator,
@@ -37,9 +38,6 @@ from costmodel.ops.base import (
     spatial,
     window_out,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 
 @register
@@ -150,7 +148,7 @@ class Conv2d(Operator):
             return f"conv_dw{size}"
         return f"conv{size}_grouped"
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         _, h, w = ints(*node.input_shapes[0])
         k = ints(*pair(self.k))
         s = ints(*pair(self.stride))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from costmodel.intmath import Value
 from costmodel.ops.base import (
@@ -13,6 +13,7 @@ from costmodel.ops.base import (
     WEIGHT,
     Array,
     Epilogue,
+    Layer,
     OnnxReader,
     OnnxWriter,
     Operator,
@@ -23,9 +24,6 @@ from costmodel.ops.base import (
     product,
     register,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 
 @register
@@ -81,7 +79,7 @@ class Linear(Operator):
     def type_label(self, inputs: list[Shape]) -> str:
         return "fc"
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         weights = out.weights(node)
         x = out.inputs(node)[0]
         if len(node.input_shapes[0]) != 1:

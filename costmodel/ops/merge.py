@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from costmodel.intmath import Value
 from costmodel.ops.base import (
     Array,
+    Layer,
     OnnxReader,
     OnnxWriter,
     ParameterFree,
@@ -20,9 +21,6 @@ from costmodel.ops.base import (
     show_shape,
 )
 from costmodel.ops.misc import Dropout
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 
 def _merge_check(op: str, inputs: list[Shape], spatial_only: bool) -> None:
@@ -56,7 +54,7 @@ class Concat(ParameterFree):
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return numpy().concatenate(inputs, axis=1), 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Concat", node.name, out.inputs(node), axis=1)
 
     @classmethod
@@ -98,7 +96,7 @@ class Mul(ParameterFree):
         """An elementwise scaling (the gate broadcasts), not a product of operands: no MACs."""
         return inputs[0] * inputs[1], 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Mul", node.name, out.inputs(node))
 
     @classmethod
@@ -132,7 +130,7 @@ class Add(ParameterFree):
             y += other
         return y, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         inputs = out.inputs(node)
         out.emit("Add" if len(inputs) == 2 else "Sum", node.name, inputs)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from costmodel.ops.base import (
     NUMBER,
     Array,
     Elementwise,
+    Layer,
     OnnxReader,
     OnnxWriter,
     ParameterFree,
@@ -17,9 +18,6 @@ from costmodel.ops.base import (
     product,
     register,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 
 @register
@@ -35,7 +33,7 @@ class Dropout(Elementwise):
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return inputs[0], 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Identity", node.name, out.inputs(node))
 
     @classmethod
@@ -63,7 +61,7 @@ class Flatten(ParameterFree):
         x = inputs[0]
         return x.reshape(x.shape[0], -1), 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Flatten", node.name, out.inputs(node), axis=1)
 
     @classmethod

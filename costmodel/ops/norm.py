@@ -7,13 +7,14 @@ Counting (``--counting folded``), the executor's sessions and the folded ONNX ex
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from costmodel.intmath import Value
 from costmodel.ops.base import (
     NORM_AFFINE,
     NORM_STATS,
     Array,
+    Layer,
     OnnxReader,
     OnnxWriter,
     Operator,
@@ -23,9 +24,6 @@ from costmodel.ops.base import (
     product,
     register,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 EPSILON = 1e-5  # PyTorch's and ONNX's default
 NORM_ARRAYS = ("gamma", "beta", "running_mean", "running_var")  # ONNX BatchNormalization's inputs, in order
@@ -97,7 +95,7 @@ class BatchNorm(Operator):
         y += shift.reshape(per_channel)
         return y, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("BatchNormalization", node.name, [*out.inputs(node), *out.weights(node)], epsilon=EPSILON)
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from costmodel import intmath
 from costmodel.errors import SpecError
@@ -14,6 +14,7 @@ from costmodel.ops.base import (
     PAD,
     PAIR,
     Array,
+    Layer,
     OnnxReader,
     OnnxWriter,
     ParameterFree,
@@ -30,9 +31,6 @@ from costmodel.ops.base import (
     spatial,
     window_out,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from costmodel.graph import Node
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ class _Pool(ParameterFree):
                     combine(y, _windows.offset(xp, i, j, sh, sw, ho, wo), out=y)
         return y, (kh, kw, sh, sw, ho, wo), (pad_h, pad_w)
 
-    def _onnx_attrs(self, node: Node) -> dict[str, Any]:
+    def _onnx_attrs(self, node: Layer) -> dict[str, Any]:
         _, h, w = ints(*node.input_shapes[0])
         k = ints(*pair(self.k))
         s = ints(*self._strides())
@@ -116,7 +114,7 @@ class MaxPool(_Pool):
         y, _, _ = self._reduce(inputs[0], -np.inf, np.maximum)
         return y, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("MaxPool", node.name, out.inputs(node), **self._onnx_attrs(node))
 
 
@@ -154,7 +152,7 @@ class AvgPool(_Pool):
         y /= np.outer(rows, cols).astype(y.dtype)
         return y, 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         # explicit padding counts in the divisor (PyTorch); TensorFlow's 'same' does not
         count_include_pad = 0 if self.pad == "same" else 1
         out.emit(
@@ -180,7 +178,7 @@ class GlobalAvgPool(ParameterFree):
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return inputs[0].mean(axis=(2, 3), keepdims=True), 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("GlobalAveragePool", node.name, out.inputs(node))
 
     @classmethod
@@ -243,7 +241,7 @@ class AdaptiveAvgPool(ParameterFree):
         sums = table[:, :, r1, c1] - table[:, :, r0, c1] - table[:, :, r1, c0] + table[:, :, r0, c0]
         return (sums / ((r1 - r0) * (c1 - c0))).astype(x.dtype), 0
 
-    def to_onnx(self, node: Node, out: OnnxWriter) -> None:
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         """An AveragePool where the output side divides the input side (ONNX has no adaptive pool)."""
         _, h, w = ints(*node.input_shapes[0])
         oh, ow = ints(*pair(self.size))

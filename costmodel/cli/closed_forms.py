@@ -1,0 +1,52 @@
+"""The closed-form command: ``expr``, a model's count as a formula in its symbols."""
+
+from __future__ import annotations
+
+import click
+
+from costmodel.cli.options import counting_option, point_options, user_errors, variant_option
+from costmodel.conventions import Counting
+from costmodel.model import PointOptions
+
+
+@click.command()
+@user_errors
+@click.argument("model_name", metavar="MODEL")
+@click.option(
+    "--metric", type=click.Choice(["params", "macs", "flops", "other_ops"]), default="macs", show_default=True
+)
+@counting_option
+@click.option("--per-layer", is_flag=True, help="One closed form per layer.")
+@click.option("--per-type", is_flag=True, help="One closed form per operator type.")
+@click.option("--smooth", is_flag=True, help="Relax the rounding: the scaling law, leading terms first.")
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True)
+@point_options
+@variant_option
+def expr(
+    model_name: str,
+    metric: str,
+    counting: Counting,
+    per_layer: bool,
+    per_type: bool,
+    smooth: bool,
+    fmt: str,
+    point: PointOptions,
+    variant: str | None,
+) -> None:
+    """The closed form of MODEL's params or MACs in its symbols.
+
+    Exact by default: floors, ceilings and conditions included, so it equals the count at every valid
+    point. Point options fix some symbols (what-if: `--res 160` leaves a formula in α).
+    """
+    from costmodel.expression_view import expression_output
+    from costmodel.loading import load_model
+
+    model = load_model(model_name, variant)
+    # the name: expression_output prints it in the label and the JSON
+    text = expression_output(
+        model, metric, counting.name, point.fixed(model), per_layer=per_layer, per_type=per_type, smooth=smooth, fmt=fmt
+    )
+    click.echo(text, nl=False)
+
+
+COMMANDS: tuple[click.Command, ...] = (expr,)

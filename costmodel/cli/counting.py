@@ -1,0 +1,153 @@
+"""The counting commands: ``list``, ``report`` and ``table``, the numbers of one model or of many."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from costmodel import conventions
+from costmodel.cli.options import (
+    Destination,
+    counting_option,
+    output_options,
+    parse_sets,
+    point_options,
+    user_errors,
+    variant_option,
+)
+from costmodel.conventions import Counting
+from costmodel.model import PointOptions
+
+REPORT_FORMATS = ("table", "md", "html", "json")
+TABLE_FORMATS = ("table", "md", "html", "csv", "latex", "json")
+LIST_COLUMNS = [
+    ("model", "model", ""),
+    ("title", "title", ""),
+    ("aliases", "aliases", ""),
+    ("variants", "variants", ""),
+    ("symbols", "symbols", ""),
+]
+
+
+@click.command("list")
+@user_errors
+@click.option("--details", is_flag=True, help="Every model at its default point: the family on one screen.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_models(details: bool, fmt: str) -> None:
+    """The built-in models and their aliases (with --details, their costs side by side)."""
+    from costmodel.loading import ALIASES, load_model
+    from costmodel.render import table, to_json
+    from costmodel.resources import builtin_names
+
+    if details:
+        default = conventions.get_counting(conventions.DEFAULT)
+        print_comparison(builtin_names(), None, None, (), None, default, Destination(fmt))
+        return
+    rows = []
+    for name in builtin_names():
+        model = load_model(name)
+        aliases = [alias for alias, target in ALIASES.items() if target == name]
+        rows.append(
+            {
+                "model": name,
+                "title": model.spec.title,
+                "aliases": ", ".join(aliases),
+                "variants": ", ".join(model.spec.variants),
+                "symbols": ", ".join(model.spec.symbols),
+                "source": model.spec.source,
+            }
+        )
+    if fmt == "json":
+        click.echo(to_json(rows), nl=False)
+        return
+    click.echo(table(rows, LIST_COLUMNS))
+
+
+@click.command("table")
+@user_errors
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option("--alpha", help="Width multiplier(s), comma-separated: --alpha 0.35,0.5,0.75,1.0.")
+@click.option("--res", "resolution", help="Input side(s), comma-separated: --res 128,160,192,224.")
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Any other spec symbol (where a model has it)."
+)
+@variant_option
+@counting_option
+@output_options(TABLE_FORMATS, default="table")
+def table_command(
+    models: tuple[str, ...],
+    alpha: str | None,
+    resolution: str | None,
+    sets: tuple[str, ...],
+    variant: str | None,
+    counting: Counting,
+    output: Destination,
+) -> None:
+    """Configurations side by side, for choosing one and for documentation tables.
+
+    Without MODEL, every built-in model. Every combination of the given α and resolutions is a row;
+    a symbol a model does not have (α for SqueezeNet) is left at that model's default.
+    """
+    from costmodel.resources import builtin_names
+
+    print_comparison(list(models) or builtin_names(), alpha, resolution, sets, variant, counting, output)
+
+
+def print_comparison(
+    names: list[str],
+    alpha: str | None,
+    resolution: str | None,
+    sets: tuple[str, ...],
+    variant: str | None,
+    counting: Counting,
+    output: Destination,
+) -> None:
+    """One row per model and configuration: ``table``, and ``list --details`` at the default points."""
+    from costmodel import render
+    from costmodel.compare import comparison_rows, headline, split_values
+    from costmodel.loading import load_model
+
+    models = [load_model(name, variant) for name in names]
+    alphas, resolutions = split_values(alpha, "--alpha"), split_values(resolution, "--res")
+    rows = comparison_rows(models, alphas, resolutions, dict(parse_sets(sets)), counting)
+    if output.fmt == "json":
+        output.write(render.to_json(rows))
+        return
+    lines = [headline(row) for row in rows]
+    if output.fmt == "csv":
+        output.write(render.to_csv(lines))
+    elif output.fmt == "table":
+        output.write(render.table(lines, render.COMPARISON_COLUMNS) + "\n")
+    else:
+        template = {"md": "table.md.j2", "html": "table.html.j2", "latex": "table.tex.j2"}[output.fmt]
+        output.write(render.render(template, {"rows": lines, "counting": rows[0]["conventions"] if rows else {}}))
+
+
+@click.command()
+@user_errors
+@click.argument("model_name", metavar="MODEL")
+@point_options
+@variant_option
+@counting_option
+@output_options(REPORT_FORMATS, default="table")
+def report(model_name: str, point: PointOptions, variant: str | None, counting: Counting, output: Destination) -> None:
+    """Parameters, MACs and memory of MODEL at one point, per layer and in total."""
+    from costmodel.loading import load_model
+    from costmodel.report import report_context
+
+    model = load_model(model_name, variant)
+    context = report_context(model, point.resolve(model), counting)
+    output.write(_render_report(context, output.fmt))
+
+
+def _render_report(context: dict[str, Any], fmt: str) -> str:
+    from costmodel import render
+
+    if fmt == "json":
+        return render.to_json(context)
+    template = {"table": "report.txt.j2", "md": "report.md.j2", "html": "report.html.j2"}[fmt]
+    return render.render(template, render.with_type_rows(context))
+
+
+COMMANDS: tuple[click.Command, ...] = (list_models, table_command, report)

@@ -1,0 +1,191 @@
+"""What every command shares: the point, counting and variant options, the text output, the error exit.
+
+Options are turned into the objects the API takes as click reads them, so that a command body sees a
+:class:`~costmodel.model.PointOptions`, a :class:`~costmodel.conventions.Counting` and a
+:class:`Destination` instead of loose strings, and every command reads them the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from costmodel import atomic_write, conventions
+from costmodel.conventions import Counting
+from costmodel.errors import UsageError, UserError
+from costmodel.model import PointOptions
+
+EXIT_USAGE = 2
+EXIT_MISMATCH = 1
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2: how the command line reports every user mistake."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into one line on stderr and exit status 2.
+
+    Put it right under ``@click.command`` (outermost), so that it also covers the option plumbing the
+    other decorators run before the command body: the ``--set`` parsing and the format check.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as err:
+            fail(str(err))
+        except RecursionError:
+            fail("the spec nests too deeply to evaluate")
+
+    return wrapper
+
+
+def parse_sets(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--set NAME=VALUE`` pairs, stripped, in the order given (a later one for a name wins)."""
+    values = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"--set takes name=value, got {pair!r}")
+        values.append((name.strip(), value.strip()))
+    return tuple(values)
+
+
+_POINT_OPTIONS: tuple[Decorator, ...] = (
+    click.option("--alpha", help="Width multiplier α (e.g. 0.75)."),
+    click.option(
+        "--res",
+        "resolution",
+        help="Input side in pixels (e.g. 192); sets ρ = res / the spec's base side (224 for the built-ins).",
+    ),
+    click.option("--rho", help="Resolution multiplier ρ; the input side is rounded to whole pixels."),
+    click.option("--classes", help="Number of classes (num_classes)."),
+    click.option(
+        "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Any other spec symbol, e.g. --set sr=0.25."
+    ),
+)
+
+
+def point_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--alpha, --res/--rho, --classes and --set, given to the command as one ``point: PointOptions``."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        alpha: str | None,
+        resolution: str | None,
+        rho: str | None,
+        classes: str | None,
+        sets: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        point = PointOptions(alpha, resolution, rho, classes, parse_sets(sets))
+        return command(*args, point=point, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(_POINT_OPTIONS):
+        decorated = option(decorated)
+    return decorated
+
+
+class CountingType(click.Choice):
+    """A preset name, looked up once as click reads it: commands receive the :class:`Counting`."""
+
+    def __init__(self) -> None:
+        super().__init__(list(conventions.PRESETS))
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Counting:
+        if isinstance(value, Counting):
+            return value
+        return conventions.get_counting(super().convert(value, param, ctx))
+
+
+counting_option = click.option(
+    "--counting",
+    type=CountingType(),
+    default=conventions.DEFAULT,
+    show_default=True,
+    help="Which weight arrays count as parameters.",
+)
+
+variant_option = click.option(
+    "--variant", help="A named variant of the spec (e.g. keras: the Keras implementation's rounding)."
+)
+
+# The extensions an -o file may name its format by (a command only knows those of its own formats).
+EXTENSION_FORMATS: Mapping[str, str] = {
+    ".txt": "table",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".csv": "csv",
+    ".tex": "latex",
+}
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a command's text goes (stdout, or one file written whole) and in which format."""
+
+    fmt: str
+    path: str | None = None
+
+    def write(self, text: str) -> None:
+        """Print, or write the whole file at once (never a partial file, normal permissions)."""
+        if self.path is None:
+            click.echo(text, nl=False)
+        else:
+            atomic_write.write_text(self.path, text)
+
+
+def output_format(fmt: str | None, path: str | None, formats: Sequence[str], default: str) -> str:
+    """The format asked for, else the one the file's extension names, else ``default``.
+
+    A ``--format`` that contradicts a known extension is an error: the file would lie about its content.
+    """
+    implied = EXTENSION_FORMATS.get(Path(path).suffix.lower()) if path is not None else None
+    if implied not in formats:
+        implied = None
+    if fmt is not None and implied is not None and fmt != implied:
+        raise UsageError(f"--format {fmt} contradicts -o {path}, whose extension means --format {implied}")
+    return fmt or implied or default
+
+
+def output_options(formats: Sequence[str], default: str) -> Decorator:
+    """--format and -o, given to the command as one ``output: Destination``.
+
+    Without --format, an -o file's known extension picks the format (``-o report.html`` writes HTML).
+    """
+    # No click default, so that an explicit --format can be told from none; the help still shows the default
+    # as show_default would.
+    format_option = click.option("--format", "fmt", type=click.Choice(list(formats)), help=f"[default: {default}]")
+    file_option = click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False),
+        help="Write to this file instead of stdout; without --format its extension (.md, .html, ...) picks one.",
+    )
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, fmt: str | None, output: str | None, **kwargs: Any) -> Any:
+            destination = Destination(output_format(fmt, output, formats, default), output)
+            return command(*args, output=destination, **kwargs)
+
+        return format_option(file_option(wrapper))
+
+    return decorate

@@ -1,0 +1,111 @@
+"""The running commands: ``run`` (inference in NumPy) and ``export`` (the same network as ONNX)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import IO
+
+import click
+
+from costmodel import atomic_write
+from costmodel.cli.options import point_options, user_errors, variant_option
+from costmodel.errors import UsageError
+from costmodel.model import PointOptions
+
+
+@click.command("run")
+@user_errors
+@click.argument("model_name", metavar="MODEL")
+@point_options
+@variant_option
+@click.option(
+    "--weights",
+    "weights_path",
+    type=click.Path(dir_okay=False),
+    help="An .npz file keyed LAYER/ARRAY (e.g. conv1.conv/weight); default: the seeded weights.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="An .npy array: (N, C, H, W) or one (C, H, W) image; a square image's side sets --res unless given.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the output array to this .npy file.")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Classes shown per image.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights without --weights.")
+def run_command(
+    model_name: str,
+    point: PointOptions,
+    variant: str | None,
+    weights_path: str | None,
+    input_path: str,
+    output: str | None,
+    top: int,
+    seed: int,
+) -> None:
+    """Inference with NumPy alone: run MODEL on an image batch.
+
+    Without --output, prints the output's shape and the top classes (index and value) of each image.
+    """
+    import numpy as np
+
+    from costmodel import executor
+    from costmodel.loading import load_model
+
+    model = load_model(model_name, variant)
+    x = executor.load_array_file(input_path, "the input")
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise UsageError(f"{input_path} is an .npz archive; the input is one array in an .npy file (numpy.save)")
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or not np.issubdtype(x.dtype, np.number):
+        raise UsageError(f"{input_path}: expected an (N, C, H, W) or (C, H, W) array of numbers, got shape {x.shape}")
+    square = x.shape[2] == x.shape[3]
+    if point.resolution is None and point.rho is None and model.base_resolution is not None and square:
+        point = replace(point, resolution=str(x.shape[2]))
+    network = model.network(point.resolve(model))
+    weights = executor.load_weights(weights_path) if weights_path else executor.seeded_weights(network, seed)
+    executor.check_weights(network, weights)
+    y, _ = executor.forward(network, weights, x.astype(np.float32, copy=False))
+    if output is not None:
+
+        def save(handle: IO[bytes]) -> None:
+            np.save(handle, y)
+
+        atomic_write.write_file(output, save)
+        return
+    click.echo(f"output: {'×'.join(map(str, y.shape))} ({y.dtype})")
+    flat = y.reshape(y.shape[0], -1)
+    for i, row in enumerate(flat):
+        best = np.argsort(-row, kind="stable")[:top]
+        click.echo(f"image {i}: " + ", ".join(f"{int(j)} ({float(row[j]):.6g})" for j in best))
+
+
+@click.command()
+@user_errors
+@click.argument("model_name", metavar="MODEL")
+@point_options
+@variant_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights (as `costmodel run`).")
+@click.option("--fold-bn", is_flag=True, help="Fold batch norms into the conv/linear before them (as deployed).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+def export(model_name: str, point: PointOptions, variant: str | None, seed: int, fold_bn: bool, output: str) -> None:
+    """Write MODEL at one point as ONNX (opset 17) with the executor's seeded weights.
+
+    Node names are the layer names, weights are initializers named LAYER/ARRAY, the input is `input`
+    (float32, N×C×H×W, any batch size). Needs the onnx extra: pip install 'costmodel[onnx]'.
+    """
+    from costmodel.onnx_common import require_onnx
+    from costmodel.onnx_export import export_model
+
+    require_onnx("costmodel export")
+    from costmodel.loading import load_model
+
+    model = load_model(model_name, variant)
+    export_model(model, point.resolve(model), output, seed=seed, fold_bn=fold_bn)  # written whole, via atomic_write
+    click.echo(f"wrote {output}", err=True)
+
+
+COMMANDS: tuple[click.Command, ...] = (run_command, export)
