@@ -7,6 +7,7 @@ multiplied by that condition through ``Piecewise``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,10 +101,6 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
 def count(network: Network, counting: Counting) -> Costs:
     foldable = foldable_norms(network) if counting.fold_norms else {}
     layers = []
-    totals: dict[str, Any] = {kind: 0 for kind in BREAKDOWN_NAMES}
-    params_total: Any = 0
-    macs_total: Any = 0
-    other_total: Any = 0
     for node in network.nodes:
         inputs = list(node.input_shapes)
         arrays = node.op.weights(inputs)
@@ -116,9 +113,8 @@ def count(network: Network, counting: Counting) -> Costs:
             by_kind = {kind: 0 for kind in BREAKDOWN_NAMES}
             by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else channels
         by_kind = {kind: intmath.where(node.present, v, 0) for kind, v in by_kind.items()}
-        params = sum(
-            (v for kind, v in by_kind.items() if kind in counting.kinds or (node.name in foldable and kind == BIAS)),
-            0,
+        params = _total(
+            v for kind, v in by_kind.items() if kind in counting.kinds or (node.name in foldable and kind == BIAS)
         )
         if counting.fold_norms and node.name not in foldable and node.op.folds_into_host:
             params += by_kind[NORM_AFFINE]
@@ -140,12 +136,27 @@ def count(network: Network, counting: Counting) -> Costs:
                 other_ops=other,
             )
         )
-        for kind, v in by_kind.items():
-            totals[kind] += v
-        params_total += params
-        macs_total += macs
-        other_total += other
-    return Costs(network, counting, layers, params_total, macs_total, other_total, totals)
+    totals = {kind: _total(layer.params_by_kind[kind] for layer in layers) for kind in BREAKDOWN_NAMES}
+    return Costs(
+        network,
+        counting,
+        layers,
+        _total(layer.params for layer in layers),
+        _total(layer.macs for layer in layers),
+        _total(layer.other_ops for layer in layers),
+        totals,
+    )
+
+
+def _total(values: Iterable[Any]) -> Any:
+    """A sum of numbers, or of sympy expressions in one step (adding them one by one re-sorts the
+    growing sum each time: quadratic in the layers)."""
+    values = list(values)
+    if all(intmath.is_number(v) for v in values):
+        return sum(values, 0)
+    import sympy
+
+    return sympy.Add(*values)
 
 
 def activation_memory(costs: Costs, bytes_per_value: int = 4) -> dict[str, int]:

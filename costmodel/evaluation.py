@@ -31,6 +31,9 @@ class _Evaluator:
         self.symbolic = any(not intmath.is_number(v) for v in env.values())
         self.cache: dict[int, Any] = {}
         self.in_progress: set[int] = set()
+        self.quantities: dict[Any, Any] = {}  # expression -> the symbol that names it (symbolic networks)
+        self.definitions: dict[Any, Any] = {}
+        self.counters: dict[str, int] = {}
 
     def fail(self, message: str, draft: Draft | None = None, line: int | None = None) -> SpecError:
         return self.spec.error(
@@ -53,7 +56,7 @@ class _Evaluator:
         channels, size = intmath.to_int(channels), intmath.to_int(size)
         self.shapes[INPUT] = (channels, size, size)
         nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
-        return Network(spec, dict(self.env), self.shapes[INPUT], nodes)
+        return Network(spec, dict(self.env), self.shapes[INPUT], nodes, self.definitions)
 
     def lookup(self, scope: Scope | None, input_node: str) -> Lookup:
         def lookup(name: str) -> Any:
@@ -154,8 +157,39 @@ class _Evaluator:
             if present is not True:
                 # a residual add, where it exists, has its inputs' (equal) shape: nothing to blend
                 output = input_shapes[-1] if draft.residual else self.blend(draft, present, output, input_shapes[-1])
+        output = self.named(output)
         self.shapes[draft.name] = output
         return Node(draft.name, op, input_shapes, output, present, draft.group, draft.line, tuple(draft.inputs))
+
+    def named(self, shape: Shape) -> Shape:
+        """A symbolic shape with each size that holds a rounding function named once (``c`` for channels
+        and features, ``h`` for a spatial side): the closed forms count in these names, which keeps them
+        as small as the network and lets a person read them."""
+        if not self.symbolic:
+            return shape
+        return tuple(self.quantity(size, "h" if axis and len(shape) == 3 else "c") for axis, size in enumerate(shape))
+
+    def quantity(self, value: Any, kind: str) -> Any:
+        import sympy
+
+        if intmath.is_number(value):
+            return value
+        expr = sympy.sympify(value)
+        if expr.is_Atom or isinstance(expr, (sympy.Mul, sympy.Pow)) or not expr.has(*intmath.rounding_functions()):
+            return value  # a symbol, or a product of sizes (a flattened width) written out
+        symbol = self.quantities.get(expr)
+        if symbol is None:
+            while True:
+                self.counters[kind] = self.counters.get(kind, 0) + 1
+                name = f"{kind}{self.counters[kind]}"
+                if name not in self.spec.symbols:
+                    break
+            symbol = sympy.Symbol(
+                name, integer=True if expr.is_integer else None, positive=True if expr.is_positive else None
+            )
+            self.quantities[expr] = symbol
+            self.definitions[symbol] = expr
+        return symbol
 
     def blend(self, draft: Draft, present: Any, output: Shape, passed: Shape) -> Shape:
         """The shape of a layer that exists only under a symbolic condition."""

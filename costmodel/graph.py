@@ -90,6 +90,9 @@ class Network:
     point: dict[str, Any]
     input_shape: Shape
     nodes: list[Node]
+    # Symbolic networks name each width and spatial size that holds a rounding once (c1, h1, ...):
+    # quantity symbol -> its expression in the model's symbols and earlier quantities, in order.
+    definitions: dict[Any, Any] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

@@ -137,7 +137,24 @@ def where(cond: Any, if_true: Value, if_false: Value) -> Value:
     sp = _sympy()
     if cond is sp.true or cond is sp.false:
         return if_true if cond is sp.true else if_false
+    # A choice inside a choice on the same condition (a layer absent where the one before is too) is
+    # decided already: keep the formula as flat as the network.
+    if_true = _branch(if_true, cond, taken=True)
+    if_false = _branch(if_false, cond, taken=False)
+    if if_true == if_false:
+        return if_true
+    # b if a != b else a is b (a width that passes through where a layer would not change it)
+    if isinstance(cond, (sp.Ne, sp.Eq)) and {if_true, if_false} == set(cond.args):
+        return if_true if isinstance(cond, sp.Ne) else if_false
     return sp.Piecewise((if_true, cond), (if_false, True))
+
+
+def _branch(value: Value, cond: Any, taken: bool) -> Value:
+    """``value`` where ``cond`` is known to be ``taken``, if it is a two-way choice on ``cond``."""
+    sp = _sympy()
+    if isinstance(value, sp.Piecewise) and len(value.args) == 2 and value.args[0].cond == cond:
+        return value.args[0].expr if taken else value.args[1].expr
+    return value
 
 
 def all_of(conditions: Any) -> Any:
@@ -250,8 +267,11 @@ def make_divisible(value: Value, divisor: int = 8, min_value: Value | None = Non
     Symbolically it stays one named function, ``make_divisible(v, d)``: closed forms read like the
     reference code, stay small, and :func:`expand_make_divisible` turns it into plain sympy.
     """
-    if not is_number(value) and min_value is None and is_number(divisor):
-        return _make_divisible_function()(value, divisor)
+    if not is_number(value) and is_number(divisor):
+        if min_value is None:
+            return make_divisible_function()(value, divisor)
+        if is_number(min_value):
+            return make_divisible_function()(value, divisor, min_value)
     return _make_divisible_rule(value, divisor, min_value)
 
 
@@ -263,17 +283,21 @@ def _make_divisible_rule(value: Value, divisor: Value, min_value: Value | None =
 
 
 @functools.cache
-def _make_divisible_function() -> Any:
+def make_divisible_function() -> Any:
+    """``make_divisible`` as a sympy function: unevaluated while its value is symbolic, an exact Integer
+    once it is a number. It takes (value, divisor) or (value, divisor, min_value)."""
     sp = _sympy()
 
     class make_divisible(sp.Function):  # type: ignore[misc, name-defined]
-        """Unevaluated while its value is symbolic; an exact Integer once it is a number."""
+        nargs = (2, 3)
 
         @classmethod
-        def eval(cls, value: Any, divisor: Any) -> Any:
-            if value.is_Rational and divisor.is_Integer:
+        def eval(cls, value: Any, divisor: Any, min_value: Any = None) -> Any:
+            floor_to = None if min_value is None else min_value
+            if value.is_Rational and divisor.is_Integer and (floor_to is None or floor_to.is_Rational):
                 exact = Fraction(int(value.p), int(value.q))
-                return sp.Integer(_make_divisible_rule(exact, int(divisor)))
+                low = None if floor_to is None else Fraction(int(floor_to.p), int(floor_to.q))
+                return sp.Integer(_make_divisible_rule(exact, int(divisor), low))
             return None
 
         def _eval_is_integer(self) -> bool:
@@ -282,15 +306,22 @@ def _make_divisible_function() -> Any:
         def _eval_is_positive(self) -> bool:
             return True
 
-        def _eval_rewrite_as_Piecewise(self, value: Any, divisor: Any, **kwargs: Any) -> Any:
-            return _make_divisible_rule(value, divisor)
+        def _eval_rewrite_as_Piecewise(self, value: Any, divisor: Any, *rest: Any, **kwargs: Any) -> Any:
+            min_value = rest[0] if rest and not isinstance(rest[0], dict) else None
+            return _make_divisible_rule(value, divisor, min_value)
 
     return make_divisible
 
 
+def rounding_functions() -> tuple[type, ...]:
+    """The sympy functions that make a closed form exact rather than smooth."""
+    sp = _sympy()
+    return (sp.floor, sp.ceiling, sp.Max, sp.Min, sp.Piecewise, make_divisible_function())
+
+
 def expand_make_divisible(expr: Any) -> Any:
     """Replace every ``make_divisible(v, d)`` by its definition in plain sympy (max, floor, Piecewise)."""
-    function = _make_divisible_function()
+    function = make_divisible_function()
     if not hasattr(expr, "atoms") or not expr.atoms(function):
         return expr
-    return expr.replace(function, lambda value, divisor: _make_divisible_rule(value, divisor))
+    return expr.replace(function, lambda value, divisor, *low: _make_divisible_rule(value, divisor, *low))

@@ -275,6 +275,10 @@ class Model:
         return cache[preset]
 
     def substitution(self, point: Point) -> dict[Any, Any]:
+        """sympy values of every symbol at ``point``, and of every named quantity of the closed forms."""
         import sympy
 
-        return {self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()}
+        values = {self.sympy_symbols[n]: sympy.Rational(v.numerator, v.denominator) for n, v in point.values.items()}
+        for quantity, definition in self.symbolic_network.definitions.items():
+            values[quantity] = definition.xreplace(values)
+        return values

@@ -1,78 +1,131 @@
-"""Closed forms of a model's costs: exact (with its floors, ceilings and conditions) and smooth.
+"""Closed forms of a model's costs: exact (its floors, ceilings, make_divisible and conditions kept) and
+smooth (the scaling law around a point).
 
-The exact form is what the graph gives when its symbols are sympy symbols; evaluated at any valid
-point it equals the integer count there. The smooth form relaxes every rounding (floor(x) → x,
-max(8, floor(32·α)) → 32·α, make_divisible(v) → v) and expands, which shows the scaling law, e.g.
-MobileNet v1's MACs as a polynomial in α and ρ.
+The exact form is what the graph gives when its symbols are sympy symbols, written with each width and
+spatial size named once (:mod:`costmodel.forms`); evaluated at any valid point it equals the integer
+count there. The smooth form relaxes the rounding around a point (:mod:`costmodel.smooth`) and
+expands: MobileNet v1's MACs are 539492352·α²ρ² + 28224000·αρ² + 1024·α·num_classes. The compiled
+evaluator (:mod:`costmodel.compiled`) evaluates the exact form over arrays of points.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import sympy
 
-from costmodel.conventions import DEFAULT, Counting
+from costmodel.conventions import DEFAULT, Counting, get_counting
+from costmodel.errors import UsageError
+from costmodel.forms import ClosedForm, from_network
 from costmodel.model import Model, Point
+from costmodel.smooth import continuous_symbols, relax_form
 
 METRICS = ("params", "macs", "flops", "other_ops")
+GROUPINGS = ("layer", "type")
 
 
 def _metric(costs_like: Any, metric: str) -> Any:
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (metrics: {', '.join(METRICS)})")
     if metric == "flops":
         return 2 * costs_like.macs
     return getattr(costs_like, metric)
 
 
+def form(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT, by: str = "layer") -> ClosedForm:
+    """The exact form of ``metric``: named quantities, and the count per layer (``by="layer"``) or per
+    operator type (``by="type"``) and in total. Built once per model, metric, counting and grouping."""
+    preset = get_counting(counting)
+    cache: dict[tuple[str, Counting, str], ClosedForm] = model.__dict__.setdefault("_forms", {})
+    key = (metric, preset, by)
+    if key not in cache:
+        parts: dict[str, Any] = {}
+        for layer in model.symbolic_costs(preset).layers:
+            value = sympy.sympify(_metric(layer, metric))
+            if value != 0:
+                name = layer.name if by == "layer" else layer.label
+                parts[name] = parts.get(name, 0) + value
+        reserved = set(model.spec.symbols)
+        cache[key] = from_network(model.symbolic_network, parts, reserved)
+    return cache[key]
+
+
 def closed_form(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> Any:
-    """The exact total of ``metric`` as a sympy expression in the model's symbols."""
-    return sympy.sympify(_metric(model.symbolic_costs(counting), metric))
+    """The exact total of ``metric`` as one sympy expression in the model's symbols."""
+    return form(model, metric, counting).inline()
 
 
 def per_layer(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
-    """Exact closed forms per layer, leaving out layers whose count is identically zero."""
-    rows = {}
-    for layer in model.symbolic_costs(counting).layers:
-        value = sympy.sympify(_metric(layer, metric))
-        if value != 0:
-            rows[layer.name] = value
-    return rows
+    """Exact closed forms per layer (one expression each), leaving out layers that count nothing."""
+    whole = form(model, metric, counting)
+    inlined = whole.inlined
+    return {name: sympy.sympify(part).xreplace(inlined) for name, part in whole.parts.items()}
 
 
 def per_op_type(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for layer in model.symbolic_costs(counting).layers:
-        value = sympy.sympify(_metric(layer, metric))
-        if value != 0:
-            rows[layer.label] = rows.get(layer.label, 0) + value
-    return rows
+    whole = form(model, metric, counting, by="type")
+    inlined = whole.inlined
+    return {name: sympy.sympify(part).xreplace(inlined) for name, part in whole.parts.items()}
 
 
-def relax(expr: Any) -> Any:
-    """Drop the rounding from a closed form, keeping the branch that scales."""
-    if not isinstance(expr, sympy.Basic) or expr.is_Atom:
-        return expr
-    if isinstance(expr, (sympy.floor, sympy.ceiling)) or expr.func.__name__ == "make_divisible":
-        return relax(expr.args[0])
-    if isinstance(expr, sympy.Piecewise):
-        branches = [relax(pair.expr) for pair in expr.args]
-        nonzero = [b for b in branches if b != 0]
-        if not nonzero:
-            return sympy.Integer(0)
-        # the fall-through branch is the general case (make_divisible's plain rounding); a
-        # presence gate (value if condition else 0) keeps its value
-        return branches[-1] if branches[-1] != 0 else nonzero[0]
-    if isinstance(expr, (sympy.Max, sympy.Min)):
-        args = [relax(a) for a in expr.args]
-        return max(args, key=lambda a: (len(a.free_symbols), sympy.count_ops(a)))
-    if isinstance(expr, sympy.logic.boolalg.Boolean):
-        return expr
-    return expr.func(*(relax(a) for a in expr.args))
+def substitution(model: Model, values: Mapping[str, Fraction]) -> dict[Any, Any]:
+    """sympy substitutions for symbol values given by name."""
+    symbols = model.sympy_symbols
+    return {symbols[name]: sympy.Rational(v.numerator, v.denominator) for name, v in values.items()}
 
 
-def smooth(expr: Any) -> Any:
-    return sympy.expand(relax(expr))
+def partial_substitution(model: Model, point_values: dict[str, Any]) -> dict[Any, Any]:
+    """sympy substitutions for the symbols a user fixed (the rest stay free)."""
+    return substitution(model, point_values)
+
+
+def evaluate(expr: Any, model: Model, point: Point) -> int:
+    """A closed form at a point, as an exact integer (used to prove it equals the count)."""
+    value = sympy.sympify(expr).xreplace(model.substitution(point))
+    if not value.is_Integer:
+        raise ValueError(f"closed form did not evaluate to an integer: {value}")
+    return int(value)
+
+
+def smooth(
+    model: Model,
+    metric: str = "macs",
+    counting: Counting | str = DEFAULT,
+    at: Point | None = None,
+    fixed: Mapping[str, Fraction] | None = None,
+    part: str | None = None,
+    by: str = "layer",
+) -> Any:
+    """The scaling law of ``metric``: the exact form relaxed around ``at`` (default: the model's default
+    point) and expanded to a polynomial in the free symbols. ``fixed`` symbols are substituted first;
+    ``part`` relaxes one layer's (or type's) count instead of the total."""
+    whole = form(model, metric, counting, by)
+    point = at or model.default_point()
+    given = substitution(model, fixed or {})
+    fixed_form = whole.fix(given)
+    expr = None if part is None else fixed_form.parts[part]
+    symbols = model.sympy_symbols
+    spatial = {symbols[model.roles.resolution]} if model.roles.resolution else set()
+    return relax_form(fixed_form, model.substitution(point), continuous_symbols(symbols), spatial, expr)
+
+
+def compile(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT, part: str | None = None) -> Any:
+    """The exact form of ``metric`` as a vectorised NumPy function of the model's symbols (see
+    :class:`costmodel.compiled.Evaluator`): ``compile(model, "macs")(alpha=alphas, resolution=sides)``."""
+    from costmodel.compiled import Evaluator
+
+    whole = form(model, metric, counting)
+    spec = model.spec
+    rho = model.roles.resolution
+    base = model.base_resolution
+    resolution = (rho, base) if rho is not None and base is not None else None
+    sides = tuple(s for s in whole.definitions if str(s).startswith("h"))
+    expr = None if part is None else whole.parts[part]
+    defaults = {name: symbol.default for name, symbol in spec.symbols.items()}
+    return Evaluator(whole, model.sympy_symbols, defaults, expr, resolution, sides)
 
 
 @dataclass(frozen=True)
@@ -83,8 +136,9 @@ class Term:
 
 
 def leading_terms(expr: Any, symbols: list[Any]) -> list[Term]:
-    """The smooth form's terms, highest total degree in ``symbols`` first (the scaling law)."""
-    expanded = smooth(expr)
+    """A polynomial's terms in ``symbols`` (other symbols go into the coefficients), highest total
+    degree first, then largest coefficient: the scaling law read off term by term."""
+    expanded = sympy.expand(expr)
     present = [s for s in symbols if s in expanded.free_symbols]
     if not present:
         return [Term(expanded, sympy.Integer(1), 0)]
@@ -97,15 +151,14 @@ def leading_terms(expr: Any, symbols: list[Any]) -> list[Term]:
     return terms
 
 
-def partial_substitution(model: Model, point_values: dict[str, Any]) -> dict[Any, Any]:
-    """sympy substitutions for the symbols a user fixed (the rest stay free)."""
-    symbols = model.sympy_symbols
-    return {symbols[name]: sympy.Rational(value.numerator, value.denominator) for name, value in point_values.items()}
-
-
-def evaluate(expr: Any, model: Model, point: Point) -> int:
-    """The closed form at a point, as an exact integer (used to prove it equals the count)."""
-    value = sympy.sympify(expr).xreplace(model.substitution(point))
-    if not value.is_Integer:
-        raise ValueError(f"closed form did not evaluate to an integer: {value}")
-    return int(value)
+def scaled_point(model: Model, point: Point, factors: Mapping[str, Fraction]) -> Point:
+    """``point`` with some symbols multiplied (``rho=1/2`` halves the input side)."""
+    values = {name: value * factors.get(name, 1) for name, value in point.values.items()}
+    rho = model.roles.resolution
+    if rho is not None and rho in factors and model.base_resolution is not None:
+        side = values[rho] * model.base_resolution
+        if side.denominator != 1:
+            raise UsageError(f"{rho} × {factors[rho]} gives a fractional input side {float(side):g}")
+        others = {k: str(v) for k, v in values.items() if k != rho}
+        return model.point(resolution=int(side), values=others)
+    return model.point(values={k: str(v) for k, v in values.items()})

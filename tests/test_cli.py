@@ -19,6 +19,7 @@ import pytest
 import sympy
 from click.testing import CliRunner, Result
 
+from costmodel import forms
 from costmodel.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -341,9 +342,19 @@ def expr_json(*args: str) -> dict[str, Any]:
     return json.loads(ok("expr", *args, "--format", "json").stdout)
 
 
-def at(expression: str, alpha: sympy.Rational, resolution: int, classes: int = 1000) -> sympy.Expr:
-    """A closed form read back from its JSON text, at a point (exact rationals, no floats)."""
-    return sympy.sympify(expression).subs({ALPHA: alpha, RHO: sympy.Rational(resolution, 224), NUM_CLASSES: classes})
+def at(
+    expression: str,
+    alpha: sympy.Rational,
+    resolution: int,
+    classes: int = 1000,
+    definitions: dict[str, str] | None = None,
+) -> sympy.Expr:
+    """A closed form read back from its JSON text, at a point (exact rationals, no floats); an
+    expression in named quantities takes the JSON's definitions, in their order."""
+    values: dict[Any, Any] = {ALPHA: alpha, RHO: sympy.Rational(resolution, 224), NUM_CLASSES: classes}
+    for name, definition in (definitions or {}).items():
+        values[sympy.Symbol(name)] = sympy.sympify(definition, locals=forms.sympify_locals()).subs(values)
+    return sympy.sympify(expression, locals=forms.sympify_locals()).subs(values)
 
 
 def test_expr_json_reads_back() -> None:
@@ -397,20 +408,21 @@ def test_expr_per_layer_lists_layers() -> None:
     text = ok("expr", "mobilenet", "--per-layer").stdout
     report = report_json("mobilenet")
     with_macs = [layer["name"] for layer in report["layers"] if layer["macs"]]
-    listed = re.findall(r"^([\w.]+): ", text, re.MULTILINE)
+    listed = re.findall(r"^\s*([\w.]+): ", text, re.MULTILINE)
     assert listed[-1] == "symbols"  # the closing "symbols: alpha (default 1), ..." line
     assert listed[:-1] == with_macs
-    parts = expr_json("mobilenet", "--per-layer")["parts"]
+    data = expr_json("mobilenet", "--per-layer")
     by_name = {layer["name"]: layer for layer in report["layers"]}
-    for name, expression in parts.items():
-        assert at(expression, sympy.Integer(1), 224) == by_name[name]["macs"], name
+    for name, expression in data["parts"].items():
+        assert at(expression, sympy.Integer(1), 224, definitions=data["definitions"]) == by_name[name]["macs"], name
 
 
 def test_expr_per_type() -> None:
-    parts = expr_json("mobilenet", "--per-type")["parts"]
+    data = expr_json("mobilenet", "--per-type")
     report = report_json("mobilenet")
-    for label, expression in parts.items():
-        assert at(expression, sympy.Integer(1), 224) == report["by_op_type"][label]["macs"], label
+    for label, expression in data["parts"].items():
+        value = at(expression, sympy.Integer(1), 224, definitions=data["definitions"])
+        assert value == report["by_op_type"][label]["macs"], label
 
 
 def test_expr_latex() -> None:

@@ -28,6 +28,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.expansion", "costmodel.evaluation"),
     ("costmodel.conventions", "costmodel.costs"),
     ("costmodel.model",),
+    ("costmodel.forms",),
+    ("costmodel.smooth", "costmodel.compiled"),
     ("costmodel.symbolic", "costmodel.references", "costmodel.report", "costmodel.compare"),
     ("costmodel.expression_view",),
     ("costmodel.executor",),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import click
 
-from costmodel.cli.options import counting_option, point_options, user_errors, variant_option
+from costmodel.cli.options import counting_option, parse_sets, point_options, user_errors, variant_option
 from costmodel.conventions import Counting
+from costmodel.errors import UsageError
+from costmodel.intmath import exact_number
 from costmodel.model import PointOptions
 
 
@@ -19,6 +23,13 @@ from costmodel.model import PointOptions
 @click.option("--per-layer", is_flag=True, help="One closed form per layer.")
 @click.option("--per-type", is_flag=True, help="One closed form per operator type.")
 @click.option("--smooth", is_flag=True, help="Relax the rounding: the scaling law, leading terms first.")
+@click.option(
+    "--scale",
+    "scales",
+    multiple=True,
+    metavar="NAME=FACTOR",
+    help="What if a symbol is multiplied, e.g. --scale rho=1/2: the exact ratio and the smooth one, by term.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True)
 @point_options
 @variant_option
@@ -29,6 +40,7 @@ def expr(
     per_layer: bool,
     per_type: bool,
     smooth: bool,
+    scales: tuple[str, ...],
     fmt: str,
     point: PointOptions,
     variant: str | None,
@@ -42,11 +54,31 @@ def expr(
     from costmodel.loading import load_model
 
     model = load_model(model_name, variant)
-    # the name: expression_output prints it in the label and the JSON
+    fixed = point.fixed(model)
+    factors = {name: _factor(name, value) for name, value in parse_sets(scales, "--scale")}
     text = expression_output(
-        model, metric, counting.name, point.fixed(model), per_layer=per_layer, per_type=per_type, smooth=smooth, fmt=fmt
+        model,
+        metric,
+        counting,
+        point.resolve(model),
+        fixed,
+        per_layer=per_layer,
+        per_type=per_type,
+        smooth=smooth,
+        scale=factors,
+        fmt=fmt,
     )
     click.echo(text, nl=False)
+
+
+def _factor(name: str, value: str) -> Fraction:
+    try:
+        factor = exact_number(value)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--scale {name}= takes a number such as 1/2 or 0.75, got {value!r}") from None
+    if factor <= 0:
+        raise UsageError(f"--scale {name}= takes a positive factor, got {value}")
+    return factor
 
 
 COMMANDS: tuple[click.Command, ...] = (expr,)

@@ -52,13 +52,13 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def parse_sets(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+def parse_sets(pairs: Sequence[str], option: str = "--set") -> tuple[tuple[str, str], ...]:
     """``--set NAME=VALUE`` pairs, stripped, in the order given (a later one for a name wins)."""
     values = []
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise UsageError(f"--set takes name=value, got {pair!r}")
+            raise UsageError(f"{option} takes name=value, got {pair!r}")
         values.append((name.strip(), value.strip()))
     return tuple(values)
 

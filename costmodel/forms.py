@@ -1,0 +1,130 @@
+"""Closed forms as a person writes them: each distinct width and spatial size named once, and the
+total as a sum over them.
+
+A network evaluated with sympy symbols has few distinct widths (``max(8, floor(64·α))``,
+``make_divisible(6·c4, 8)``) and spatial sizes (``ceiling(56·ρ)``), but they recur in every layer's
+count. The symbolic evaluation names each one as it infers the shapes (``c1, c2, ...`` for widths,
+``h1, h2, ...`` for spatial sides; :meth:`costmodel.evaluation._Evaluator.named`), defined once, in
+dependency order; :func:`from_network` writes every layer's count in those names. The rounding
+functions stay opaque: nothing is expanded into ``Piecewise``, nothing is simplified, so the form
+stays as small as the network is and builds in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from costmodel import intmath
+from costmodel.graph import Network
+
+Expr = Any  # a sympy expression
+
+# make_divisible as costmodel defines it, for readers of the printed form and for sympify's locals
+MAKE_DIVISIBLE_TEXT = (
+    "make_divisible(v, d) = max(d, d*floor(v/d + 1/2)), plus d where that is below 0.9*v "
+    "(TF-slim's _make_divisible; make_divisible(v, d, m) floors at m instead of d)"
+)
+
+
+def sympify_locals() -> dict[str, Any]:
+    """What ``sympy.sympify`` needs to read a printed form back (``make_divisible`` evaluates on numbers)."""
+    return {"make_divisible": intmath.make_divisible_function()}
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """Named quantities and the counts written in them.
+
+    ``definitions`` map each quantity's symbol to its expression in the model's symbols and earlier
+    quantities (dependency order); ``parts`` are per-layer (or per-type) counts and ``body`` their
+    total, in the quantities and the model's symbols.
+    """
+
+    definitions: dict[sympy.Symbol, Expr]
+    body: Expr
+    parts: dict[str, Expr] = field(default_factory=dict)
+
+    def inline(self, expr: Expr | None = None) -> Expr:
+        """``expr`` (default: the body) with every quantity replaced by its definition: one expression."""
+        return sympy.sympify(self.body if expr is None else expr).xreplace(self.inlined)
+
+    @property
+    def inlined(self) -> dict[sympy.Symbol, Expr]:
+        """Every quantity as an expression in the model's symbols only."""
+        inlined: dict[sympy.Symbol, Expr] = {}
+        for symbol, definition in self.definitions.items():
+            inlined[symbol] = definition.xreplace(inlined)
+        return inlined
+
+    def values(self, substitution: Mapping[sympy.Symbol, Expr]) -> dict[sympy.Symbol, Expr]:
+        """The model's symbols as given and every quantity's value there (numbers at a full point)."""
+        values: dict[sympy.Symbol, Expr] = dict(substitution)
+        for symbol, definition in self.definitions.items():
+            values[symbol] = definition.xreplace(values)
+        return values
+
+    def evaluate(self, substitution: Mapping[sympy.Symbol, Expr], expr: Expr | None = None) -> Expr:
+        """``expr`` (default: the body) at the symbols' values, quantity by quantity."""
+        return sympy.sympify(self.body if expr is None else expr).xreplace(self.values(substitution))
+
+    def used(self, exprs: Iterable[Expr]) -> dict[sympy.Symbol, Expr]:
+        """The definitions ``exprs`` need, directly or through other definitions (in order)."""
+        needed: set[sympy.Symbol] = set()
+        stack = [s for e in exprs for s in sympy.sympify(e).free_symbols if s in self.definitions]
+        while stack:
+            symbol = stack.pop()
+            if symbol not in needed:
+                needed.add(symbol)
+                stack.extend(s for s in self.definitions[symbol].free_symbols if s in self.definitions)
+        return {s: d for s, d in self.definitions.items() if s in needed}
+
+    def fix(self, substitution: Mapping[sympy.Symbol, Expr]) -> ClosedForm:
+        """The form with some model symbols fixed (what-if): quantities that become numbers are inlined."""
+        if not substitution:
+            return self
+        known: dict[sympy.Symbol, Expr] = dict(substitution)
+        definitions: dict[sympy.Symbol, Expr] = {}
+        for symbol, definition in self.definitions.items():
+            value = definition.xreplace(known)
+            if value.is_Number:
+                known[symbol] = value
+            else:
+                definitions[symbol] = value
+        return ClosedForm(
+            definitions,
+            sympy.sympify(self.body).xreplace(known),
+            {name: sympy.sympify(part).xreplace(known) for name, part in self.parts.items()},
+        )
+
+
+def from_network(network: Network, parts: Mapping[str, Expr], reserved: Iterable[str] = ()) -> ClosedForm:
+    """``parts`` (counts of a symbolic ``network``) written in the network's named quantities.
+
+    The network named every width and spatial size as it inferred the shapes; what the counts hold
+    besides (an attribute's own ``make_divisible(16·α, 8)``, a grouped conv's ``floor(c/g)``) is
+    matched to those names, and whatever rounding is left is named ``q``, innermost first.
+    ``reserved`` are names the model's own symbols already use.
+    """
+    definitions = dict(network.definitions)
+    mapping = {expr: symbol for symbol, expr in definitions.items()}
+    named = {name: sympy.sympify(part).xreplace(mapping) for name, part in parts.items()}
+    functions = [t for t in intmath.rounding_functions() if t is not sympy.Piecewise]
+    leftover = sorted(
+        {atom for part in named.values() for atom in part.atoms(*functions)},
+        key=lambda a: (sympy.count_ops(a), sympy.default_sort_key(a)),
+    )
+    if leftover:
+        taken = set(reserved) | {str(s) for s in definitions}
+        extra: dict[Expr, sympy.Symbol] = {}
+        for index, raw in enumerate(leftover, start=1):
+            name = f"q{index}"
+            while name in taken:
+                name += "_"
+            extra[raw] = sympy.Symbol(name, integer=True if raw.is_integer else None)
+            definitions[extra[raw]] = raw.xreplace({o: s for o, s in extra.items() if o != raw})
+        named = {name: part.xreplace(extra) for name, part in named.items()}
+    return ClosedForm(definitions, sympy.Add(*named.values()), named)
