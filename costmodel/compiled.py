@@ -347,14 +347,16 @@ class Evaluator:
         defaults: Mapping[str, Fraction],
         expr: Expr | None = None,
         resolution: tuple[str, Fraction] | None = None,
-        sides: tuple[sympy.Symbol, ...] = (),
+        sizes: tuple[sympy.Symbol, ...] = (),
+        domains: Mapping[str, Any] | None = None,
     ) -> None:
         self.symbols = dict(symbols)
         self.defaults = dict(defaults)
         self.resolution = resolution  # (the resolution multiplier's name, the side at 1)
         self.definitions = [(symbol, _compile(definition)) for symbol, definition in form.definitions.items()]
         self.result = _compile(form.body if expr is None else expr)
-        self.sides = sides  # spatial quantities: every one must be at least one pixel
+        self.sizes = sizes  # widths and sides: every one must be at least 1
+        self.domains = dict(domains or {})  # name -> costmodel.spec.Symbol (integer, bounds)
 
     def __call__(self, resolution: Any = None, **values: Any) -> np.ndarray:
         unknown = set(values) - set(self.symbols)
@@ -371,6 +373,8 @@ class Evaluator:
             if ones is not None and np.any(ones != 1):
                 raise ValueError("resolution must be whole numbers of pixels")
             inputs[name] = (np.asarray(sides) * base.denominator, np.full_like(sides, base.numerator))
+        for name, (n, d) in inputs.items():
+            self._check_domain(name, n, d)
         shape = np.broadcast_shapes(*(np.shape(n) for n, _ in inputs.values()))
         flat = {
             self.symbols[name]: (
@@ -386,6 +390,20 @@ class Evaluator:
             part = {s: (_cast(n[start : start + CHUNK], dtype), _cast(d, dtype, start)) for s, (n, d) in flat.items()}
             out[start : start + CHUNK] = self._run(part)
         return out.reshape(shape)
+
+    def _check_domain(self, name: str, n: Any, d: Any) -> None:
+        """Values outside a symbol's declared domain (alpha <= 0, a fractional class count) are refused."""
+        symbol = self.domains.get(name)
+        if symbol is None:
+            return
+        den = 1 if d is None else d
+        if symbol.integer and np.any(np.asarray(n) % den != 0):
+            raise ValueError(f"{name} must be an integer")
+        for op, bound in symbol.bounds:
+            lhs, rhs = np.asarray(n) * bound.denominator, bound.numerator * np.asarray(den)
+            ok = {">": lhs > rhs, ">=": lhs >= rhs, "<": lhs < rhs, "<=": lhs <= rhs}[op]
+            if not np.all(ok):
+                raise ValueError(f"{name} must be {op} {bound}")
 
     def _fits(self, flat: Mapping[sympy.Symbol, tuple[Any, Any]]) -> bool:
         """Whether every number the evaluation makes stays within int64, from the inputs' ranges."""
@@ -411,8 +429,9 @@ class Evaluator:
     def _run(self, env: dict[Any, Value]) -> Any:
         for symbol, op in self.definitions:
             env[symbol] = op.run(env)
-            if symbol in self.sides and np.any(np.asarray(env[symbol][0]) < 1):
-                raise ValueError("a resolution below the network's minimum: a layer would have no pixels")
+            if symbol in self.sizes and np.any(np.asarray(env[symbol][0]) < 1):
+                what = "pixels" if str(symbol).startswith("h") else "channels"
+                raise ValueError(f"not a valid point everywhere: a layer would have no {what} ({symbol} < 1)")
         n, d = self.result.run(env)
         if d is not None:
             if np.any(n % d != 0):

@@ -116,6 +116,8 @@ class _View:
             names = symbolic.form(model, self.metric, self.counting, by).parts
             parts = {n: symbolic.smooth(model, self.metric, self.counting, point, self.fixed, n, by) for n in names}
         value = total.xreplace(self.values)
+        unrounded = symbolic.smooth(model, self.metric, self.counting, point, self.fixed, by=by, factors=False)
+        unrounded_value = unrounded.xreplace(self.values)
         data = self._data("smooth")
         data.update(
             expression=sympy.sstr(total),
@@ -126,6 +128,7 @@ class _View:
             value=float(value),
             exact=self.exact_total,
             error=float(Fraction(str(value)) / self.exact_total - 1) if self.exact_total else 0.0,
+            unrounded_error=float(Fraction(str(unrounded_value)) / self.exact_total - 1) if self.exact_total else 0.0,
             terms=self._terms(total),
         )
         if parts:
@@ -269,6 +272,11 @@ class _Writer:
         lines = [
             f"at {_where(self.view.point)}: smooth {data['value']:,.0f}, exact {data['exact']:,} ({data['error']:+.2%})"
         ]
+        if abs(data["unrounded_error"] - data["error"]) >= 0.0005:
+            lines.append(
+                f"  make_divisible widens the network there: with its widths unrounded the law is off by "
+                f"{data['unrounded_error']:+.2%}, so it keeps the widening as a factor"
+            )
         terms = data.get("terms", [])
         if len(terms) > 1:
             lines.append("leading terms (share of the smooth total there):")

@@ -1,11 +1,12 @@
 """The scaling law: a closed form with its rounding relaxed around a point.
 
 Every rounding is replaced by what it rounds, as a person reads a formula off the paper's table:
-``floor(64·α)`` by ``64·α``, ``max(8, floor(64·α))`` by its branch that is active at the point,
-``make_divisible(v, 8)`` by ``v``. A spatial side keeps the rounding loss it has at the point as a
-constant (``floor((H − 1)/2) + 1`` becomes ``H/2`` where ``H`` is even, and the sides of a network
-that loses a pixel or two per layer stay what they are there), so that the law is the network's
-own rather than one of sides that divide evenly.
+``floor(64·α)`` by ``64·α``, ``max(8, floor(64·α))`` by its branch that is active at the point.
+Two roundings are systematic rather than noise, and keep what they do at the point: a spatial side
+its rounding loss as a constant (``floor((H − 1)/2) + 1`` becomes ``H/2`` where ``H`` is even, and
+the sides of a network that loses a pixel or two per layer stay what they are there), and
+``make_divisible(v, 8)`` its factor (at α = 0.75 it widens a 12-channel layer to 16 and an 18-channel
+one to 24, a third; the law keeps ``16/12 · v`` rather than pretend the layer is narrower).
 What the point decides stays decided: the layers present there, and roundings of discrete
 metaparameters alone (SqueezeNet's ``floor(i/freq)``), are taken at their values there. The result
 expands to a polynomial in the continuous symbols.
@@ -28,17 +29,19 @@ def relax_form(
     continuous: set[sympy.Symbol],
     spatial: set[sympy.Symbol] = frozenset(),  # type: ignore[assignment]
     expr: Expr | None = None,
+    factors: bool = True,
 ) -> Expr:
     """``expr`` (default: the body) relaxed around the point ``at`` and expanded.
 
     ``at`` holds a value for every free symbol of the form; ``continuous`` are the symbols that take
     any value in a range (α, ρ, a squeeze ratio), the others count something (classes, a frequency);
-    ``spatial`` are those that set the input side (ρ).
+    ``spatial`` are those that set the input side (ρ). Without ``factors``, ``make_divisible`` is
+    relaxed to its argument too: the law of the unrounded widths.
     """
     values = form.values(at)
     depends: dict[sympy.Symbol, set[sympy.Symbol]] = {}
     relaxed: dict[sympy.Symbol, Expr] = {}
-    relaxer = _Relaxer(values, continuous, set(spatial), depends, relaxed)
+    relaxer = _Relaxer(values, continuous, set(spatial), depends, relaxed, factors)
     for symbol, definition in form.definitions.items():
         depends[symbol] = relaxer.continuous_in(definition)
         relaxed[symbol] = relaxer.relax(definition)
@@ -53,7 +56,9 @@ class _Relaxer:
         spatial: set[sympy.Symbol],
         depends: dict[sympy.Symbol, set[sympy.Symbol]],
         relaxed: dict[sympy.Symbol, Expr],
+        factors: bool,
     ) -> None:
+        self.factors = factors
         self.values = values
         self.continuous = continuous
         self.spatial = spatial
@@ -90,7 +95,13 @@ class _Relaxer:
         if isinstance(expr, (sympy.Max, sympy.Min)):
             return self.relax(self._active(expr))
         if isinstance(expr, self.make_divisible):
-            return self.relax(expr.args[0])
+            argument = self.relax(expr.args[0])
+            unrounded = self.value(expr.args[0])
+            if not self.continuous_in(expr.args[0]):
+                return self.value(expr)
+            if not self.factors or unrounded == 0:
+                return argument
+            return argument * (self.value(expr) / unrounded)
         return expr.func(*(self.relax(a) for a in expr.args))
 
     def _active(self, expr: Expr) -> Expr:

@@ -98,10 +98,12 @@ def smooth(
     fixed: Mapping[str, Fraction] | None = None,
     part: str | None = None,
     by: str = "layer",
+    factors: bool = True,
 ) -> Any:
     """The scaling law of ``metric``: the exact form relaxed around ``at`` (default: the model's default
     point) and expanded to a polynomial in the free symbols. ``fixed`` symbols are substituted first;
-    ``part`` relaxes one layer's (or type's) count instead of the total."""
+    ``part`` relaxes one layer's (or type's) count instead of the total; without ``factors`` the
+    widths are make_divisible's arguments (see :mod:`costmodel.smooth`)."""
     whole = form(model, metric, counting, by)
     point = at or model.default_point()
     given = substitution(model, fixed or {})
@@ -109,7 +111,7 @@ def smooth(
     expr = None if part is None else fixed_form.parts[part]
     symbols = model.sympy_symbols
     spatial = {symbols[model.roles.resolution]} if model.roles.resolution else set()
-    return relax_form(fixed_form, model.substitution(point), continuous_symbols(symbols), spatial, expr)
+    return relax_form(fixed_form, model.substitution(point), continuous_symbols(symbols), spatial, expr, factors)
 
 
 def compile(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT, part: str | None = None) -> Any:
@@ -122,10 +124,10 @@ def compile(model: Model, metric: str = "macs", counting: Counting | str = DEFAU
     rho = model.roles.resolution
     base = model.base_resolution
     resolution = (rho, base) if rho is not None and base is not None else None
-    sides = tuple(s for s in whole.definitions if str(s).startswith("h"))
+    sizes = tuple(model.symbolic_network.definitions)  # every named width and side
     expr = None if part is None else whole.parts[part]
     defaults = {name: symbol.default for name, symbol in spec.symbols.items()}
-    return Evaluator(whole, model.sympy_symbols, defaults, expr, resolution, sides)
+    return Evaluator(whole, model.sympy_symbols, defaults, expr, resolution, sizes, spec.symbols)
 
 
 @dataclass(frozen=True)
