@@ -7,22 +7,64 @@ budget? Each row is the summary of ``costmodel report`` (without its layers) for
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
+from costmodel.intmath import exact_number
 from costmodel.model import Model
 from costmodel.report import summary_context
 
+MAX_VALUES = 1_000_000
+
 
 def split_values(text: str | None, what: str) -> list[str | None]:
-    """'0.5,0.75, 1.0' → ['0.5', '0.75', '1.0']; None → [None] (the model's default)."""
+    """'0.5,0.75, 1.0' → ['0.5', '0.75', '1.0']; '96:128:16' → ['96', '112', '128'] (start:stop:step,
+    the stop included when the steps reach it, exact: 0.1:0.3:0.1 is 0.1, 0.2, 0.3); None → [None]
+    (the model's default). Ranges and values mix: '0.25,0.5:1:0.25'."""
     if text is None:
         return [None]
-    values: list[str | None] = [part.strip() for part in text.split(",")]
-    if not all(values):
-        raise UsageError(f"{what} takes a value or a comma-separated list, got {text!r}")
+    values: list[str | None] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise UsageError(f"{what} takes a value, a start:stop:step range or a comma-separated list, got {text!r}")
+        if ":" in part:
+            values.extend(_range(part, what))
+        else:
+            values.append(part)
+        if len(values) > MAX_VALUES:
+            raise UsageError(f"{what} gives more than {MAX_VALUES:,} values")
     return values
+
+
+def _range(part: str, what: str) -> list[str | None]:
+    pieces = part.split(":")
+    try:
+        start, stop, step = (exact_number(p) for p in pieces) if len(pieces) == 3 else (None, None, None)
+    except (ValueError, ZeroDivisionError):
+        start = stop = step = None
+    if start is None or stop is None or step is None or step <= 0:
+        raise UsageError(f"{what}: a range is start:stop:step with a positive step, got {part!r}")
+    count = int((stop - start) / step) + 1
+    if count > MAX_VALUES:
+        raise UsageError(f"{what}: {part} gives more than {MAX_VALUES:,} values")
+    return [decimal_text(start + k * step) for k in range(max(count, 0))]
+
+
+def decimal_text(value: Fraction) -> str:
+    """An exact value as a spec or option writes it: '0.35', '112', or '1/3' where no decimal is exact."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        return str(value)
+    text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def comparison_rows(

@@ -349,16 +349,23 @@ class Evaluator:
         resolution: tuple[str, Fraction] | None = None,
         sizes: tuple[sympy.Symbol, ...] = (),
         domains: Mapping[str, Any] | None = None,
+        exprs: Mapping[str, Expr] | None = None,
     ) -> None:
         self.symbols = dict(symbols)
         self.defaults = dict(defaults)
         self.resolution = resolution  # (the resolution multiplier's name, the side at 1)
         self.definitions = [(symbol, _compile(definition)) for symbol, definition in form.definitions.items()]
-        self.result = _compile(form.body if expr is None else expr)
+        # what a call computes: the body (or ``expr``), or several named expressions at once (``many``)
+        wanted = dict(exprs) if exprs is not None else {"": form.body if expr is None else expr}
+        self.results = {name: _compile(e) for name, e in wanted.items()}
         self.sizes = sizes  # widths and sides: every one must be at least 1
         self.domains = dict(domains or {})  # name -> costmodel.spec.Symbol (integer, bounds)
 
     def __call__(self, resolution: Any = None, **values: Any) -> np.ndarray:
+        return next(iter(self.many(resolution, **values).values()))
+
+    def many(self, resolution: Any = None, **values: Any) -> dict[str, np.ndarray]:
+        """Every named expression at the points (see the class docstring for the arguments)."""
         unknown = set(values) - set(self.symbols)
         if unknown:
             raise ValueError(f"no symbol {sorted(unknown)[0]!r} (symbols: {', '.join(self.symbols)})")
@@ -385,11 +392,12 @@ class Evaluator:
         }
         size = int(np.prod(shape, dtype=np.int64))
         dtype = np.int64 if self._fits(flat) else object
-        out = np.empty(size, dtype=dtype)
+        out = {name: np.empty(size, dtype=dtype) for name in self.results}
         for start in range(0, size, CHUNK):
             part = {s: (_cast(n[start : start + CHUNK], dtype), _cast(d, dtype, start)) for s, (n, d) in flat.items()}
-            out[start : start + CHUNK] = self._run(part)
-        return out.reshape(shape)
+            for name, values_ in self._run(part).items():
+                out[name][start : start + CHUNK] = values_
+        return {name: array.reshape(shape) for name, array in out.items()}
 
     def _check_domain(self, name: str, n: Any, d: Any) -> None:
         """Values outside a symbol's declared domain (alpha <= 0, a fractional class count) are refused."""
@@ -423,21 +431,26 @@ class Evaluator:
 
         for symbol, op in self.definitions:
             bounds[symbol] = op.bound(bounds, check)
-        check(max(self.result.bound(bounds, check)[:2]))
+        for result in self.results.values():
+            check(max(result.bound(bounds, check)[:2]))
         return largest < INT64_LIMIT
 
-    def _run(self, env: dict[Any, Value]) -> Any:
+    def _run(self, env: dict[Any, Value]) -> dict[str, Any]:
+        length = np.shape(next(iter(env.values()))[0])
         for symbol, op in self.definitions:
             env[symbol] = op.run(env)
             if symbol in self.sizes and np.any(np.asarray(env[symbol][0]) < 1):
                 what = "pixels" if str(symbol).startswith("h") else "channels"
                 raise ValueError(f"not a valid point everywhere: a layer would have no {what} ({symbol} < 1)")
-        n, d = self.result.run(env)
-        if d is not None:
-            if np.any(n % d != 0):
-                raise ValueError("the count is not a whole number at some points: are they valid points?")
-            n = n // d
-        return np.broadcast_to(n, np.shape(next(iter(env.values()))[0]))
+        results = {}
+        for name, result in self.results.items():
+            n, d = result.run(env)
+            if d is not None:
+                if np.any(n % d != 0):
+                    raise ValueError("the count is not a whole number at some points: are they valid points?")
+                n = n // d
+            results[name] = np.broadcast_to(n, length)
+        return results
 
 
 def _cast(array: Any, dtype: Any, start: int | None = None) -> Any:

@@ -7,7 +7,7 @@ multiplied by that condition through ``Piecewise``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,23 +166,44 @@ def activation_memory(costs: Costs, bytes_per_value: int = 4) -> dict[str, int]:
     to run in place. Absent layers (a residual add that does not exist at this point) make none.
     """
     network = costs.network
-    alias: dict[str, str] = {}
-    for node in network.nodes:
-        if node.present is False:  # the layer passes its last input through
-            alias[node.name] = alias.get(node.inputs[-1], node.inputs[-1])
-    last_use: dict[str, int] = {}
-    for step, node in enumerate(network.nodes):
-        for source in node.inputs:
-            last_use[alias.get(source, source)] = step
-    live = {"input": product(network.input_shape)}
-    total = peak = live["input"]
-    for step, node in enumerate(network.nodes):
-        if node.present is not False:
-            live[node.name] = product(node.output_shape)
-            total += live[node.name]
-        peak = max(peak, sum(live.values()))
-        for source in node.inputs:
-            source = alias.get(source, source)
-            if last_use.get(source) == step and source in live and source != node.name:
-                del live[source]
+    steps = [(node.name, node.inputs, node.present is not False) for node in network.nodes]
+    sizes = {node.name: product(node.output_shape) for node in network.nodes}
+    peak, total = liveness(steps, product(network.input_shape), sizes)
     return {"peak_bytes": int(peak) * bytes_per_value, "total_bytes": int(total) * bytes_per_value}
+
+
+def liveness(
+    steps: Sequence[tuple[str, tuple[str, ...], bool]], input_size: Any, sizes: Mapping[str, Any]
+) -> tuple[Any, Any]:
+    """(peak, total) elements of the tensors of a run: ``steps`` are (layer, its inputs, whether it is
+    present) in execution order, ``sizes`` each layer's output elements. Sizes may be NumPy arrays
+    (many points with the same layers present at once): the rule is the same, element by element.
+    An absent layer passes its last input through: that tensor lives on in its place.
+    """
+    alias: dict[str, str] = {}
+    for name, inputs, present in steps:
+        if not present:
+            alias[name] = alias.get(inputs[-1], inputs[-1])
+    last_use: dict[str, int] = {}
+    for step, (_, inputs, _) in enumerate(steps):
+        for source in inputs:
+            last_use[alias.get(source, source)] = step
+    live: dict[str, Any] = {"input": input_size}
+    total = peak = input_size
+    for step, (name, inputs, present) in enumerate(steps):
+        if present:
+            live[name] = sizes[name]
+            total = total + live[name]
+        now = sum(live.values())
+        peak = max(peak, now) if isinstance(now, int) and isinstance(peak, int) else _maximum(peak, now)
+        for source in inputs:
+            source = alias.get(source, source)
+            if last_use.get(source) == step and source in live and source != name:
+                del live[source]
+    return peak, total
+
+
+def _maximum(a: Any, b: Any) -> Any:
+    import numpy
+
+    return numpy.maximum(a, b)

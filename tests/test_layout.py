@@ -31,6 +31,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.forms",),
     ("costmodel.smooth", "costmodel.compiled"),
     ("costmodel.symbolic", "costmodel.references", "costmodel.report", "costmodel.compare"),
+    ("costmodel.grid",),
+    ("costmodel.budget",),
     ("costmodel.expression_view",),
     ("costmodel.executor",),
     ("costmodel.verify",),

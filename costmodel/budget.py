@@ -1,0 +1,255 @@
+"""Budgets: "at most 150 M MACs, 2 M parameters, 5 MB of int8 weights", and the largest model that fits.
+
+Costs are step functions of α and the resolution (widths and sides round), so "the largest α that
+fits" is the true edge of a step on a grid the user chooses (α in steps of 0.001, the resolution in
+pixels). :func:`solve` evaluates every grid point at once with the compiled closed forms
+(:class:`costmodel.grid.CostGrid`) and takes the largest one that meets every bound, which is exact
+whether or not the cost is monotone; the bound that the next step up breaks is the one that binds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from costmodel.conventions import DEFAULT, Counting
+from costmodel.errors import UsageError
+from costmodel.grid import CostGrid
+from costmodel.intmath import exact_number
+from costmodel.model import Model, Point
+
+COUNT_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+BYTE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+_QUANTITY = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?(?:/[0-9]+)?)\s*([A-Za-z]*)\s*$")
+BOUND_METRICS = ("macs", "params", "size", "peak_memory")  # what a budget can bound
+IN_BYTES = ("size", "peak_memory")
+
+
+def parse_quantity(text: str, what: str, in_bytes: bool = False) -> int:
+    """``150M`` → 150000000; with ``in_bytes`` also ``5MB`` (10^6) and ``2MiB`` (2^20). Exact: a budget
+    of 1.5M is 1,500,000, and a fractional result rounds down (a budget is a ceiling)."""
+    match = _QUANTITY.match(str(text))
+    if not match:
+        raise UsageError(f"{what} takes a number with an optional K, M or G (e.g. 150M), got {text!r}")
+    number, unit = match.group(1), match.group(2).upper()
+    scale = COUNT_UNITS.get(unit)
+    if scale is None and in_bytes:
+        scale = BYTE_UNITS.get(unit)
+    if scale is None:
+        units = ", ".join(u for u in (*COUNT_UNITS, *(BYTE_UNITS if in_bytes else ())) if u)
+        raise UsageError(f"{what}: unknown unit {match.group(2)!r} (units: {units})")
+    value = exact_number(number) * scale
+    if value.numerator >= 10**30:
+        raise UsageError(f"{what} {text} is too large")
+    return int(value)  # floor of a positive fraction
+
+
+@dataclass(frozen=True)
+class Bound:
+    metric: str  # one of BOUND_METRICS
+    limit: int
+    text: str  # as the user wrote it
+
+
+def bounds_from(limits: Mapping[str, str | None]) -> list[Bound]:
+    """The bounds given (metric -> text or None), parsed."""
+    bounds = []
+    for metric, text in limits.items():
+        if text is not None:
+            option = "--max-" + metric.replace("_", "-")
+            bounds.append(Bound(metric, parse_quantity(text, option, metric in IN_BYTES), text))
+    if not bounds:
+        raise UsageError("give at least one bound: --max-macs, --max-params, --max-size or --max-peak-memory")
+    return bounds
+
+
+@dataclass
+class Solution:
+    """The largest value of one free symbol (α or the resolution) that meets every bound."""
+
+    model: Model
+    free: str  # "alpha" or "resolution"
+    value: Any  # Fraction (α) or int (pixels)
+    point: Point
+    costs: dict[str, int]
+    bounds: list[Bound]
+    step: Any
+    binding: list[str] = field(default_factory=list)  # the bounds the next step up breaks
+    next_value: Any = None
+    next_costs: dict[str, int] = field(default_factory=dict)
+
+    def slack(self, bound: Bound) -> Fraction:
+        return Fraction(bound.limit - self.costs[bound.metric], bound.limit)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "metric": b.metric,
+                "limit": b.limit,
+                "cost": self.costs[b.metric],
+                "slack": float(self.slack(b)),
+                "binds": b.metric in self.binding,
+                "next": self.next_costs.get(b.metric),
+            }
+            for b in self.bounds
+        ]
+
+
+@dataclass
+class Frontier:
+    """The (α, resolution) pairs that fit where no other fitting pair is at least as wide and as large."""
+
+    model: Model
+    bounds: list[Bound]
+    rows: list[dict[str, Any]]  # alpha, resolution and every bounded metric
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return list(self.rows)
+
+
+def _metrics(bounds: Sequence[Bound]) -> list[str]:
+    return sorted({b.metric for b in bounds} | {"macs", "params"}, key=BOUND_METRICS.index)
+
+
+def _fits(costs: Mapping[str, np.ndarray], bounds: Sequence[Bound]) -> np.ndarray:
+    ok = np.ones(np.shape(next(iter(costs.values()))), bool)
+    for b in bounds:
+        ok &= costs[b.metric] <= b.limit
+    return ok
+
+
+def _grid(step: Fraction, top: Fraction) -> list[Fraction]:
+    count = int(top / step)
+    if count > 1_000_000:
+        raise UsageError(f"a step of {step} up to {top} is more than a million points: choose a coarser step")
+    return [step * k for k in range(1, count + 1)]
+
+
+def solve(
+    model: Model,
+    bounds: Sequence[Bound],
+    *,
+    alpha: Any = None,
+    resolution: Any = None,
+    values: Mapping[str, str] | None = None,
+    counting: Counting | str = DEFAULT,
+    dtype: str = "float32",
+    step: Any = "0.001",
+    alpha_max: Any = "4",
+    resolution_step: int = 1,
+    resolution_max: int = 2048,
+) -> Solution:
+    """The largest α on multiples of ``step`` (with ``resolution`` fixed), or the largest resolution on
+    multiples of ``resolution_step`` (with ``alpha`` fixed, or for a model without α), that meets
+    every bound; the other symbols at ``values`` or their defaults."""
+    grid = CostGrid(model, counting, dtype)
+    metrics = _metrics(bounds)
+    others = dict(values or {})
+    width = model.roles.width
+    if width is not None and alpha is None:
+        if model.base_resolution is not None and resolution is None:
+            raise UsageError("give --res (or --alpha) to solve for the other, or neither for the frontier")
+        step_ = exact_number(step)
+        if step_ <= 0:
+            raise UsageError(f"the step must be > 0, got {step}")
+        candidates = _grid(step_, exact_number(alpha_max))
+        numerators, denominators = (
+            np.array([c.numerator for c in candidates]),
+            np.array([c.denominator for c in candidates]),
+        )
+        arrays = {width: (numerators, denominators), **others}
+        if resolution is not None:
+            arrays["resolution"] = int(exact_number(resolution))
+        costs = _evaluate_valid(grid, metrics, arrays, len(candidates))
+        return _edge(model, "alpha", candidates, costs, bounds, step_, alpha=None, resolution=resolution, values=others)
+    if model.base_resolution is None:
+        raise UsageError(f"{model.name} has neither a width multiplier nor a resolution to solve for")
+    fixed_alpha = {} if alpha is None else {width or "alpha": str(alpha)}
+    low = model.min_resolution(model.point(values={**others, **fixed_alpha})) or 1
+    sides = list(range(max(low, resolution_step), resolution_max + 1, resolution_step))
+    sides = [s for s in sides if s >= low]
+    arrays = {"resolution": np.array(sides), **others, **fixed_alpha}
+    costs = _evaluate_valid(grid, metrics, arrays, len(sides))
+    return _edge(
+        model, "resolution", sides, costs, bounds, resolution_step, alpha=alpha, resolution=None, values=others
+    )
+
+
+def _evaluate_valid(grid: CostGrid, metrics: list[str], arrays: dict[str, Any], count: int) -> dict[str, np.ndarray]:
+    return {k: np.broadcast_to(v, (count,)) for k, v in grid(metrics, **arrays).items()}
+
+
+def _edge(
+    model: Model,
+    free: str,
+    candidates: Sequence[Any],
+    costs: Mapping[str, np.ndarray],
+    bounds: Sequence[Bound],
+    step: Any,
+    *,
+    alpha: Any,
+    resolution: Any,
+    values: Mapping[str, str],
+) -> Solution:
+    ok = _fits(costs, bounds)
+    if not ok.any():
+        cheapest = {b.metric: int(costs[b.metric][0]) for b in bounds}
+        shown = ", ".join(f"{m} {v:,}" for m, v in cheapest.items())
+        raise UsageError(f"nothing fits: even the smallest {free} ({candidates[0]}) costs {shown}")
+    index = int(np.flatnonzero(ok)[-1])
+    value = candidates[index]
+    point = _point(model, free, value, alpha, resolution, values)
+    chosen = {m: int(costs[m][index]) for m in costs}
+    solution = Solution(model, free, value, point, chosen, list(bounds), step)
+    if index + 1 < len(candidates):
+        solution.next_value = candidates[index + 1]
+        solution.next_costs = {m: int(costs[m][index + 1]) for m in costs}
+        solution.binding = [b.metric for b in bounds if solution.next_costs[b.metric] > b.limit]
+    return solution
+
+
+def _point(model: Model, free: str, value: Any, alpha: Any, resolution: Any, values: Mapping[str, str]) -> Point:
+    if free == "alpha":
+        return model.point(alpha=str(value), resolution=resolution, values=dict(values))
+    return model.point(alpha=alpha, resolution=value, values=dict(values))
+
+
+def frontier(
+    model: Model,
+    bounds: Sequence[Bound],
+    resolutions: Sequence[int],
+    *,
+    values: Mapping[str, str] | None = None,
+    counting: Counting | str = DEFAULT,
+    dtype: str = "float32",
+    step: Any = "0.001",
+    alpha_max: Any = "4",
+) -> Frontier:
+    """For each resolution the largest α on the step that fits; pairs that another fitting pair beats
+    on both α and resolution are left out."""
+    rows = []
+    for side in sorted(resolutions, reverse=True):
+        try:
+            found = solve(
+                model,
+                bounds,
+                resolution=side,
+                values=values,
+                counting=counting,
+                dtype=dtype,
+                step=step,
+                alpha_max=alpha_max,
+            )
+        except UsageError:
+            continue
+        if rows and rows[-1]["alpha"] >= found.value:
+            continue  # a larger resolution already fits this wide a model
+        rows.append({"alpha": found.value, "resolution": side, **found.costs, "binding": ",".join(found.binding)})
+    if not rows:
+        raise UsageError("nothing fits at any of these resolutions")
+    return Frontier(model, list(bounds), sorted(rows, key=lambda r: r["resolution"]))

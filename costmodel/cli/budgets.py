@@ -1,0 +1,170 @@
+"""The budget commands: ``solve`` (the largest model that fits) and ``pick`` (the most accurate one)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from costmodel.cli.options import counting_option, parse_sets, user_errors, variant_option
+from costmodel.conventions import Counting
+from costmodel.errors import UsageError
+
+
+def bound_options(command: Any) -> Any:
+    """--max-macs, --max-params, --max-size (with --dtype) and --max-peak-memory."""
+    options = [
+        click.option("--max-macs", help="At most this many multiply-accumulates, e.g. 150M."),
+        click.option("--max-params", help="At most this many parameters, e.g. 2M."),
+        click.option("--max-size", help="At most this many bytes of weights at --dtype, e.g. 5MB or 4MiB."),
+        click.option(
+            "--dtype",
+            type=click.Choice(["float32", "float16", "int8"]),
+            default="float32",
+            show_default=True,
+            help="The weights' type for --max-size.",
+        ),
+        click.option("--max-peak-memory", help="At most this many bytes of float32 activations alive at once."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _limits(max_macs: Any, max_params: Any, max_size: Any, max_peak_memory: Any) -> dict[str, Any]:
+    return {"macs": max_macs, "params": max_params, "size": max_size, "peak_memory": max_peak_memory}
+
+
+def _number(value: Any) -> str:
+    if hasattr(value, "denominator") and value.denominator != 1:
+        return format(float(value), "g") if len(str(value)) > 8 else f"{float(value):g}"
+    return str(value)
+
+
+@click.command()
+@user_errors
+@click.argument("model_name", metavar="MODEL")
+@bound_options
+@click.option("--alpha", help="Fix α and solve for the largest resolution.")
+@click.option("--res", "resolution", help="Fix the input side and solve for the largest α.")
+@click.option("--step", default="0.001", show_default=True, help="The α grid: the answer is a multiple of it.")
+@click.option("--alpha-max", default="4", show_default=True, help="The largest α considered.")
+@click.option("--res-step", type=click.IntRange(min=1), default=1, show_default=True, help="The resolution grid.")
+@click.option(
+    "--res-range",
+    default="96:320:8",
+    show_default=True,
+    help="Resolutions of the frontier (start:stop:step or a list), when neither --alpha nor --res is given.",
+)
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Any other spec symbol.")
+@variant_option
+@counting_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def solve(
+    model_name: str,
+    max_macs: str | None,
+    max_params: str | None,
+    max_size: str | None,
+    dtype: str,
+    max_peak_memory: str | None,
+    alpha: str | None,
+    resolution: str | None,
+    step: str,
+    alpha_max: str,
+    res_step: int,
+    res_range: str,
+    sets: tuple[str, ...],
+    variant: str | None,
+    counting: Counting,
+    fmt: str,
+) -> None:
+    """The largest α (or resolution) of MODEL that meets every bound, exactly.
+
+    Costs are step functions (widths and sides round): the answer is the true edge of the step on
+    the grid (--step for α, --res-step for the side), with the bound that binds, the cost there and
+    the slack of the others. With neither --alpha nor --res: the frontier of (α, resolution) pairs.
+    """
+    from costmodel import budget
+    from costmodel.compare import split_values
+    from costmodel.loading import load_model
+    from costmodel.render import table, thousands
+
+    model = load_model(model_name, variant)
+    bounds = budget.bounds_from(_limits(max_macs, max_params, max_size, max_peak_memory))
+    values = dict(parse_sets(sets))
+    if alpha is not None and resolution is not None:
+        raise UsageError("fix one of --alpha and --res: solve finds the other")
+    if alpha is None and resolution is None and model.roles.width is not None and model.base_resolution is not None:
+        sides = [int(s) for s in split_values(res_range, "--res-range") if s is not None]
+        found = budget.frontier(
+            model, bounds, sides, values=values, counting=counting, dtype=dtype, step=step, alpha_max=alpha_max
+        )
+        if fmt == "json":
+            rows = [{**r, "alpha": _number(r["alpha"])} for r in found.to_records()]
+            click.echo(json.dumps({"model": model.name, "frontier": rows}, indent=2))
+            return
+        click.echo(f"{model.name}: the widest α (step {step}) that fits at each resolution, {_bounds_text(bounds)}")
+        columns = [("input", "resolution", "num"), ("α", "alpha_text", "")]
+        columns += [(m, m, "thousands") for m in found.rows[0] if m in budget.BOUND_METRICS]
+        columns += [("binds", "binding", "")]
+        rows = [{**r, "alpha_text": _number(r["alpha"])} for r in found.rows]
+        click.echo(table(rows, columns))
+        return
+    answer = budget.solve(
+        model,
+        bounds,
+        alpha=alpha,
+        resolution=resolution,
+        values=values,
+        counting=counting,
+        dtype=dtype,
+        step=step,
+        alpha_max=alpha_max,
+        resolution_step=res_step,
+    )
+    if fmt == "json":
+        data = {
+            "model": model.name,
+            "free": answer.free,
+            "value": _number(answer.value),
+            "step": str(answer.step),
+            "point": {k: _number(v) for k, v in answer.point.values.items()},
+            "resolution": answer.point.resolution,
+            "costs": answer.costs,
+            "bounds": answer.to_records(),
+            "binding": answer.binding,
+            "next": None if answer.next_value is None else _number(answer.next_value),
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    where = f"at {answer.point.resolution}×{answer.point.resolution}" if answer.free == "alpha" else f"at α = {alpha}"
+    if answer.free == "resolution" and alpha is None:
+        where = ""
+    name = "α" if answer.free == "alpha" else "resolution"
+    click.echo(f"{model.name} {where} (counting: {counting.name}):".replace("  ", " "))
+    click.echo(f"  the largest {name} on a step of {answer.step} that fits: {_number(answer.value)}")
+    rows = [
+        {
+            "metric": r["metric"] + (f" ({dtype})" if r["metric"] == "size" else ""),
+            "cost": r["cost"],
+            "limit": r["limit"],
+            "slack": f"{r['slack']:.2%}",
+            "next": "—" if r["next"] is None else thousands(r["next"]),
+        }
+        for r in answer.to_records()
+    ]
+    columns = [("bound", "metric", ""), ("cost", "cost", "thousands"), ("limit", "limit", "thousands")]
+    columns += [("slack", "slack", "num"), (f"at {_number(answer.next_value)}", "next", "num")]
+    click.echo(table(rows, columns))
+    if answer.binding:
+        click.echo(f"  binds: {', '.join(answer.binding)} (the next step, {_number(answer.next_value)}, breaks it)")
+    else:
+        click.echo("  no bound binds on this grid: every larger value fits too")
+
+
+def _bounds_text(bounds: list[Any]) -> str:
+    return ", ".join(f"{b.metric} <= {b.text}" for b in bounds)
+
+
+COMMANDS: tuple[click.Command, ...] = (solve,)

@@ -1,0 +1,115 @@
+"""Exact costs of a model over arrays of points: what sweeps, solvers, pickers and comparisons call.
+
+Every metric comes from a compiled closed form (:mod:`costmodel.compiled`), never from counting the
+network again point by point: MACs, parameters and other ops directly; FLOPs and model size from
+them; peak activation memory from each layer's compiled output size and presence, run through the
+one liveness rule (:func:`costmodel.costs.liveness`) for every group of points that share the same
+layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sympy
+
+from costmodel import symbolic
+from costmodel.compiled import Evaluator
+from costmodel.conventions import DEFAULT, Counting, get_counting
+from costmodel.costs import BYTES_PER_VALUE, liveness
+from costmodel.errors import UsageError
+from costmodel.forms import ClosedForm
+from costmodel.model import Model
+from costmodel.ops import product
+
+METRICS = ("macs", "params", "flops", "other_ops", "size", "peak_memory")
+UNITS = {"macs": "", "params": "", "flops": "", "other_ops": "", "size": "bytes", "peak_memory": "bytes"}
+ACTIVATION_BYTES = BYTES_PER_VALUE["float32"]  # activations are counted at float32, as the reports do
+
+
+class CostGrid:
+    """Exact metrics of ``model`` at arrays of points (the keywords of :class:`Evaluator`).
+
+    ``size`` is the model's weights at ``dtype`` (float32, float16 or int8), ``peak_memory`` the peak
+    of the float32 activations alive at once, both in bytes.
+    """
+
+    def __init__(self, model: Model, counting: Counting | str = DEFAULT, dtype: str = "float32") -> None:
+        if dtype not in BYTES_PER_VALUE:
+            raise UsageError(f"unknown dtype '{dtype}' (dtypes: {', '.join(BYTES_PER_VALUE)})")
+        self.model = model
+        self.counting = get_counting(counting)
+        self.dtype = dtype
+        self._evaluators: dict[str, Evaluator] = {}
+        self._memory: Evaluator | None = None
+
+    def evaluator(self, metric: str) -> Evaluator:
+        if metric not in self._evaluators:
+            self._evaluators[metric] = symbolic.compile(self.model, metric, self.counting)
+        return self._evaluators[metric]
+
+    def __call__(self, metrics: Sequence[str], **values: Any) -> dict[str, np.ndarray]:
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise UsageError(f"unknown metric '{unknown[0]}' (metrics: {', '.join(METRICS)})")
+        result: dict[str, np.ndarray] = {}
+        for metric in metrics:
+            if metric in ("macs", "params", "other_ops"):
+                result[metric] = self._call(self.evaluator(metric), values)
+            elif metric == "flops":
+                result[metric] = 2 * self._call(self.evaluator("macs"), values)
+            elif metric == "size":
+                result[metric] = self._call(self.evaluator("params"), values) * BYTES_PER_VALUE[self.dtype]
+            else:
+                result[metric] = self.peak_memory(**values)
+        return result
+
+    @staticmethod
+    def _call(evaluator: Evaluator, values: Mapping[str, Any]) -> np.ndarray:
+        try:
+            return evaluator(**values)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+    def peak_memory(self, **values: Any) -> np.ndarray:
+        """Peak bytes of float32 activations alive at once, at every point."""
+        network = self.model.symbolic_network
+        if self._memory is None:
+            exprs: dict[str, Any] = {"input": product(network.input_shape)}
+            for node in network.nodes:
+                exprs[f"size:{node.name}"] = product(node.output_shape)
+                if not isinstance(node.present, bool):
+                    exprs[f"present:{node.name}"] = sympy.Piecewise((1, node.present), (0, True))
+            form = ClosedForm(dict(network.definitions), sympy.Integer(0))
+            base = symbolic.compile(self.model, "macs")
+            self._memory = Evaluator(
+                form, base.symbols, base.defaults, None, base.resolution, base.sizes, base.domains, exprs
+            )
+        try:
+            arrays = self._memory.many(**values)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        shape = arrays["input"].shape
+        conditional = [n for n in network.nodes if not isinstance(n.present, bool)]
+        pattern = np.stack([arrays[f"present:{n.name}"].reshape(-1) for n in conditional]) if conditional else None
+        peak = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=arrays["input"].dtype)
+        groups = np.unique(pattern, axis=1, return_inverse=True) if pattern is not None else None
+        for index in range(1 if groups is None else groups[0].shape[1]):
+            where = np.ones(peak.shape, bool) if groups is None else (groups[1].reshape(-1) == index)
+            present = (
+                {} if groups is None else dict(zip((n.name for n in conditional), groups[0][:, index], strict=True))
+            )
+            steps = [(n.name, n.inputs, bool(present.get(n.name, n.present))) for n in network.nodes]
+            sizes = {n.name: arrays[f"size:{n.name}"].reshape(-1)[where] for n in network.nodes}
+            top, _ = liveness(steps, arrays["input"].reshape(-1)[where], sizes)
+            peak[where] = top
+        return peak.reshape(shape) * ACTIVATION_BYTES
+
+
+def exact_values(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers as exact (numerators, denominators) arrays, for the evaluators."""
+    fractions = [Fraction(v) for v in values]
+    return np.array([f.numerator for f in fractions]), np.array([f.denominator for f in fractions])
