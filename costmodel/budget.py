@@ -173,7 +173,7 @@ def solve(
     low = model.min_resolution(model.point(values={**others, **fixed_alpha})) or 1
     sides = list(range(max(low, resolution_step), resolution_max + 1, resolution_step))
     sides = [s for s in sides if s >= low]
-    arrays = {"resolution": np.array(sides), **others, **fixed_alpha}
+    arrays: dict[str, Any] = {"resolution": np.array(sides), **others, **fixed_alpha}
     costs = _evaluate_valid(grid, metrics, arrays, len(sides))
     return _edge(
         model, "resolution", sides, costs, bounds, resolution_step, alpha=alpha, resolution=None, values=others
@@ -232,7 +232,7 @@ def frontier(
 ) -> Frontier:
     """For each resolution the largest α on the step that fits; pairs that another fitting pair beats
     on both α and resolution are left out."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for side in sorted(resolutions, reverse=True):
         try:
             found = solve(
