@@ -162,10 +162,10 @@ def solve(
             np.array([c.numerator for c in candidates]),
             np.array([c.denominator for c in candidates]),
         )
-        arrays = {width: (numerators, denominators), **others}
+        inputs: dict[str, Any] = {width: (numerators, denominators), **others}
         if resolution is not None:
-            arrays["resolution"] = int(exact_number(resolution))
-        costs = _evaluate_valid(grid, metrics, arrays, len(candidates))
+            inputs["resolution"] = int(exact_number(resolution))
+        costs = _evaluate_valid(grid, metrics, inputs, len(candidates))
         return _edge(model, "alpha", candidates, costs, bounds, step_, alpha=None, resolution=resolution, values=others)
     if model.base_resolution is None:
         raise UsageError(f"{model.name} has neither a width multiplier nor a resolution to solve for")
