@@ -38,6 +38,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.verify",),
     ("costmodel.onnx_common", "costmodel.onnx_export", "costmodel.onnx_import"),
     ("costmodel.loading",),
+    ("costmodel.pick",),
     ("costmodel.render",),
     ("costmodel.cli.options",),
     ("costmodel.cli.*", "costmodel.cli"),

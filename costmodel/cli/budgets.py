@@ -167,4 +167,68 @@ def _bounds_text(bounds: list[Any]) -> str:
     return ", ".join(f"{b.metric} <= {b.text}" for b in bounds)
 
 
-COMMANDS: tuple[click.Command, ...] = (solve,)
+@click.command()
+@user_errors
+@bound_options
+@click.option("--models", help="Comma-separated models to choose from (default: every built-in).")
+@click.option("--all", "show_all", is_flag=True, help="List dominated configurations too (marked).")
+@counting_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def pick(
+    max_macs: str | None,
+    max_params: str | None,
+    max_size: str | None,
+    dtype: str,
+    max_peak_memory: str | None,
+    models: str | None,
+    show_all: bool,
+    counting: Counting,
+    fmt: str,
+) -> None:
+    """The most accurate published configuration that fits the budget.
+
+    Every configuration with a published ImageNet top-1 (the specs' accuracy rows) is costed exactly;
+    those that meet every bound are ranked, most accurate first, with their costs and the source of
+    each figure. A configuration is dominated when another that fits is at least as accurate and no
+    more costly on every bounded metric.
+    """
+    from costmodel import budget
+    from costmodel.pick import pick as rank
+    from costmodel.render import table
+
+    bounds = budget.bounds_from(_limits(max_macs, max_params, max_size, max_peak_memory))
+    names = [m.strip() for m in models.split(",")] if models else None
+    ranking = rank(bounds, names, counting, dtype)
+    shown = [c for c in ranking.candidates if show_all or not c.dominated_by]
+    if fmt == "json":
+        best = ranking.best
+        data = {"bounds": [b.__dict__ for b in bounds], "best": best.record() if best else None}
+        data["configurations"] = [c.record() for c in shown]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if not ranking.candidates:
+        click.echo(f"no published configuration fits {_bounds_text(bounds)}")
+        return
+    click.echo(f"published configurations that fit {_bounds_text(bounds)}, most accurate first:")
+    rows = [
+        {
+            "config": c.label,
+            "top1": f"{c.top1:g}",
+            **c.costs,
+            "note": ("dominated by " + c.dominated_by[0]) if c.dominated_by else "",
+            "source": c.source,
+        }
+        for c in shown
+    ]
+    columns = [("configuration", "config", ""), ("top-1 %", "top1", "num"), ("MACs", "macs", "thousands")]
+    columns += [("params", "params", "thousands"), (f"size ({dtype})", "size", "size")]
+    columns += [("peak act.", "peak_memory", "size")]
+    columns += [("", "note", "")] if show_all else []
+    columns += [("source", "source", "")]
+    click.echo(table(rows, columns))
+    hidden = len(ranking.candidates) - len(shown)
+    if hidden:
+        click.echo(f"({hidden} dominated configurations left out: --all lists them)")
+
+
+COMMANDS: tuple[click.Command, ...] = (solve, pick)

@@ -1,0 +1,142 @@
+"""Pick a configuration: the published ImageNet accuracy of the family, ranked within a budget.
+
+Every accuracy row of the specs (model, variant, α, resolution, top-1, its source) is costed exactly
+with the compiled closed forms, kept if it meets every bound, ranked by top-1, and marked dominated
+when another fitting row is at least as accurate and no more costly on every bounded metric (and
+better on one of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from costmodel.budget import Bound
+from costmodel.conventions import DEFAULT, Counting
+from costmodel.grid import CostGrid
+from costmodel.loading import load_model
+from costmodel.resources import builtin_names
+
+COSTS = ("macs", "params", "size", "peak_memory")
+
+
+@dataclass
+class Candidate:
+    model: str
+    variant: str | None
+    alpha: Fraction | None
+    resolution: int | None
+    top1: float
+    top5: float | None
+    source: str
+    costs: dict[str, int]
+    fits: bool = True
+    dominated_by: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        name = self.model + (f" [{self.variant}]" if self.variant else "")
+        alpha = "" if self.alpha is None else f" α={float(self.alpha):g}"
+        side = "" if self.resolution is None else f" {self.resolution}"
+        return name + alpha + side
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "variant": self.variant,
+            "alpha": None if self.alpha is None else float(self.alpha),
+            "resolution": self.resolution,
+            "top1": self.top1,
+            "top5": self.top5,
+            **self.costs,
+            "fits": self.fits,
+            "dominated_by": list(self.dominated_by),
+            "source": self.source,
+        }
+
+
+@dataclass
+class Ranking:
+    bounds: list[Bound]
+    candidates: list[Candidate]  # the ones that fit, most accurate first
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return [c.record() for c in self.candidates]
+
+    @property
+    def best(self) -> Candidate | None:
+        undominated = [c for c in self.candidates if not c.dominated_by]
+        return undominated[0] if undominated else None
+
+
+def candidates(
+    models: Sequence[str] | None = None, counting: Counting | str = DEFAULT, dtype: str = "float32"
+) -> list[Candidate]:
+    """Every published accuracy row of ``models`` (default: every built-in), with its exact costs."""
+    found: list[Candidate] = []
+    for name in models or builtin_names():
+        base = load_model(name)
+        rows_by_variant: dict[str | None, list[Any]] = {}
+        for row in base.spec.accuracy:
+            if row.get("top1") is not None:
+                rows_by_variant.setdefault(row.get("variant"), []).append(row)
+        for variant, rows in rows_by_variant.items():
+            model = base.with_variant(variant)
+            grid = CostGrid(model, counting, dtype)
+            arrays: dict[str, Any] = {}
+            alphas = [Fraction(str(r.get("alpha", 1))) for r in rows]
+            if model.roles.width is not None:
+                arrays[model.roles.width] = (
+                    np.array([a.numerator for a in alphas]),
+                    np.array([a.denominator for a in alphas]),
+                )
+            sides = [int(r.get("resolution", 224)) for r in rows]
+            if model.base_resolution is not None:
+                arrays["resolution"] = np.array(sides)
+            costs = grid(list(COSTS), **arrays)
+            for i, row in enumerate(rows):
+                found.append(
+                    Candidate(
+                        model=model.name,
+                        variant=variant,
+                        alpha=alphas[i] if model.roles.width is not None else None,
+                        resolution=sides[i] if model.base_resolution is not None else None,
+                        top1=float(row["top1"]),
+                        top5=None if row.get("top5") is None else float(row["top5"]),
+                        source=str(row.get("source", "")),
+                        costs={m: int(np.broadcast_to(costs[m], (len(rows),))[i]) for m in COSTS},
+                    )
+                )
+    return found
+
+
+def pick(
+    bounds: Sequence[Bound],
+    models: Sequence[str] | None = None,
+    counting: Counting | str = DEFAULT,
+    dtype: str = "float32",
+) -> Ranking:
+    """The published configurations that meet every bound, most accurate first, dominated ones marked."""
+    merged: dict[tuple[str, float], Candidate] = {}
+    for c in candidates(models, counting, dtype):  # one row per configuration and figure, its sources joined
+        key = (c.label, c.top1)
+        if key in merged:
+            merged[key].source += "; " + c.source
+        else:
+            merged[key] = c
+    fitting = [c for c in merged.values() if all(c.costs[b.metric] <= b.limit for b in bounds)]
+    metrics = sorted({b.metric for b in bounds}, key=COSTS.index)
+    for c in fitting:
+        for other in fitting:
+            if other is c:
+                continue
+            no_worse = other.top1 >= c.top1 and all(other.costs[m] <= c.costs[m] for m in metrics)
+            better = other.top1 > c.top1 or any(other.costs[m] < c.costs[m] for m in metrics)
+            if no_worse and better:
+                c.dominated_by.append(other.label)
+    fitting.sort(key=lambda c: (-c.top1, c.costs["macs"], c.label))
+    return Ranking(list(bounds), fitting)
