@@ -49,7 +49,7 @@ def test_solve_for_alpha_meets_every_bound_and_stops_at_the_edge(name: str, metr
 
 
 @pytest.mark.parametrize("metric", ["macs", "peak_memory"])
-@pytest.mark.parametrize("name", FIXED_WIDTH_MODELS + ["mobilenet_v2"])
+@pytest.mark.parametrize("name", [*FIXED_WIDTH_MODELS, "mobilenet_v2"])
 def test_solve_for_the_resolution_meets_every_bound_and_stops_at_the_edge(name: str, metric: str) -> None:
     model = load_model(name)
     alpha = "0.75" if model.roles.width else None
