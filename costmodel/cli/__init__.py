@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from costmodel.cli import budgets, checking, closed_forms, counting, running
+from costmodel.cli import budgets, checking, closed_forms, counting, exploring, running
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +23,7 @@ def main() -> None:
     """
 
 
-for _module in (counting, closed_forms, budgets, checking, running):
+for _module in (counting, closed_forms, budgets, exploring, checking, running):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 
