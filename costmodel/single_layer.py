@@ -112,8 +112,5 @@ def inverted_residual(
     body += f"      - {{op: conv2d, name: project, out: {cout}, k: 1, bias: false}}\n"
     body += "      - {op: batchnorm, name: project_bn}\n"
     residual = stride == 1 and cin == cout
-    if residual:
-        layers = f"  - residual:\n{body}    name: add\n"
-    else:
-        layers = body.replace("      - ", "  - ")
+    layers = f"  - residual:\n{body}    name: add\n" if residual else body.replace("      - ", "  - ")
     return _count("inverted_residual", cin, hw, layers, counting)

@@ -62,7 +62,7 @@ def sweep(
     sides = [int(exact_number(r)) for r in resolutions if r is not None]
     if sides and model.base_resolution is None:
         raise UsageError(f"{model.name}'s input does not scale: it takes no resolution")
-    exact_widths = [exact_number(a) for a in widths] or [None]
+    exact_widths: list[Fraction | None] = [exact_number(a) for a in widths] or [None]
     n_sides = max(len(sides), 1)
     total = len(exact_widths) * n_sides
     columns: dict[str, np.ndarray] = {}
