@@ -38,7 +38,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.verify",),
     ("costmodel.onnx_common", "costmodel.onnx_export", "costmodel.onnx_import"),
     ("costmodel.loading",),
-    ("costmodel.pick", "costmodel.side_by_side", "costmodel.single_layer"),
+    ("costmodel.pick", "costmodel.side_by_side", "costmodel.single_layer", "costmodel.rewrite"),
     ("costmodel.render",),
     ("costmodel.cli.options",),
     ("costmodel.cli.*", "costmodel.cli"),

@@ -270,3 +270,83 @@ def layer_inverted_residual(cin: int, t: int, cout: int, stride: int, hw: int, f
 
 
 COMMANDS: tuple[click.Command, ...] = (sweep, sensitivity, compare, layer)
+
+
+@click.command()
+@user_errors
+@click.argument("model_name", metavar="MODEL")
+@click.option("--separable", "trick", flag_value="separable", help="k×k convolutions -> depthwise k×k + pointwise 1×1.")
+@click.option(
+    "--full-conv", "trick", flag_value="full_conv", help="Depthwise + pointwise pairs -> one k×k convolution."
+)
+@click.option("--fire", "fire_args", metavar="SR,PCT3X3", help="3×3 convolutions -> fire modules (e.g. 0.125,0.5).")
+@click.option("--gap-head", "trick", flag_value="gap_head", help="Flatten + fully-connected head -> 1×1 conv + GAP.")
+@click.option("--layers", "patterns", multiple=True, metavar="PATTERN", help="Only layers whose names match (glob).")
+@point_options
+@variant_option
+@counting_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the rewritten spec to this file.")
+def whatif(
+    model_name: str,
+    trick: str | None,
+    fire_args: str | None,
+    patterns: tuple[str, ...],
+    point: PointOptions,
+    variant: str | None,
+    counting: Counting,
+    output: str | None,
+) -> None:
+    """MODEL with one of the efficient-CNN tricks applied, before and after, and the new spec.
+
+    Works on built-in models, spec files and ONNX files; the new spec (-o) keeps the model's symbols,
+    so `report` and `verify` take it at any point.
+    """
+    from costmodel import atomic_write
+    from costmodel.costs import activation_memory
+    from costmodel.errors import UsageError
+    from costmodel.loading import load_model
+    from costmodel.render import table
+    from costmodel.rewrite import apply
+
+    if (trick is None) == (fire_args is None):
+        raise UsageError("choose one trick: --separable, --full-conv, --fire SR,PCT3X3 or --gap-head")
+    model = load_model(model_name, variant)
+    if fire_args is not None:
+        ratio, _, share = fire_args.partition(",")
+        if not share:
+            raise UsageError(f"--fire takes SR,PCT3X3 such as 0.125,0.5, got {fire_args!r}")
+        rewritten = apply(model, "fire", list(patterns), ratio.strip(), share.strip())
+        trick = "fire"
+    else:
+        rewritten = apply(model, str(trick), list(patterns))
+    rows: list[dict[str, Any]] = []
+    for name, which in (("before", rewritten.before), ("after", rewritten.after)):
+        at = point.resolve(which)
+        costs = which.costs(at, counting)
+        rows.append(
+            {
+                "model": name,
+                "layers": sum(1 for layer in costs.layers if layer.present is not False),
+                "params": int(costs.params),
+                "macs": int(costs.macs),
+                "peak": activation_memory(costs)["peak_bytes"],
+            }
+        )
+    before, after = rows
+    rows.append(
+        {
+            "model": "after / before",
+            "layers": "",
+            **{k: f"{after[k] / before[k]:.4g}" if before[k] else "—" for k in ("params", "macs", "peak")},
+        }
+    )
+    click.echo(f"{model.name} --{str(trick).replace('_', '-')} (counting: {counting.name}):")
+    columns = [("", "model", ""), ("layers", "layers", "num"), ("params", "params", "thousands")]
+    columns += [("MACs", "macs", "thousands"), ("peak act.", "peak", "thousands")]
+    click.echo(table(rows[:2], columns) + "\n" + f"after / before: params {rows[2]['params']}, MACs {rows[2]['macs']}")
+    if output is not None:
+        atomic_write.write_text(output, rewritten.text)
+        click.echo(f"wrote {output}", err=True)
+
+
+COMMANDS = (*COMMANDS, whatif)
