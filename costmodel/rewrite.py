@@ -113,7 +113,9 @@ def flat_layers(model: Model) -> list[Layer]:
     names = _identifiers(network)
     layers = []
     for node in network.nodes:
-        if node.present is False:
+        present = node.present if isinstance(node.present, bool) else sympy.sympify(node.present).xreplace(inlined)
+        if present is False or present is sympy.false:
+            names[node.name] = names.get(node.inputs[-1], node.inputs[-1])  # absent: its input passes on
             continue
         attrs = {}
         for f in fields(node.op):
@@ -127,7 +129,7 @@ def flat_layers(model: Model) -> list[Layer]:
                 attrs[f.name] = float(value) if not isinstance(value, int) else value
             else:
                 attrs[f.name] = grammar(_inline(value, inlined))
-        when = None if node.present is True else grammar(sympy.sympify(node.present).xreplace(inlined))
+        when = None if present is True or present is sympy.true else grammar(present)
         inputs = [names.get(i, i) for i in node.inputs]
         layers.append(Layer(node.op.op_name, names[node.name], inputs, attrs, when))
     return layers
