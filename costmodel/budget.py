@@ -140,7 +140,7 @@ def solve(
     counting: Counting | str = DEFAULT,
     dtype: str = "float32",
     step: Any = "0.001",
-    alpha_max: Any = "4",
+    alpha_max: Any = "2",
     resolution_step: int = 1,
     resolution_max: int = 2048,
 ) -> Solution:
@@ -228,28 +228,45 @@ def frontier(
     counting: Counting | str = DEFAULT,
     dtype: str = "float32",
     step: Any = "0.001",
-    alpha_max: Any = "4",
+    alpha_max: Any = "2",
 ) -> Frontier:
     """For each resolution the largest α on the step that fits; pairs that another fitting pair beats
-    on both α and resolution are left out."""
+    on both α and resolution are left out. The whole α × resolution grid is evaluated at once."""
+    width = model.roles.width
+    if width is None or model.base_resolution is None:
+        raise UsageError(f"{model.name} has no width multiplier and resolution to trade")
+    others = dict(values or {})
+    low = model.min_resolution(model.point(values=others)) or 1
+    sides = sorted({int(s) for s in resolutions if int(s) >= low})
+    if not sides:
+        raise UsageError(f"every resolution given is below {model.name}'s minimum {low}")
+    step_ = exact_number(step)
+    if step_ <= 0:
+        raise UsageError(f"the step must be > 0, got {step}")
+    candidates = _grid(step_, exact_number(alpha_max))
+    count = len(candidates) * len(sides)
+    if count > 5_000_000:
+        raise UsageError(f"{len(candidates):,} widths × {len(sides):,} sides is too large a grid: a coarser step")
+    numerators = np.repeat(np.array([c.numerator for c in candidates]), len(sides))
+    denominators = np.repeat(np.array([c.denominator for c in candidates]), len(sides))
+    arrays: dict[str, Any] = {
+        width: (numerators, denominators),
+        "resolution": np.tile(np.array(sides), len(candidates)),
+    }
+    costs = _evaluate_valid(CostGrid(model, counting, dtype), _metrics(bounds), {**arrays, **others}, count)
+    shaped = {m: v.reshape(len(candidates), len(sides)) for m, v in costs.items()}
+    ok = _fits(shaped, bounds)
     rows: list[dict[str, Any]] = []
-    for side in sorted(resolutions, reverse=True):
-        try:
-            found = solve(
-                model,
-                bounds,
-                resolution=side,
-                values=values,
-                counting=counting,
-                dtype=dtype,
-                step=step,
-                alpha_max=alpha_max,
-            )
-        except UsageError:
+    for j in reversed(range(len(sides))):
+        feasible = np.flatnonzero(ok[:, j])
+        if feasible.size == 0:
             continue
-        if rows and rows[-1]["alpha"] >= found.value:
+        i = int(feasible[-1])
+        if rows and rows[-1]["alpha"] >= candidates[i]:
             continue  # a larger resolution already fits this wide a model
-        rows.append({"alpha": found.value, "resolution": side, **found.costs, "binding": ",".join(found.binding)})
+        binding = [] if i + 1 >= len(candidates) else [b.metric for b in bounds if shaped[b.metric][i + 1, j] > b.limit]
+        row = {"alpha": candidates[i], "resolution": sides[j], **{m: int(v[i, j]) for m, v in shaped.items()}}
+        rows.append({**row, "binding": ",".join(binding)})
     if not rows:
         raise UsageError("nothing fits at any of these resolutions")
     return Frontier(model, list(bounds), sorted(rows, key=lambda r: r["resolution"]))

@@ -93,15 +93,20 @@ class CostGrid:
         except ValueError as err:
             raise UsageError(str(err)) from None
         shape = arrays["input"].shape
+        size = int(np.prod(shape, dtype=np.int64))
         conditional = [n for n in network.nodes if not isinstance(n.present, bool)]
-        pattern = np.stack([arrays[f"present:{n.name}"].reshape(-1) for n in conditional]) if conditional else None
-        peak = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=arrays["input"].dtype)
-        groups = np.unique(pattern, axis=1, return_inverse=True) if pattern is not None else None
-        for index in range(1 if groups is None else groups[0].shape[1]):
-            where = np.ones(peak.shape, bool) if groups is None else (groups[1].reshape(-1) == index)
-            present = (
-                {} if groups is None else dict(zip((n.name for n in conditional), groups[0][:, index], strict=True))
-            )
+        peak = np.zeros(size, dtype=arrays["input"].dtype)
+        # the points that share which layers are present run the liveness together
+        if conditional:
+            bits = np.stack([arrays[f"present:{n.name}"].reshape(-1) != 0 for n in conditional])
+            packed = np.ascontiguousarray(np.packbits(bits, axis=0).T)
+            keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+            _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+            patterns = [dict(zip((n.name for n in conditional), bits[:, i], strict=True)) for i in first]
+        else:
+            group, patterns = np.zeros(size, dtype=np.int64), [{}]
+        for index, present in enumerate(patterns):
+            where = group.reshape(-1) == index
             steps = [(n.name, n.inputs, bool(present.get(n.name, n.present))) for n in network.nodes]
             sizes = {n.name: arrays[f"size:{n.name}"].reshape(-1)[where] for n in network.nodes}
             top, _ = liveness(steps, arrays["input"].reshape(-1)[where], sizes)

@@ -49,7 +49,7 @@ def _number(value: Any) -> str:
 @click.option("--alpha", help="Fix α and solve for the largest resolution.")
 @click.option("--res", "resolution", help="Fix the input side and solve for the largest α.")
 @click.option("--step", default="0.001", show_default=True, help="The α grid: the answer is a multiple of it.")
-@click.option("--alpha-max", default="4", show_default=True, help="The largest α considered.")
+@click.option("--alpha-max", default="2", show_default=True, help="The largest α considered.")
 @click.option("--res-step", type=click.IntRange(min=1), default=1, show_default=True, help="The resolution grid.")
 @click.option(
     "--res-range",
