@@ -22,6 +22,7 @@ from costmodel.errors import UsageError
 from costmodel.grid import CostGrid
 from costmodel.intmath import exact_number
 from costmodel.model import Model, Point
+from costmodel.records import Tabular
 
 COUNT_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 BYTE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
@@ -69,7 +70,7 @@ def bounds_from(limits: Mapping[str, str | None]) -> list[Bound]:
 
 
 @dataclass
-class Solution:
+class Solution(Tabular):
     """The largest value of one free symbol (α or the resolution) that meets every bound."""
 
     model: Model
@@ -101,7 +102,7 @@ class Solution:
 
 
 @dataclass
-class Frontier:
+class Frontier(Tabular):
     """The (α, resolution) pairs that fit where no other fitting pair is at least as wide and as large."""
 
     model: Model

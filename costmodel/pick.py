@@ -19,6 +19,7 @@ from costmodel.budget import Bound
 from costmodel.conventions import DEFAULT, Counting
 from costmodel.grid import CostGrid
 from costmodel.loading import load_model
+from costmodel.records import Tabular
 from costmodel.resources import builtin_names
 
 COSTS = ("macs", "params", "size", "peak_memory")
@@ -60,7 +61,7 @@ class Candidate:
 
 
 @dataclass
-class Ranking:
+class Ranking(Tabular):
     bounds: list[Bound]
     candidates: list[Candidate]  # the ones that fit, most accurate first
 

@@ -17,6 +17,7 @@ from costmodel.costs import BYTES_PER_VALUE, activation_memory
 from costmodel.errors import UsageError
 from costmodel.loading import load_model
 from costmodel.model import Model, Point
+from costmodel.records import Tabular
 
 TOTALS = ("params", "macs", "size", "peak_memory")
 
@@ -68,7 +69,7 @@ def configure(text: str, counting: Counting | str = DEFAULT) -> Configured:
 
 
 @dataclass
-class Comparison:
+class Comparison(Tabular):
     configured: list[Configured]
 
     def totals(self) -> list[dict[str, Any]]:

@@ -19,12 +19,13 @@ from costmodel.errors import UsageError
 from costmodel.grid import CostGrid
 from costmodel.intmath import exact_number
 from costmodel.model import Model
+from costmodel.records import Tabular
 
 BLOCK = 1 << 16  # points per evaluation
 
 
 @dataclass
-class Sweep:
+class Sweep(Tabular):
     """The grid's columns: ``alpha`` (as written), ``resolution`` and one array per metric."""
 
     model: Model

@@ -155,3 +155,22 @@ def test_pick_on_the_command_line() -> None:
     data = json.loads(run("pick", "--max-macs", "300M", "--max-params", "3M", "--format", "json").stdout)
     assert data["best"]["top1"] == max(c["top1"] for c in data["configurations"])
     assert all(c["macs"] <= 300_000_000 and c["params"] <= 3_000_000 for c in data["configurations"])
+
+
+def test_answers_are_records_and_tables_in_a_notebook() -> None:
+    from costmodel.budget import bounds_from, frontier
+    from costmodel.side_by_side import compare
+    from costmodel.sweep import sweep
+
+    model = load_model("mobilenet")
+    bounds = bounds_from({"macs": "150M"})
+    for result in (
+        solve(model, bounds, resolution=160),
+        frontier(model, bounds, [128, 160]),
+        pick(bounds),
+        sweep(model, ["0.5", "1"], ["160"], ["macs"]),
+        compare(["alexnet", "squeezenet1_0"]),
+    ):
+        records = result.to_records()
+        assert records and all(isinstance(r, dict) for r in records)
+        assert result._repr_markdown_().count("\n") >= 3

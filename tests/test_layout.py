@@ -31,7 +31,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.forms",),
     ("costmodel.smooth", "costmodel.compiled"),
     ("costmodel.symbolic", "costmodel.references", "costmodel.report", "costmodel.compare"),
-    ("costmodel.grid",),
+    ("costmodel.records", "costmodel.grid"),
     ("costmodel.budget", "costmodel.sensitivity", "costmodel.sweep"),
     ("costmodel.expression_view",),
     ("costmodel.executor",),
