@@ -166,10 +166,15 @@ def activation_memory(costs: Costs, bytes_per_value: int = 4) -> dict[str, int]:
     to run in place. Absent layers (a residual add that does not exist at this point) make none.
     """
     network = costs.network
-    steps = [(node.name, node.inputs, node.present is not False) for node in network.nodes]
+    steps = [(node.name, node.inputs, makes_tensor(node.op, node.present)) for node in network.nodes]
     sizes = {node.name: product(node.output_shape) for node in network.nodes}
     peak, total = liveness(steps, product(network.input_shape), sizes)
     return {"peak_bytes": int(peak) * bytes_per_value, "total_bytes": int(total) * bytes_per_value}
+
+
+def makes_tensor(op: Any, present: Any) -> bool:
+    """Whether a layer makes a tensor of its own: present (or possibly present), and not the identity."""
+    return present is not False and not op.passes_input
 
 
 def liveness(
@@ -178,15 +183,16 @@ def liveness(
     """(peak, total) elements of the tensors of a run: ``steps`` are (layer, its inputs, whether it is
     present) in execution order, ``sizes`` each layer's output elements. Sizes may be NumPy arrays
     (many points with the same layers present at once): the rule is the same, element by element.
-    An absent layer passes its last input through: that tensor lives on in its place.
+    An absent layer reads nothing but its last input, which it passes through: that tensor lives on
+    in its place (the executor's rule, :class:`costmodel.executor.Session`).
     """
     alias: dict[str, str] = {}
     for name, inputs, present in steps:
         if not present:
             alias[name] = alias.get(inputs[-1], inputs[-1])
     last_use: dict[str, int] = {}
-    for step, (_, inputs, _) in enumerate(steps):
-        for source in inputs:
+    for step, (_, inputs, present) in enumerate(steps):
+        for source in inputs if present else inputs[-1:]:
             last_use[alias.get(source, source)] = step
     live: dict[str, Any] = {"input": input_size}
     total = peak = input_size
@@ -196,7 +202,7 @@ def liveness(
             total = total + live[name]
         now = sum(live.values())
         peak = max(peak, now) if isinstance(now, int) and isinstance(peak, int) else _maximum(peak, now)
-        for source in inputs:
+        for source in inputs if present else inputs[-1:]:
             source = alias.get(source, source)
             if last_use.get(source) == step and source in live and source != name:
                 del live[source]

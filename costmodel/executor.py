@@ -224,12 +224,15 @@ class Session:
     had none, an unfolded norm's scale and shift).
     """
 
-    def __init__(self, network: Network, weights: Weights, fold: bool = False, fuse: bool = True) -> None:
+    def __init__(
+        self, network: Network, weights: Weights, fold: bool = False, fuse: bool = True, in_place: bool = True
+    ) -> None:
         self.network = network
+        self.in_place = in_place
         self._consumers: dict[str, int] = {}
         self._last_use: dict[str, int] = {}
         for index, node in enumerate(network.nodes):
-            for source in node.inputs:
+            for source in _reads(node):
                 self._consumers[source] = self._consumers.get(source, 0) + 1
                 self._last_use[source] = index
         plan = fold_plan(network)
@@ -276,11 +279,13 @@ class Session:
                 fused[host_name] = node
         return fused
 
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, list[Record]]:
+    def run(self, x: np.ndarray, observe: Any = None) -> tuple[np.ndarray, list[Record]]:
         """The output batch for ``x`` (N, C, H, W) and one record per layer present at this point.
 
-        A tensor is freed after its last reader; an elementwise layer that is its input's only reader
-        writes over it.
+        A tensor is freed after its last reader (a layer absent at this point reads nothing but the
+        input it passes on); an elementwise layer that is its input's only reader writes over it, unless
+        the session was built with ``in_place=False``. ``observe(layer, tensors)``, if given, sees the
+        tensors alive after each layer, before any is freed (what the peak memory counts).
         """
         import numpy as np
 
@@ -296,11 +301,11 @@ class Session:
         output = values["input"]
         for index, step in enumerate(self._steps):
             node = step.node
-            inputs = [values[source] for source in node.inputs]
+            inputs = [values[source] for source in _reads(node)]
             macs = 0
             if not step.runs:  # absent here (passes its input on), or already done by its host
                 output = inputs[-1]
-            elif node.op.in_place and self._sole_reader(node, index, values):
+            elif self.in_place and node.op.in_place and self._sole_reader(node, index, values):
                 output, macs = node.op.kernel_in_place(inputs, step.arrays, overwrite=True)
             elif step.activation is not None:
                 output, macs = node.op.kernel_then(inputs, step.arrays, step.activation)
@@ -315,7 +320,9 @@ class Session:
                     Record(node.name, node.op.op_name, tuple(output.shape[1:]), params, macs // n, step.params_by_kind)
                 )
             values[node.name] = output
-            for source in set(node.inputs):
+            if observe is not None:
+                observe(node.name, values)
+            for source in set(_reads(node)):
                 if self._last_use.get(source) == index:
                     del values[source]
         return output, records
@@ -328,6 +335,11 @@ class Session:
             return False
         array = values[source]
         return sum(value is array for value in values.values()) == 1
+
+
+def _reads(node: Node) -> tuple[str, ...]:
+    """The tensors a layer reads: all its inputs, or, absent at this point, only the one it passes on."""
+    return node.inputs if node.present is not False else node.inputs[-1:]
 
 
 def _declared(node: Node, arrays: dict[str, np.ndarray]) -> dict[str, int]:

@@ -19,7 +19,7 @@ import sympy
 from costmodel import symbolic
 from costmodel.compiled import Evaluator
 from costmodel.conventions import DEFAULT, Counting, get_counting
-from costmodel.costs import BYTES_PER_VALUE, liveness
+from costmodel.costs import BYTES_PER_VALUE, liveness, makes_tensor
 from costmodel.errors import UsageError
 from costmodel.forms import ClosedForm
 from costmodel.model import Model
@@ -107,7 +107,9 @@ class CostGrid:
             group, patterns = np.zeros(size, dtype=np.int64), [{}]
         for index, present in enumerate(patterns):
             where = group.reshape(-1) == index
-            steps = [(n.name, n.inputs, bool(present.get(n.name, n.present))) for n in network.nodes]
+            steps = [
+                (n.name, n.inputs, makes_tensor(n.op, bool(present.get(n.name, n.present)))) for n in network.nodes
+            ]
             sizes = {n.name: arrays[f"size:{n.name}"].reshape(-1)[where] for n in network.nodes}
             top, _ = liveness(steps, arrays["input"].reshape(-1)[where], sizes)
             peak[where] = top

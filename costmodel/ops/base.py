@@ -226,6 +226,8 @@ class Operator:
     folds_into_host: ClassVar[bool] = False
     # A layer whose weight and bias can absorb a per-channel affine map after it (conv, linear).
     takes_folded_norm: ClassVar[bool] = False
+    # The identity at inference (dropout): its kernel returns its input, so it makes no tensor of its own.
+    passes_input: ClassVar[bool] = False
     # A layer that flattens a (C, H, W) input itself: an ONNX Flatten that only feeds it is part of it.
     flattens_input: ClassVar[bool] = False
     # The ONNX operator types :meth:`from_onnx` reads; () says the operator is never imported.

@@ -26,6 +26,7 @@ class Dropout(Elementwise):
     """Identity at inference; kept so layer lists read like the reference implementation."""
 
     op_name: ClassVar[str] = "dropout"
+    passes_input: ClassVar[bool] = True
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Dropout", "Identity")
 
     p: Any = attr(NUMBER, 0.5, note="any number")
