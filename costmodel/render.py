@@ -60,6 +60,13 @@ def shape(value: Any) -> str:
     return "×".join(str(v) for v in value)
 
 
+def wrap(text: str, width: int = 100) -> str:
+    """A long line folded to fit a terminal of ``width`` columns."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), width, subsequent_indent="  ")) or str(text)
+
+
 def percent(part: Any, whole: Any) -> str:
     return f"{float(100 * Fraction(part) / Fraction(whole)):.1f} %" if whole else "—"
 
@@ -98,7 +105,7 @@ def environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(thousands=thousands, si=si, size=size, shape=shape)
+    env.filters.update(thousands=thousands, si=si, size=size, shape=shape, wrap=wrap)
     env.globals.update(percent=percent, table=table)
     return env
 

@@ -97,8 +97,14 @@ def point_is_default_elsewhere(model: Model, point: Point) -> bool:
     return all(value == model.spec.symbols[name].default for name, value in point.values.items() if name not in scaling)
 
 
-def report_context(model: Model, point: Point, counting: Counting | str = conventions.DEFAULT) -> dict[str, Any]:
-    """Everything ``costmodel report`` shows, per layer and in total."""
+def report_context(
+    model: Model, point: Point, counting: Counting | str = conventions.DEFAULT, depth: int | None = 1
+) -> dict[str, Any]:
+    """Everything ``costmodel report`` shows, per block (at ``depth``; None: every layer) and in total.
+
+    ``layers`` always holds every layer (the JSON's stable interface); ``blocks`` groups them as the
+    spec does, ``depth`` levels down; ``rows`` is what the text formats show.
+    """
     costs = model.costs(point, counting)
     context = _summary(model, point, costs)
     context["layers"] = [
@@ -115,4 +121,68 @@ def report_context(model: Model, point: Point, counting: Counting | str = conven
         for layer in costs.layers
         if layer.present is not False
     ]
+    context["blocks"] = blocks(context["layers"], costs, depth or 1)
+    context["view"] = "blocks" if depth is not None else "layers"
+    context["depth"] = depth
+    total = context["macs"]
+    context["rows"] = (
+        context["blocks"]
+        if depth is not None
+        else [
+            {**layer, "macs_share": _share(layer["macs"], total), "output_bytes": _bytes(layer["output_shape"])}
+            for layer in context["layers"]
+        ]
+    )
     return context
+
+
+def _share(part: int, whole: int) -> float:
+    return round(100 * part / whole, 2) if whole else 0.0
+
+
+def _bytes(shape: list[int]) -> int:
+    size = 1
+    for v in shape:
+        size *= v
+    return size * BYTES_PER_VALUE["float32"]
+
+
+def _block_of(name: str, group: str, depth: int) -> str:
+    """The block a layer belongs to ``depth`` levels down: its group, then further name parts."""
+    if name == group or not name.startswith(group + "."):
+        return group if depth == 1 or name == group else name
+    parts = name[len(group) + 1 :].split(".")
+    return ".".join([group, *parts[: depth - 1]]) if depth > 1 else group
+
+
+def blocks(layers: list[dict[str, Any]], costs: Costs, depth: int) -> list[dict[str, Any]]:
+    """Layers grouped as the spec groups them (a fire module, an inverted residual is one row): its
+    output shape, parameters, MACs, share of the MACs, the float32 bytes of its output, and the types
+    of the layers that carry its cost. Zero-cost layers (ReLU, batch norm under most presets) fold in."""
+    group_of = {layer.name: layer.group for layer in costs.layers}
+    rows: dict[str, dict[str, Any]] = {}
+    total = sum(layer["macs"] for layer in layers)
+    for layer in layers:
+        key = _block_of(layer["name"], group_of.get(layer["name"], layer["name"]), depth)
+        row = rows.setdefault(key, {"name": key, "types": [], "layers": 0, "params": 0, "macs": 0})
+        row["layers"] += 1
+        row["params"] += layer["params"]
+        row["macs"] += layer["macs"]
+        row["output_shape"] = layer["output_shape"]
+        if layer["macs"] and layer["type"] not in row["types"]:
+            row["types"].append(layer["type"])
+    result: list[dict[str, Any]] = []
+    for row in rows.values():
+        if result and not row["params"] and not row["macs"] and "." not in row["name"]:
+            # a layer that costs nothing at the top level (a ReLU, a pool) folds into the block before
+            previous = result[-1]
+            previous["layers"] += row["layers"]
+            previous["output_shape"] = row["output_shape"]
+            previous["output_bytes"] = _bytes(row["output_shape"])
+            continue
+        types = row.pop("types")
+        row["type"] = " + ".join(types[:3]) + (" + …" if len(types) > 3 else "") if types else "—"
+        row["macs_share"] = _share(row["macs"], total)
+        row["output_bytes"] = _bytes(row["output_shape"])
+        result.append(row)
+    return result

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from costmodel import conventions
@@ -130,24 +128,84 @@ def print_comparison(
 @point_options
 @variant_option
 @counting_option
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Group layers this many levels down the spec's blocks (1: a fire module, an inverted residual).",
+)
+@click.option(
+    "--layers",
+    "layer_view",
+    type=click.Choice(["blocks", "all"]),
+    default="blocks",
+    show_default=True,
+    help="all: one row per layer instead of per block.",
+)
+@click.option("--no-charts", is_flag=True, help="HTML and Markdown without the charts (no matplotlib needed).")
+@click.option(
+    "--date", "dated", is_flag=True, help="Date the page's footer (left out by default: pages stay the same)."
+)
 @output_options(REPORT_FORMATS, default="table")
-def report(model_name: str, point: PointOptions, variant: str | None, counting: Counting, output: Destination) -> None:
-    """Parameters, MACs and memory of MODEL at one point, per layer and in total."""
+def report(
+    model_name: str,
+    point: PointOptions,
+    variant: str | None,
+    counting: Counting,
+    depth: int,
+    layer_view: str,
+    no_charts: bool,
+    dated: bool,
+    output: Destination,
+) -> None:
+    """Parameters, MACs and memory of MODEL at one point, per block (or per layer) and in total.
+
+    The HTML page adds charts (with the charts extra), the closed forms, a diagram of the blocks and
+    a table whose blocks open into their layers; Markdown adds the formulas in LaTeX, a Mermaid
+    diagram and, with -o, the charts as SVG files beside it.
+    """
+    import datetime
+
+    from costmodel import render
     from costmodel.loading import load_model
+    from costmodel.page import page_context, write_chart_files
     from costmodel.report import report_context
 
     model = load_model(model_name, variant)
-    context = report_context(model, point.resolve(model), counting)
-    output.write(_render_report(context, output.fmt))
+    at = point.resolve(model)
+    context = report_context(model, at, counting, None if layer_view == "all" else depth)
+    if output.fmt == "json":
+        output.write(render.to_json(context))
+        return
+    context = render.with_type_rows(context)
+    if output.fmt == "table":
+        output.write(render.render("report.txt.j2", context))
+        return
+    command = " ".join(["costmodel report", model_name, *_given(point, variant, counting), "--format", output.fmt])
+    date = datetime.date.today().isoformat() if dated else None
+    page = page_context(context, model, at, counting, command=command, date=date, with_charts=not no_charts)
+    if output.fmt == "md":
+        page["chart_files"] = write_chart_files(page, output.path) if output.path else {}
+        output.write(render.render("report.md.j2", page))
+    else:
+        output.write(render.render("report.html.j2", page))
 
 
-def _render_report(context: dict[str, Any], fmt: str) -> str:
-    from costmodel import render
-
-    if fmt == "json":
-        return render.to_json(context)
-    template = {"table": "report.txt.j2", "md": "report.md.j2", "html": "report.html.j2"}[fmt]
-    return render.render(template, render.with_type_rows(context))
+def _given(point: PointOptions, variant: str | None, counting: Counting) -> list[str]:
+    """The options a user gave, as the footer repeats the command."""
+    words = []
+    for option, value in (("--alpha", point.alpha), ("--res", point.resolution), ("--rho", point.rho)):
+        if value is not None:
+            words += [option, value]
+    if point.classes is not None:
+        words += ["--classes", point.classes]
+    words += [f"--set {name}={value}" for name, value in point.values]
+    if variant:
+        words += ["--variant", variant]
+    if counting.name != "torchvision":
+        words += ["--counting", counting.name]
+    return words
 
 
 COMMANDS: tuple[click.Command, ...] = (list_models, table_command, report)

@@ -1,0 +1,116 @@
+"""What the HTML and Markdown reports add to the plain report context: charts, formulas, a diagram,
+the layers of each block, and a footer saying what made the page.
+
+The JSON stays the plain context (:func:`costmodel.report.report_context`); the pages take these
+extras. Charts need matplotlib (the ``charts`` extra); without it the page says what it would show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sympy
+from markupsafe import Markup
+
+from costmodel import charts, symbolic
+from costmodel.conventions import Counting
+from costmodel.model import Model, Point
+
+CHART_NAMES = ("blocks", "types", "scaling", "architecture")
+
+
+def page_context(
+    context: Mapping[str, Any],
+    model: Model,
+    point: Point,
+    counting: Counting | str,
+    *,
+    command: str = "",
+    date: str | None = None,
+    with_charts: bool = True,
+) -> dict[str, Any]:
+    from costmodel import __version__
+
+    page = dict(context)
+    page["layers_by_block"] = _layers_by_block(context)
+    page["mermaid"] = charts.mermaid(context["blocks"])
+    page["formulas"] = _formulas(model, point, counting)
+    page["charts"] = {}
+    page["charts_missing"] = with_charts and not charts.available()
+    if with_charts and charts.available():
+        page["charts"] = {
+            "blocks": _generated(charts.per_block(context["blocks"])),
+            "types": _generated(charts.by_type(page.get("by_op_type_rows", []))),
+            "scaling": _generated(charts.scaling(model, point, counting)),
+            "architecture": _generated(charts.architecture(context["blocks"])),
+        }
+    page["footer"] = {"version": __version__, "command": command, "date": date}
+    return page
+
+
+def _generated(markup: str) -> Markup:
+    """SVG from matplotlib and MathML from sympy, put in the page as they are: matplotlib escapes the
+    text it draws (block names come from specs and ONNX files), and MathML holds only the spec's
+    symbol names, which are identifiers; nothing else of the user's reaches them."""
+    return Markup(markup)  # noqa: S704 - see the docstring
+
+
+def _layers_by_block(context: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each block's layers, in order; a zero-cost layer folded into the block before it goes with it."""
+    names = [row["name"] for row in context["blocks"]]
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    current = names[0] if names else None
+    for layer in context["layers"]:
+        owner = next((n for n in names if layer["name"] == n or layer["name"].startswith(n + ".")), None)
+        current = owner or current
+        if current is not None:
+            found[current].append(layer)
+    return found
+
+
+def _formulas(model: Model, point: Point, counting: Counting | str) -> dict[str, Any]:
+    """The exact MACs and parameters (named quantities and total) and their smooth laws, as MathML
+    and as LaTeX (for Markdown's math blocks)."""
+    result: dict[str, Any] = {}
+    for metric in ("macs", "params"):
+        form = symbolic.form(model, metric, counting)
+        used = form.used([form.body])
+        law = symbolic.smooth(model, metric, counting, at=point)
+        lines = [(sympy.Symbol(str(s)), d) for s, d in used.items()]
+        result[metric] = {
+            "exact_mathml": _generated(_mathml_lines([*lines, (sympy.Symbol("total"), form.body)])),
+            "smooth_mathml": _generated(_mathml_lines([(sympy.Symbol(metric), law)])),
+            "exact_latex": "\\\\\n".join(
+                f"{sympy.latex(s)} &= {sympy.latex(d)}" for s, d in [*lines, (sympy.Symbol("total"), form.body)]
+            ),
+            "smooth_latex": f"{metric} = {sympy.latex(law)}",
+            "smooth_text": sympy.sstr(law),
+        }
+    return result
+
+
+def _mathml_lines(lines: list[tuple[Any, Any]]) -> str:
+    from sympy.printing.mathml import mathml
+
+    rows = "".join(
+        f"<mtr><mtd>{mathml(s, printer='presentation')}</mtd><mtd><mo>=</mo></mtd>"
+        f"<mtd>{mathml(d, printer='presentation')}</mtd></mtr>"
+        for s, d in lines
+    )
+    return f'<math display="block"><mtable columnalign="right center left">{rows}</mtable></math>'
+
+
+def write_chart_files(page: Mapping[str, Any], target: str) -> dict[str, str]:
+    """The charts as SVG files beside a Markdown report (``report.md`` -> ``report_blocks.svg``...);
+    returns chart name -> the file name the Markdown links."""
+    from costmodel.atomic_write import write_text
+
+    path = Path(target)
+    names = {}
+    for name, svg in page.get("charts", {}).items():
+        file = path.with_name(f"{path.stem}_{name}.svg")
+        write_text(file, '<?xml version="1.0" encoding="utf-8"?>\n' + str(svg))
+        names[name] = file.name
+    return names
