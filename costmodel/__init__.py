@@ -3,6 +3,6 @@
 from costmodel.errors import SpecError, UsageError, UserError
 from costmodel.loading import load_model
 from costmodel.model import Model, Point, PointOptions
+from costmodel.version import __version__
 
-__all__ = ["Model", "Point", "PointOptions", "SpecError", "UsageError", "UserError", "load_model"]
-__version__ = "0.1.0"
+__all__ = ["Model", "Point", "PointOptions", "SpecError", "UsageError", "UserError", "__version__", "load_model"]

@@ -395,7 +395,7 @@ class Evaluator:
         out = {name: np.empty(size, dtype=dtype) for name in self.results}
         for start in range(0, size, CHUNK):
             part = {s: (_cast(n[start : start + CHUNK], dtype), _cast(d, dtype, start)) for s, (n, d) in flat.items()}
-            for name, values_ in self._run(part).items():
+            for name, values_ in self._run(part, min(CHUNK, size - start)).items():
                 out[name][start : start + CHUNK] = values_
         return {name: array.reshape(shape) for name, array in out.items()}
 
@@ -435,8 +435,8 @@ class Evaluator:
             check(max(result.bound(bounds, check)[:2]))
         return largest < INT64_LIMIT
 
-    def _run(self, env: dict[Any, Value]) -> dict[str, Any]:
-        length = np.shape(next(iter(env.values()))[0])
+    def _run(self, env: dict[Any, Value], count: int) -> dict[str, Any]:
+        length = (count,)
         for symbol, op in self.definitions:
             env[symbol] = op.run(env)
             if symbol in self.sizes and np.any(np.asarray(env[symbol][0]) < 1):

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from costmodel import charts, symbolic
 from costmodel.conventions import Counting
+from costmodel.errors import UserError
 from costmodel.model import Model, Point
 
 CHART_NAMES = ("blocks", "types", "scaling", "architecture")
@@ -31,7 +32,7 @@ def page_context(
     date: str | None = None,
     with_charts: bool = True,
 ) -> dict[str, Any]:
-    from costmodel import __version__
+    from costmodel.version import __version__
 
     page = dict(context)
     page["layers_by_block"] = _layers_by_block(context)
@@ -40,12 +41,16 @@ def page_context(
     page["charts"] = {}
     page["charts_missing"] = with_charts and not charts.available()
     if with_charts and charts.available():
-        page["charts"] = {
-            "blocks": _generated(charts.per_block(context["blocks"])),
-            "types": _generated(charts.by_type(page.get("by_op_type_rows", []))),
-            "scaling": _generated(charts.scaling(model, point, counting)),
-            "architecture": _generated(charts.architecture(context["blocks"])),
-        }
+        try:
+            page["charts"] = {
+                "blocks": _generated(charts.per_block(context["blocks"])),
+                "types": _generated(charts.by_type(page.get("by_op_type_rows", []))),
+                "scaling": _generated(charts.scaling(model, point, counting)),
+                "architecture": _generated(charts.architecture(context["blocks"])),
+            }
+        except (OverflowError, ValueError, UserError):  # counts past what a float can draw
+            page["charts"] = {}
+            page["charts_missing"] = False
     page["footer"] = {"version": __version__, "command": command, "date": date}
     return page
 

@@ -124,16 +124,18 @@ def report_context(
     context["blocks"] = blocks(context["layers"], costs, depth or 1)
     context["view"] = "blocks" if depth is not None else "layers"
     context["depth"] = depth
-    total = context["macs"]
-    context["rows"] = (
-        context["blocks"]
-        if depth is not None
-        else [
-            {**layer, "macs_share": _share(layer["macs"], total), "output_bytes": _bytes(layer["output_shape"])}
-            for layer in context["layers"]
-        ]
-    )
     return context
+
+
+def display_rows(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows a text report shows: its blocks, or every layer with its share and output bytes."""
+    if context["view"] == "blocks":
+        return list(context["blocks"])
+    total = context["macs"]
+    return [
+        {**layer, "macs_share": _share(layer["macs"], total), "output_bytes": _bytes(layer["output_shape"])}
+        for layer in context["layers"]
+    ]
 
 
 def _share(part: int, whole: int) -> float:

@@ -33,7 +33,7 @@ def test_a_spec_title_and_source_come_out_escaped(tmp_path: Path, command: str) 
     spec = tmp_path / "hostile.yaml"
     spec.write_text(SPEC, encoding="utf-8")
     page = _html(command, str(spec))
-    assert "<script>" not in page and "<b>paper</b>" not in page
+    assert ATTACK not in page and "<b>paper</b>" not in page
     if command == "report":
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
         assert "a &lt;b&gt;paper&lt;/b&gt; &amp; co" in page
@@ -58,6 +58,6 @@ def test_an_onnx_node_name_comes_out_escaped(tmp_path: Path) -> None:
     path = tmp_path / "hostile.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     page = _html("report", str(path))
-    assert "<script>" not in page and "<img" not in page
+    assert ATTACK not in page and "<img" not in page
     assert "conv&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "relu&lt;img src=x onerror=alert(1)&gt;" in page

@@ -170,7 +170,7 @@ def report(
     from costmodel import render
     from costmodel.loading import load_model
     from costmodel.page import page_context, write_chart_files
-    from costmodel.report import report_context
+    from costmodel.report import display_rows, report_context
 
     model = load_model(model_name, variant)
     at = point.resolve(model)
@@ -178,7 +178,7 @@ def report(
     if output.fmt == "json":
         output.write(render.to_json(context))
         return
-    context = render.with_type_rows(context)
+    context = render.with_type_rows({**context, "rows": display_rows(context)})
     if output.fmt == "table":
         output.write(render.render("report.txt.j2", context))
         return
