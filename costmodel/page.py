@@ -19,7 +19,7 @@ from costmodel.conventions import Counting
 from costmodel.errors import UserError
 from costmodel.model import Model, Point
 
-CHART_NAMES = ("blocks", "types", "scaling", "architecture")
+CHART_NAMES = ("blocks", "types", "scaling")
 
 
 def page_context(
@@ -46,7 +46,6 @@ def page_context(
                 "blocks": _generated(charts.per_block(context["blocks"])),
                 "types": _generated(charts.by_type(page.get("by_op_type_rows", []))),
                 "scaling": _generated(charts.scaling(model, point, counting)),
-                "architecture": _generated(charts.architecture(context["blocks"])),
             }
         except (OverflowError, ValueError, UserError):  # counts past what a float can draw
             page["charts"] = {}

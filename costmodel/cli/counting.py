@@ -184,7 +184,8 @@ def report(
         return
     command = " ".join(["costmodel report", model_name, *_given(point, variant, counting), "--format", output.fmt])
     date = datetime.date.today().isoformat() if dated else None
-    page = page_context(context, model, at, counting, command=command, date=date, with_charts=not no_charts)
+    drawn = not no_charts and (output.fmt == "html" or output.path is not None)  # Markdown on stdout links none
+    page = page_context(context, model, at, counting, command=command, date=date, with_charts=drawn)
     if output.fmt == "md":
         page["chart_files"] = write_chart_files(page, output.path) if output.path else {}
         output.write(render.render("report.md.j2", page))
