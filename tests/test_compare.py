@@ -56,11 +56,38 @@ def test_table_leaves_alpha_alone_for_models_without_it() -> None:
 def test_table_formats_agree() -> None:
     args = ("table", "mobilenet_v1", "--alpha", "0.25,0.75", "--counting", "paper")
     lines = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv"))))
-    assert [int(line["macs"]) for line in lines] == [41030272, 325400448]
+    assert [int(line["MACs"]) for line in lines] == [41030272, 325400448]  # CSV: plain numbers
+    assert all(line["top-1 %"] for line in lines) and "—" not in run(*args, "--format", "csv")
     assert "325,400,448" in run(*args, "--format", "md")
     assert "325{,}400{,}448" in run(*args, "--format", "latex")
-    assert "<td>325,400,448</td>" in run(*args, "--format", "html")
+    page = run(*args, "--format", "html")
+    assert '<td class="n">325,400,448</td>' in page and '<meta charset="utf-8">' in page
     assert "325,400,448" in run(*args)
+
+
+def test_columns_that_never_change_are_left_out() -> None:
+    text = run("table", "mobilenet_v1", "--alpha", "0.5,1")
+    assert "min input" not in text and "model" not in text  # 1 everywhere; one model
+    assert "α" in text
+
+
+def test_the_papers_tables_6_and_7_from_one_command() -> None:
+    """MobileNet paper Table 6 (width) and 7 (resolution), printed in millions after rounding; Table 7's
+    160 row prints 290 M where the architecture has 290.7 M (the spec records why: the count without
+    the classifier), so it reads 291 here."""
+    args = ("table", "mobilenet_v1", "--alpha", "1,0.75,0.5,0.25", "--res", "224,192,160,128", "--pivot")
+    args += ("--metrics", "top1,macs,params", "--units", "M", "--source", "Howard", "--counting", "paper")
+    text = run(*args, "--format", "csv")
+    grids = {}
+    for block in text.strip().split("# ")[1:]:
+        title, *lines = block.strip().splitlines()
+        grids[title.split(": ")[1]] = {row[0]: row[1:] for row in csv.reader(lines[1:])}
+    top1, macs, params = grids["top-1 %"], grids["MACs (M)"], grids["params (M)"]
+    assert [macs[a][0] for a in ("1", "0.75", "0.5", "0.25")] == ["569", "325", "149", "41"]  # Table 6
+    assert [params[a][0] for a in ("1", "0.75", "0.5", "0.25")] == ["4.2", "2.6", "1.3", "0.5"]
+    assert [top1[a][0] for a in ("1", "0.75", "0.5", "0.25")] == ["70.6", "68.4", "63.7", "50.6"]
+    assert macs["1"] == ["569", "418", "291", "186"]  # Table 7: 569, 418, 290 (see above), 186
+    assert top1["1"] == ["70.6", "69.1", "67.2", "64.4"] and params["1"] == ["4.2"] * 4
 
 
 def test_table_with_a_variant() -> None:

@@ -65,11 +65,20 @@ def list_models(details: bool, fmt: str) -> None:
 @click.command("table")
 @user_errors
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
-@click.option("--alpha", help="Width multiplier(s), comma-separated: --alpha 0.35,0.5,0.75,1.0.")
-@click.option("--res", "resolution", help="Input side(s), comma-separated: --res 128,160,192,224.")
+@click.option("--alpha", help="Width multiplier(s): a list or start:stop:step, e.g. 0.35,0.5,0.75,1.0.")
+@click.option("--res", "resolution", help="Input side(s): a list or start:stop:step, e.g. 96:224:32.")
 @click.option(
     "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Any other spec symbol (where a model has it)."
 )
+@click.option(
+    "--metrics",
+    help="Columns: macs, params, flops, size, peak, min_resolution, top1, top5, latency "
+    "[default: macs,params,size,peak,min_resolution,top1].",
+)
+@click.option("--units", type=click.Choice(["", "K", "M", "G"]), default="", help="Counts in thousands, millions...")
+@click.option("--decimals", type=click.IntRange(min=0, max=6), help="Decimals of every number column.")
+@click.option("--source", help="The published accuracy from the source that contains this text.")
+@click.option("--pivot", is_flag=True, help="α down, resolution across, one table per metric (as the papers print).")
 @variant_option
 @counting_option
 @output_options(TABLE_FORMATS, default="table")
@@ -78,6 +87,11 @@ def table_command(
     alpha: str | None,
     resolution: str | None,
     sets: tuple[str, ...],
+    metrics: str | None,
+    units: str,
+    decimals: int | None,
+    source: str | None,
+    pivot: bool,
     variant: str | None,
     counting: Counting,
     output: Destination,
@@ -85,11 +99,38 @@ def table_command(
     """Configurations side by side, for choosing one and for documentation tables.
 
     Without MODEL, every built-in model. Every combination of the given α and resolutions is a row;
-    a symbol a model does not have (α for SqueezeNet) is left at that model's default.
+    a symbol a model does not have (α for SqueezeNet) is left at that model's default. Columns that
+    are the same on every row are left out; unknown values are empty. --pivot prints the MobileNet
+    paper's way: e.g. `table mobilenet --alpha 1,0.75,0.5,0.25 --res 224,192,160,128 --pivot
+    --metrics top1,macs,params --units M --source Howard`.
     """
+    from costmodel import doc_tables
+    from costmodel.compare import comparison_rows, split_values
+    from costmodel.loading import load_model
+    from costmodel.render import to_json
     from costmodel.resources import builtin_names
 
-    print_comparison(list(models) or builtin_names(), alpha, resolution, sets, variant, counting, output)
+    loaded = [load_model(name, variant) for name in (list(models) or builtin_names())]
+    alphas, sides = split_values(alpha, "--alpha"), split_values(resolution, "--res")
+    rows = comparison_rows(loaded, alphas, sides, dict(parse_sets(sets)), counting)
+    if output.fmt == "json":
+        output.write(to_json(rows))
+        return
+    wanted = doc_tables.parse_metrics(metrics)
+    records = doc_tables.records(rows, source)
+    separators = output.fmt != "csv"
+    grids: list[tuple[str, list[str], list[list[str]]]] = []
+    if pivot:
+        for metric in wanted:
+            for model, (headers, body) in doc_tables.pivot(records, metric, units, decimals, separators).items():
+                header = doc_tables.columns([metric], units, decimals)[0].header
+                grids.append((f"{model}: {header}", headers, body))
+    else:
+        headers, body = doc_tables.long_table(records, wanted, units, decimals, separators)
+        grids.append(("", headers, body))
+    conventions = rows[0]["conventions"] if rows else {}
+    note = f"Parameters counted as {conventions.get('counting', '')}: {conventions.get('params', '')}." if rows else ""
+    output.write(doc_tables.render(grids, output.fmt, note))
 
 
 def print_comparison(
