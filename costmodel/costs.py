@@ -36,7 +36,7 @@ class LayerCost:
     other_ops: Any
 
 
-@dataclass
+@dataclass(repr=False)
 class Costs:
     network: Network
     counting: Counting
@@ -45,6 +45,29 @@ class Costs:
     macs: Any = 0
     other_ops: Any = 0
     params_by_kind: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """One line: what was counted and the totals (the layers are in ``layers``)."""
+        point = ", ".join(f"{k}={_plain(v)}" for k, v in self.network.point.items())
+        return (
+            f"<Costs of {self.network.spec.name} at {point or 'its point'}: {_plain(self.params)} params, "
+            f"{_plain(self.macs)} MACs, {len(self.layers)} layers, counting {self.counting.name}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the totals and the cost by operator type, as a small table."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(label)}</td><td style='text-align:right'>{_plain(r['params'])}</td>"
+            f"<td style='text-align:right'>{_plain(r['macs'])}</td></tr>"
+            for label, r in self.by_op_type().items()
+        )
+        return (
+            f"<p><b>{escape(self.network.spec.name)}</b>: {_plain(self.params)} parameters "
+            f"({escape(self.counting.name)}), {_plain(self.macs)} MACs</p>"
+            f"<table><tr><th>type</th><th>params</th><th>MACs</th></tr>{rows}</table>"
+        )
 
     def by_op_type(self) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
@@ -70,6 +93,15 @@ class Costs:
             if layer.name == prefix or layer.name.startswith(prefix + "."):
                 total += getattr(layer, metric)
         return total
+
+
+def _plain(value: Any) -> str:
+    """A count as a person reads it: 4,231,976; an exact fraction as a decimal; a formula as it is."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if intmath.is_number(value):
+        return f"{float(value):g}"
+    return str(value)
 
 
 def foldable_norms(network: Network, present_only: bool = False) -> dict[str, Node]:

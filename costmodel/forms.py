@@ -35,7 +35,7 @@ def sympify_locals() -> dict[str, Any]:
     return {"make_divisible": intmath.make_divisible_function()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ClosedForm:
     """Named quantities and the counts written in them.
 
@@ -47,6 +47,15 @@ class ClosedForm:
     definitions: dict[sympy.Symbol, Expr]
     body: Expr
     parts: dict[str, Expr] = field(default_factory=dict)
+
+    def _repr_latex_(self) -> str:
+        """In a notebook: the named quantities and the total, aligned."""
+        lines = [f"{sympy.latex(s)} &= {sympy.latex(d)}" for s, d in self.definitions.items()]
+        lines.append(f"\\text{{total}} &= {sympy.latex(self.body)}")
+        return "$$\\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$$"
+
+    def __repr__(self) -> str:
+        return f"<ClosedForm: {len(self.definitions)} named quantities, {len(self.parts)} parts>"
 
     def inline(self, expr: Expr | None = None) -> Expr:
         """``expr`` (default: the body) with every quantity replaced by its definition: one expression."""

@@ -118,3 +118,36 @@ def write_chart_files(page: Mapping[str, Any], target: str) -> dict[str, str]:
         write_text(file, '<?xml version="1.0" encoding="utf-8"?>\n' + str(svg))
         names[name] = file.name
     return names
+
+
+class Report:
+    """A model's report in a notebook: ``Report(model, point)`` shows the HTML page (Jupyter calls
+    ``_repr_html_``), ``.markdown()`` and ``.context`` give the Markdown and the plain dict."""
+
+    def __init__(self, model: Model, point: Point | None = None, counting: Counting | str = "torchvision") -> None:
+        from costmodel.render import with_type_rows
+        from costmodel.report import display_rows, report_context
+
+        self.model, self.point, self.counting = model, point or model.default_point(), counting
+        self.context = report_context(model, self.point, counting)
+        self._page_input = with_type_rows({**self.context, "rows": display_rows(self.context)})
+
+    def __repr__(self) -> str:
+        c = self.context
+        return f"<Report of {c['model']}: {c['params']:,} params, {c['macs']:,} MACs at {c['resolution']} px>"
+
+    def _page(self, with_charts: bool) -> dict[str, Any]:
+        return page_context(self._page_input, self.model, self.point, self.counting, with_charts=with_charts)
+
+    def _repr_html_(self) -> str:
+        from costmodel.render import render
+
+        return render("report.html.j2", self._page(with_charts=True))
+
+    def markdown(self) -> str:
+        from costmodel.render import render
+
+        return render("report.md.j2", {**self._page(with_charts=False), "chart_files": {}})
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()

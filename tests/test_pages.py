@@ -120,3 +120,33 @@ def test_the_html_page_in_a_real_browser(tmp_path: Path) -> None:
         check=False,
     )
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_colour_on_a_terminal_and_never_with_no_color() -> None:
+    coloured = CliRunner().invoke(main, ["check", "mobilenet_v1"], color=True).output
+    assert "\x1b[" in coloured
+    plain = CliRunner(env={"NO_COLOR": "1"}).invoke(main, ["check", "mobilenet_v1"], color=True).output
+    assert "\x1b[" not in plain
+    assert "\x1b[" not in CliRunner().invoke(main, ["check", "mobilenet_v1"]).output  # piped
+
+
+def test_model_names_complete_in_the_shell() -> None:
+    from costmodel.cli.options import complete_models
+
+    names = [item.value for item in complete_models(None, None, "mobilenet_v")]  # type: ignore[arg-type]
+    assert names == ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"]
+
+
+def test_notebooks_show_costs_forms_and_reports() -> None:
+    from costmodel import symbolic
+    from costmodel.page import Report
+
+    model = load_model("mobilenet_v1")
+    costs = model.costs()
+    assert "\n" not in repr(costs) and "568,740,352 MACs" in repr(costs)
+    assert "<table>" in costs._repr_html_()
+    assert symbolic.form(model, "macs")._repr_latex_().startswith("$$\\begin{aligned}")
+    report = Report(model)
+    assert "\n" not in repr(report)
+    assert report._repr_html_().lstrip().startswith("<!DOCTYPE html>")
+    assert report.markdown().startswith("# MobileNet v1")

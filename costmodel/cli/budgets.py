@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from costmodel.cli.options import counting_option, parse_sets, user_errors, variant_option
+from costmodel.cli.options import counting_option, model_argument, parse_sets, user_errors, variant_option
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 
@@ -44,7 +44,7 @@ def _number(value: Any) -> str:
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @bound_options
 @click.option("--alpha", help="Fix α and solve for the largest resolution.")
 @click.option("--res", "resolution", help="Fix the input side and solve for the largest α.")

@@ -3,12 +3,13 @@ and closed forms against a NumPy run). Both exit 1 on a disagreement, so that CI
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from costmodel.cli.options import EXIT_MISMATCH, counting_option, point_options, user_errors, variant_option
+from costmodel.cli.options import EXIT_MISMATCH, counting_option, point_options, say, user_errors, variant_option
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.model import Model, Point, PointOptions
@@ -55,12 +56,14 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
             failed += not c.ok
             if quiet and c.ok:
                 continue
-            status = "ok  " if c.ok else "FAIL"
+            status = click.style("ok  ", fg="green") if c.ok else click.style("FAIL", fg="red", bold=True)
+            if os.environ.get("NO_COLOR"):
+                status = "ok  " if c.ok else "FAIL"
             actual = f"{c.actual:,}" if isinstance(c.actual, int) else f"{c.actual:.4g}"
             line = f"{status} {model.spec.file}:{c.line}: {c.figure} = {actual} (published {c.expected}; {c.source})"
             if c.note:
                 line += f"\n     disagreement: {c.note}"
-            click.echo(line)
+            click.echo(line, color=False if os.environ.get("NO_COLOR") else None)
         if not checks and not quiet:
             click.echo(f"valid {model.spec.file} (no reference rows)")
     click.echo(f"{total - failed} passed, {failed} failed")
@@ -132,7 +135,7 @@ def verify(
             }
             for d in result.disagreements
         ]
-        click.echo(f"{label}: {len(rows)} disagreement{'s' if len(rows) != 1 else ''}")
+        say(f"{label}: {len(rows)} disagreement{'s' if len(rows) != 1 else ''}", "red", bold=True)
         click.echo(table(rows, VERIFY_COLUMNS))
     if len(runs) > 1:
         click.echo(f"{len(runs) - failed} passed, {failed} failed")

@@ -6,7 +6,14 @@ from fractions import Fraction
 
 import click
 
-from costmodel.cli.options import counting_option, parse_sets, point_options, user_errors, variant_option
+from costmodel.cli.options import (
+    counting_option,
+    model_argument,
+    parse_sets,
+    point_options,
+    user_errors,
+    variant_option,
+)
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.intmath import exact_number
@@ -15,7 +22,7 @@ from costmodel.model import PointOptions
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @click.option(
     "--metric", type=click.Choice(["params", "macs", "flops", "other_ops"]), default="macs", show_default=True
 )

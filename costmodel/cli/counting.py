@@ -8,6 +8,7 @@ from costmodel import conventions
 from costmodel.cli.options import (
     Destination,
     counting_option,
+    model_argument,
     output_options,
     parse_sets,
     point_options,
@@ -165,7 +166,7 @@ def print_comparison(
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @point_options
 @variant_option
 @counting_option

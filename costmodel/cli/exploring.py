@@ -12,6 +12,7 @@ import click
 from costmodel.cli.options import (
     Destination,
     counting_option,
+    model_argument,
     output_options,
     parse_sets,
     point_options,
@@ -24,7 +25,7 @@ from costmodel.model import PointOptions
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @click.option("--alpha", help="Widths: start:stop:step and/or a comma-separated list, e.g. 0.1:1.4:0.01.")
 @click.option("--res", "resolution", help="Input sides: start:stop:step and/or a list, e.g. 96:320:8.")
 @click.option(
@@ -97,7 +98,7 @@ class _Quiet:
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @point_options
 @variant_option
 @counting_option
@@ -274,7 +275,7 @@ COMMANDS: tuple[click.Command, ...] = (sweep, sensitivity, compare, layer)
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @click.option("--separable", "trick", flag_value="separable", help="k×k convolutions -> depthwise k×k + pointwise 1×1.")
 @click.option(
     "--full-conv", "trick", flag_value="full_conv", help="Depthwise + pointwise pairs -> one k×k convolution."

@@ -8,6 +8,7 @@ Options are turned into the objects the API takes as click reads them, so that a
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,34 @@ from costmodel import atomic_write, conventions
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError, UserError
 from costmodel.model import PointOptions
+
+
+def complete_models(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a MODEL: the built-in names and aliases, else spec and ONNX files."""
+    from click.shell_completion import CompletionItem
+
+    from costmodel.loading import ALIASES
+    from costmodel.resources import builtin_names
+
+    names = [n for n in [*builtin_names(), *ALIASES] if n.startswith(incomplete)]
+    if names and "/" not in incomplete:
+        return [CompletionItem(n) for n in names]
+    return [CompletionItem(incomplete, type="file")]
+
+
+def model_argument(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The MODEL argument: a built-in name, a spec file or an ONNX file (with shell completion)."""
+    decorated: Callable[..., Any] = click.argument("model_name", metavar="MODEL", shell_complete=complete_models)(
+        command
+    )
+    return decorated
+
+
+def say(text: str, colour: str | None = None, bold: bool = False) -> None:
+    """A line on stdout, in colour on a terminal that shows it (never when piped, never with NO_COLOR)."""
+    plain = bool(os.environ.get("NO_COLOR")) or (colour is None and not bold)
+    click.echo(text if plain else click.style(text, fg=colour, bold=bold), color=False if plain else None)
+
 
 EXIT_USAGE = 2
 EXIT_MISMATCH = 1

@@ -8,14 +8,14 @@ from typing import IO
 import click
 
 from costmodel import atomic_write
-from costmodel.cli.options import point_options, user_errors, variant_option
+from costmodel.cli.options import model_argument, point_options, user_errors, variant_option
 from costmodel.errors import UsageError
 from costmodel.model import PointOptions
 
 
 @click.command("run")
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @point_options
 @variant_option
 @click.option(
@@ -85,7 +85,7 @@ def run_command(
 
 @click.command()
 @user_errors
-@click.argument("model_name", metavar="MODEL")
+@model_argument
 @point_options
 @variant_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights (as `costmodel run`).")
