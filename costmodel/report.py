@@ -12,6 +12,7 @@ from typing import Any
 from costmodel import conventions
 from costmodel.conventions import Counting
 from costmodel.costs import BREAKDOWN_NAMES, BYTES_PER_VALUE, Costs, activation_memory
+from costmodel.errors import UsageError
 from costmodel.model import Model, Point
 
 
@@ -98,15 +99,28 @@ def point_is_default_elsewhere(model: Model, point: Point) -> bool:
 
 
 def report_context(
-    model: Model, point: Point, counting: Counting | str = conventions.DEFAULT, depth: int | None = 1
+    model: Model,
+    point: Point,
+    counting: Counting | str = conventions.DEFAULT,
+    depth: int | None = 1,
+    activation_dtype: str = "float32",
 ) -> dict[str, Any]:
     """Everything ``costmodel report`` shows, per block (at ``depth``; None: every layer) and in total.
 
     ``layers`` always holds every layer (the JSON's stable interface); ``blocks`` groups them as the
-    spec does, ``depth`` levels down; ``rows`` is what the text formats show.
+    spec does, ``depth`` levels down, each with its output's bytes at ``activation_dtype`` (as the peak
+    activation memory is).
     """
+    if activation_dtype not in BYTES_PER_VALUE:
+        raise UsageError(f"unknown dtype '{activation_dtype}' (dtypes: {', '.join(BYTES_PER_VALUE)})")
     costs = model.costs(point, counting)
     context = _summary(model, point, costs)
+    width = BYTES_PER_VALUE[activation_dtype]
+    context["activations"] = activation_memory(costs, width)
+    context["activation_dtype"] = activation_dtype
+    context["conventions"]["activations"] = (
+        f"{activation_dtype} tensors, batch 1, no in-place reuse; peak = largest set alive at once"
+    )
     context["layers"] = [
         {
             "name": layer.name,
@@ -121,7 +135,7 @@ def report_context(
         for layer in costs.layers
         if layer.present is not False
     ]
-    context["blocks"] = blocks(context["layers"], costs, depth or 1)
+    context["blocks"] = blocks(context["layers"], costs, depth or 1, width)
     context["view"] = "blocks" if depth is not None else "layers"
     context["depth"] = depth
     return context
@@ -132,8 +146,9 @@ def display_rows(context: dict[str, Any]) -> list[dict[str, Any]]:
     if context["view"] == "blocks":
         return list(context["blocks"])
     total = context["macs"]
+    width = BYTES_PER_VALUE[context.get("activation_dtype", "float32")]
     return [
-        {**layer, "macs_share": _share(layer["macs"], total), "output_bytes": _bytes(layer["output_shape"])}
+        {**layer, "macs_share": _share(layer["macs"], total), "output_bytes": _bytes(layer["output_shape"], width)}
         for layer in context["layers"]
     ]
 
@@ -142,11 +157,11 @@ def _share(part: int, whole: int) -> float:
     return round(100 * part / whole, 2) if whole else 0.0
 
 
-def _bytes(shape: list[int]) -> int:
+def _bytes(shape: list[int], width: int = BYTES_PER_VALUE["float32"]) -> int:
     size = 1
     for v in shape:
         size *= v
-    return size * BYTES_PER_VALUE["float32"]
+    return size * width
 
 
 def _block_of(name: str, group: str, depth: int) -> str:
@@ -157,7 +172,7 @@ def _block_of(name: str, group: str, depth: int) -> str:
     return ".".join([group, *parts[: depth - 1]]) if depth > 1 else group
 
 
-def blocks(layers: list[dict[str, Any]], costs: Costs, depth: int) -> list[dict[str, Any]]:
+def blocks(layers: list[dict[str, Any]], costs: Costs, depth: int, width: int = 4) -> list[dict[str, Any]]:
     """Layers grouped as the spec groups them (a fire module, an inverted residual is one row): its
     output shape, parameters, MACs, share of the MACs, the float32 bytes of its output, and the types
     of the layers that carry its cost. Zero-cost layers (ReLU, batch norm under most presets) fold in."""
@@ -180,11 +195,11 @@ def blocks(layers: list[dict[str, Any]], costs: Costs, depth: int) -> list[dict[
             previous = result[-1]
             previous["layers"] += row["layers"]
             previous["output_shape"] = row["output_shape"]
-            previous["output_bytes"] = _bytes(row["output_shape"])
+            previous["output_bytes"] = _bytes(row["output_shape"], width)
             continue
         types = row.pop("types")
         row["type"] = " + ".join(types[:3]) + (" + …" if len(types) > 3 else "") if types else "—"
         row["macs_share"] = _share(row["macs"], total)
-        row["output_bytes"] = _bytes(row["output_shape"])
+        row["output_bytes"] = _bytes(row["output_shape"], width)
         result.append(row)
     return result

@@ -150,3 +150,12 @@ def test_notebooks_show_costs_forms_and_reports() -> None:
     assert "\n" not in repr(report)
     assert report._repr_html_().lstrip().startswith("<!DOCTYPE html>")
     assert report.markdown().startswith("# MobileNet v1")
+
+
+def test_activation_bytes_at_a_chosen_dtype() -> None:
+    at32 = json.loads(run("report", "mobilenet_v2", "--res", "160", "--format", "json").stdout)
+    at8 = json.loads(
+        run("report", "mobilenet_v2", "--res", "160", "--activation-dtype", "int8", "--format", "json").stdout
+    )
+    assert at32["activations"]["peak_bytes"] == 4 * at8["activations"]["peak_bytes"] == 4_915_200
+    assert [4 * b["output_bytes"] for b in at8["blocks"]] == [b["output_bytes"] for b in at32["blocks"]]

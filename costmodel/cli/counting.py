@@ -185,6 +185,13 @@ def print_comparison(
     show_default=True,
     help="all: one row per layer instead of per block.",
 )
+@click.option(
+    "--activation-dtype",
+    type=click.Choice(["float32", "float16", "int8"]),
+    default="float32",
+    show_default=True,
+    help="The type the activation bytes (peak and per block) are counted at.",
+)
 @click.option("--no-charts", is_flag=True, help="HTML and Markdown without the charts (no matplotlib needed).")
 @click.option(
     "--date", "dated", is_flag=True, help="Date the page's footer (left out by default: pages stay the same)."
@@ -197,6 +204,7 @@ def report(
     counting: Counting,
     depth: int,
     layer_view: str,
+    activation_dtype: str,
     no_charts: bool,
     dated: bool,
     output: Destination,
@@ -216,7 +224,7 @@ def report(
 
     model = load_model(model_name, variant)
     at = point.resolve(model)
-    context = report_context(model, at, counting, None if layer_view == "all" else depth)
+    context = report_context(model, at, counting, None if layer_view == "all" else depth, activation_dtype)
     if output.fmt == "json":
         output.write(render.to_json(context))
         return
@@ -248,7 +256,7 @@ def _given(point: PointOptions, variant: str | None, counting: Counting) -> list
         words += ["--variant", variant]
     if counting.name != "torchvision":
         words += ["--counting", counting.name]
-    return words
+    return words  # (--activation-dtype and the view options change what is shown, not what is counted)
 
 
 COMMANDS: tuple[click.Command, ...] = (list_models, table_command, report)
