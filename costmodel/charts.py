@@ -16,7 +16,7 @@ import numpy as np
 
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
-from costmodel.grid import CostGrid
+from costmodel.grid import CostGrid, point_values
 from costmodel.model import Model, Point
 
 COLOURS = ("#3465a4", "#f57900", "#4e9a06", "#75507b")
@@ -90,18 +90,18 @@ def scaling(model: Model, point: Point, counting: Counting | str) -> str:
     plt = _pyplot()
     grid = CostGrid(model, counting)
     metrics = ["macs", "params", "peak_memory"]
-    here = {m: float(v) for m, v in grid(metrics, **_values(model, point)).items()}
+    here = {m: float(v) for m, v in grid(metrics, **point_values(model, point)).items()}
     panels = []
     width = model.roles.width
     if width is not None:
         alpha = point.values[width]
         alphas = sorted({float(alpha), *np.round(np.linspace(0.25, 1.5, 26), 3)})
-        values = {**_values(model, point), width: [str(a) for a in alphas]}
+        values = {**point_values(model, point), width: [str(a) for a in alphas]}
         panels.append(("α", alphas, float(alpha), grid(metrics, **values)))
     if model.base_resolution is not None and point.resolution is not None:
         low = max(model.min_resolution(point) or 1, 32)
         sides = sorted({point.resolution, *range(low, 449, 8)})
-        values = {**_values(model, point), "resolution": sides}
+        values = {**point_values(model, point), "resolution": sides}
         with contextlib.suppress(UsageError):  # a side too small for the network ends the curve
             panels.append(("input side (px)", sides, float(point.resolution), grid(metrics, **values)))
     if not panels:
@@ -121,26 +121,6 @@ def scaling(model: Model, point: Point, counting: Counting | str) -> str:
     return _svg(figure)
 
 
-def architecture(rows: Sequence[dict[str, Any]]) -> str:
-    """The blocks in order, as boxes joined by arrows (six to a line), with their output shapes."""
-    plt = _pyplot()
-    per_line = 6
-    lines = (len(rows) + per_line - 1) // per_line
-    figure, axis = plt.subplots(figsize=(10, 0.9 * lines + 0.3))
-    axis.set_xlim(0, per_line * 1.6)
-    axis.set_ylim(-lines + 0.2, 0.8)
-    axis.axis("off")
-    for index, row in enumerate(rows):
-        x, y = (index % per_line) * 1.6 + 0.1, -(index // per_line)
-        axis.add_patch(plt.Rectangle((x, y), 1.25, 0.6, facecolor="#eef2f8", edgecolor=COLOURS[0]))
-        axis.text(x + 0.625, y + 0.4, row["name"], ha="center", va="center", fontsize=8)
-        shape = "×".join(str(v) for v in row["output_shape"])
-        axis.text(x + 0.625, y + 0.17, shape, ha="center", va="center", fontsize=7, color="#555")
-        if index + 1 < len(rows) and (index + 1) % per_line:
-            axis.annotate("", (x + 1.55, y + 0.3), (x + 1.25, y + 0.3), arrowprops={"arrowstyle": "->"})
-    return _svg(figure)
-
-
 def mermaid(rows: Sequence[dict[str, Any]]) -> str:
     """The same chain of blocks as a Mermaid flowchart, for Markdown."""
     lines = ["flowchart LR"]
@@ -150,13 +130,3 @@ def mermaid(rows: Sequence[dict[str, Any]]) -> str:
         if index:
             lines.append(f"  b{index - 1} --> b{index}")
     return "\n".join(lines)
-
-
-def _values(model: Model, point: Point) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name, value in point.values.items():
-        if name == model.roles.resolution and point.resolution is not None and model.base_resolution is not None:
-            values["resolution"] = point.resolution
-        else:
-            values[name] = str(value)
-    return values

@@ -116,6 +116,17 @@ class CostGrid:
         return peak.reshape(shape) * ACTIVATION_BYTES
 
 
+def point_values(model: Model, point: Any) -> dict[str, Any]:
+    """A point as the grid's keywords: the input side as ``resolution``, every other symbol exactly."""
+    values: dict[str, Any] = {}
+    for name, value in point.values.items():
+        if name == model.roles.resolution and point.resolution is not None and model.base_resolution is not None:
+            values["resolution"] = point.resolution
+        else:
+            values[name] = str(value)
+    return values
+
+
 def exact_values(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Numbers as exact (numerators, denominators) arrays, for the evaluators."""
     fractions = [Fraction(v) for v in values]

@@ -20,7 +20,7 @@ import sympy
 from costmodel import symbolic
 from costmodel.conventions import DEFAULT, Counting
 from costmodel.errors import UsageError
-from costmodel.grid import CostGrid
+from costmodel.grid import CostGrid, point_values
 from costmodel.model import Model, Point
 
 METRICS = ("macs", "params", "size", "peak_memory")
@@ -57,7 +57,7 @@ def elasticities(
     grid = CostGrid(model, counting)
     roles = model.roles
     symbols = model.sympy_symbols
-    here = _values(model, point)
+    here = point_values(model, point)
     result: list[Elasticity] = []
     moves: list[tuple[str, str | None, Fraction, dict[str, Any], dict[str, Any]]] = []
     if roles.width is not None:
@@ -85,14 +85,3 @@ def elasticities(
             exact = math.log(ratio) / math.log(factor) if ratio > 0 else float("nan")
             result.append(Elasticity(metric, name, smooth, exact, factor, ratio))
     return result
-
-
-def _values(model: Model, point: Point) -> dict[str, Any]:
-    """The point as the grid's keywords: the resolution as a side, every other symbol exactly."""
-    values: dict[str, Any] = {}
-    for name, value in point.values.items():
-        if name == model.roles.resolution and point.resolution is not None and model.base_resolution is not None:
-            values["resolution"] = point.resolution
-        else:
-            values[name] = str(value)
-    return values
