@@ -26,6 +26,8 @@ from costmodel.resources import builtin_names
 
 MODELS = builtin_names()
 METRICS = ("params", "macs")
+# the default run checks the small models; the v3s (seconds each) run with the slow tests' larger samples
+QUICK = [pytest.param(m, marks=pytest.mark.slow) if m.startswith("mobilenet_v3") else m for m in MODELS]
 
 
 def random_points(model: Model, count_: int, seed: int = 0) -> list[Point]:
@@ -78,7 +80,7 @@ def _exact_form_equals_the_count(name: str, how_many: int) -> None:
             assert form.evaluate(values) == expected[key], (name, key, point)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", QUICK)
 def test_the_exact_form_equals_the_count_at_random_points(name: str) -> None:
     _exact_form_equals_the_count(name, 20)
 
@@ -118,7 +120,7 @@ def _compiled_equals_the_count(name: str, how_many: int) -> int:
     return checked
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", QUICK)
 def test_the_compiled_evaluator_equals_the_count(name: str) -> None:
     assert _compiled_equals_the_count(name, 60) == 60 * len(METRICS) * len(PRESETS)
 
