@@ -175,11 +175,11 @@ def _selected(layer: Layer, patterns: list[str]) -> bool:
 
 
 def _is_depthwise(layer: Layer) -> bool:
-    return (layer.op == "conv2d" and layer.attrs.get("out") == "in") or (
-        layer.op == "conv2d"
-        and layer.attrs.get("groups") not in (None, 1)
-        and layer.attrs.get("groups") == layer.attrs.get("out")
-    )
+    """One filter per channel: ``out: in, groups: in``, or groups written as the same width as out."""
+    if layer.op != "conv2d":
+        return False
+    groups = layer.attrs.get("groups")
+    return layer.attrs.get("out") == "in" or (groups not in (None, 1) and groups == layer.attrs.get("out"))
 
 
 def _kernel(layer: Layer) -> Any:
@@ -225,7 +225,6 @@ def _follow(layer: Layer, users: dict[str, list[Layer]]) -> list[str]:
 
 def full_conv(layers: list[Layer], patterns: list[str]) -> list[Layer]:
     users = _consumers(layers)
-    by_name = {layer.name: layer for layer in layers}
     merged: dict[str, Layer] = {}  # pointwise name -> the full conv that replaces it
     dropped: set[str] = set()
     for layer in layers:
@@ -251,7 +250,6 @@ def full_conv(layers: list[Layer], patterns: list[str]) -> list[Layer]:
                 merged[nxt.name] = Layer("conv2d", nxt.name, list(layer.inputs), attrs, nxt.when)
                 dropped |= {layer.name, *(b.name for b in between)}
             break
-    del by_name
     return [merged.get(layer.name, layer) for layer in layers if layer.name not in dropped]
 
 
