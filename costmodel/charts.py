@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,10 +86,9 @@ def by_type(rows: Sequence[dict[str, Any]]) -> str:
     return _svg(figure)
 
 
-def scaling(model: Model, point: Point, counting: Counting | str) -> str:
-    """MACs, parameters and peak activation memory against α and against the resolution, relative to
-    the current point (marked), from the compiled closed forms."""
-    plt = _pyplot()
+def scaling_data(model: Model, point: Point, counting: Counting | str) -> list[dict[str, Any]]:
+    """The curves of :func:`scaling` as plain lists: MACs, parameters and peak memory against α and
+    against the input side, relative to the point, from the compiled closed forms."""
     grid = CostGrid(model, counting)
     metrics = ["macs", "params", "peak_memory"]
     here = {m: float(v) for m, v in grid(metrics, **point_values(model, point)).items()}
@@ -104,21 +105,108 @@ def scaling(model: Model, point: Point, counting: Counting | str) -> str:
         values = {**point_values(model, point), "resolution": sides}
         with contextlib.suppress(UsageError):  # a side too small for the network ends the curve
             panels.append(("input side (px)", sides, float(point.resolution), grid(metrics, **values)))
+    return [
+        {
+            "label": label,
+            "x": [float(x) for x in xs],
+            "x0": x0,
+            "curves": {m: [float(v) / (here[m] or 1) for v in costs[m]] for m in metrics},
+        }
+        for label, xs, x0, costs in panels
+    ]
+
+
+def scaling(panels: Sequence[dict[str, Any]]) -> str:
+    """How the costs move with α and the input side (curves relative to the point, which is marked)."""
     if not panels:
         return ""
+    plt = _pyplot()
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
-    for axis, (label, xs, x0, costs) in zip(axes[0], panels, strict=True):
-        for colour, metric in zip(COLOURS, metrics, strict=False):
-            ys = np.asarray(costs[metric], dtype=float) / (here[metric] or 1)
-            axis.plot(xs, ys, color=colour, label=metric.replace("_", " "))
-        axis.axvline(x0, color="#888", linestyle="--", linewidth=0.8)
-        axis.plot([x0], [1.0], "o", color="#222")
-        axis.set_xlabel(label)
+    for axis, panel in zip(axes[0], panels, strict=True):
+        for colour, (metric, ys) in zip(COLOURS, panel["curves"].items(), strict=False):
+            axis.plot(panel["x"], ys, color=colour, label=metric.replace("_", " "))
+        axis.axvline(panel["x0"], color="#888", linestyle="--", linewidth=0.8)
+        axis.plot([panel["x0"]], [1.0], "o", color="#222")
+        axis.set_xlabel(panel["label"])
         axis.set_ylabel("relative to this point")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle("How the costs move")
     return _svg(figure)
+
+
+class Drawer:
+    """Draws a page's charts, in a child process where the system can fork.
+
+    :meth:`start` forks early: the child imports matplotlib (a third of a second) while this process
+    counts the model; :meth:`draw` then sends it the blocks and types to draw while this process works
+    out the curves, then the curves. Without fork, or when the child fails, the charts are drawn here.
+    """
+
+    def __init__(self) -> None:
+        self._pipe: Any = None
+        self._child: Any = None
+
+    @classmethod
+    def start(cls) -> Drawer:
+        drawer = cls()
+        if hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods():
+            try:
+                context = multiprocessing.get_context("fork")
+                here, there = context.Pipe()
+                drawer._child = context.Process(target=_child, args=(there,), daemon=True)
+                drawer._child.start()
+                there.close()
+                drawer._pipe = here
+            except OSError:
+                drawer._pipe = drawer._child = None
+        return drawer
+
+    def draw(self, blocks: Sequence[dict[str, Any]], types: Sequence[dict[str, Any]], panels: Any) -> dict[str, str]:
+        """Every chart; ``panels`` is the scaling data or a function that gives it."""
+        if self._pipe is not None:
+            try:
+                return self._draw_beside(list(blocks), list(types), panels)
+            except (OSError, EOFError, multiprocessing.ProcessError):
+                pass  # drawn here instead
+            finally:
+                self.close()
+        data = panels() if callable(panels) else panels
+        return {"blocks": per_block(blocks), "types": by_type(types), "scaling": scaling(data)}
+
+    def _draw_beside(self, blocks: list[dict[str, Any]], types: list[dict[str, Any]], panels: Any) -> dict[str, str]:
+        self._pipe.send((blocks, types))
+        self._pipe.send(panels() if callable(panels) else panels)
+        if not self._pipe.poll(120):
+            raise multiprocessing.ProcessError("the chart drawer did not answer")
+        result: dict[str, str] = self._pipe.recv()
+        if "error" in result:
+            raise multiprocessing.ProcessError(result["error"])
+        return result
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._child is not None:
+            self._child.join(5)
+            self._child = None
+
+
+def _child(pipe: Any) -> None:  # pragma: no cover - runs in the forked process
+    try:
+        _pyplot()  # the import, while the parent counts
+        blocks, types = pipe.recv()
+        drawn = {"blocks": per_block(blocks), "types": by_type(types)}
+        drawn["scaling"] = scaling(pipe.recv())
+        pipe.send(drawn)
+    except EOFError:
+        pass  # the parent needed no charts after all
+    except Exception as err:  # reported to the parent, which then draws the charts itself
+        pipe.send({"error": repr(err)})
+    finally:
+        pipe.close()
+        os._exit(0)
 
 
 def mermaid(rows: Sequence[dict[str, Any]]) -> str:

@@ -31,25 +31,31 @@ def page_context(
     command: str = "",
     date: str | None = None,
     with_charts: bool = True,
+    drawer: charts.Drawer | None = None,
 ) -> dict[str, Any]:
     from costmodel.version import __version__
 
     page = dict(context)
     page["layers_by_block"] = _layers_by_block(context)
     page["mermaid"] = charts.mermaid(context["blocks"])
-    page["formulas"] = _formulas(model, point, counting)
     page["charts"] = {}
     page["charts_missing"] = with_charts and not charts.available()
     if with_charts and charts.available():
+
+        def curves() -> list[dict[str, Any]]:  # worked out while the charts of the blocks are drawn
+            page["formulas"] = _formulas(model, point, counting)
+            return charts.scaling_data(model, point, counting)
+
         try:
-            page["charts"] = {
-                "blocks": _generated(charts.per_block(context["blocks"])),
-                "types": _generated(charts.by_type(page.get("by_op_type_rows", []))),
-                "scaling": _generated(charts.scaling(model, point, counting)),
-            }
+            drawn = (drawer or charts.Drawer()).draw(context["blocks"], page.get("by_op_type_rows", []), curves)
+            page["charts"] = {name: _generated(svg) for name, svg in drawn.items()}
         except (OverflowError, ValueError, UserError):  # counts past what a float can draw
             page["charts"] = {}
             page["charts_missing"] = False
+    elif drawer is not None:
+        drawer.close()
+    if "formulas" not in page:
+        page["formulas"] = _formulas(model, point, counting)
     page["footer"] = {"version": __version__, "command": command, "date": date}
     return page
 

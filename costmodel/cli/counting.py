@@ -217,14 +217,18 @@ def report(
     """
     import datetime
 
-    from costmodel import render
+    from costmodel import charts, render
     from costmodel.loading import load_model
     from costmodel.page import page_context, write_chart_files
     from costmodel.report import display_rows, report_context
 
     model = load_model(model_name, variant)
     at = point.resolve(model)
+    drawn = not no_charts and (output.fmt == "html" or (output.fmt == "md" and output.path is not None))
+    drawer = charts.Drawer.start() if drawn and charts.available() else None  # matplotlib loads meanwhile
     context = report_context(model, at, counting, None if layer_view == "all" else depth, activation_dtype)
+    if drawer is not None and output.fmt in ("json", "table"):
+        drawer.close()
     if output.fmt == "json":
         output.write(render.to_json(context))
         return
@@ -234,8 +238,7 @@ def report(
         return
     command = " ".join(["costmodel report", model_name, *_given(point, variant, counting), "--format", output.fmt])
     date = datetime.date.today().isoformat() if dated else None
-    drawn = not no_charts and (output.fmt == "html" or output.path is not None)  # Markdown on stdout links none
-    page = page_context(context, model, at, counting, command=command, date=date, with_charts=drawn)
+    page = page_context(context, model, at, counting, command=command, date=date, with_charts=drawn, drawer=drawer)
     if output.fmt == "md":
         page["chart_files"] = write_chart_files(page, output.path) if output.path else {}
         output.write(render.render("report.md.j2", page))
