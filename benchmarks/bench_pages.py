@@ -44,7 +44,7 @@ def main() -> None:
     verdict = "meets" if ratio < TARGET else "MISSES"
     print(f"report mobilenet_v3_large --format html: median {statistics.median(pages):.3f} s")
     print(f"report mobilenet_v3_large --format json: median {statistics.median(plain):.3f} s")
-    print(f"html/json: {ratio:.2f} ({verdict} target < {TARGET:g})")
+    print(f"html/json: {ratio:.3f} ({verdict} target < {TARGET:g})")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ that pages built twice are the same.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import multiprocessing
 import os
@@ -25,11 +26,12 @@ COLOURS = ("#3465a4", "#f57900", "#4e9a06", "#75507b")
 
 
 def available() -> bool:
+    """Whether matplotlib is installed; found without importing it (the import is slow, and where
+    charts are drawn in a child process only the child needs it)."""
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def _pyplot() -> Any:

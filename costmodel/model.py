@@ -89,6 +89,7 @@ class Model:
         self.spec = spec
         self.structure = structure
         self.path: str | None = None  # the spec file, when read from one
+        self._min_resolutions: dict[tuple[tuple[str, Any], ...], int | None] = {}
         # A spec is only accepted if it builds at its default point.
         self.network(self.default_point())
 
@@ -231,7 +232,14 @@ class Model:
             return None
         values = dict((point or self.default_point()).values)
         rho = self._rho()
+        key = tuple(sorted((name, value) for name, value in values.items() if name != rho))
+        if key not in self._min_resolutions:  # a bisection of whole evaluations, asked for by several views
+            if len(self._min_resolutions) >= 256:
+                self._min_resolutions.clear()
+            self._min_resolutions[key] = self._bisect_min_resolution(values, rho, base)
+        return self._min_resolutions[key]
 
+    def _bisect_min_resolution(self, values: dict[str, Any], rho: str, base: Fraction) -> int | None:
         def valid(side: int) -> bool:
             values[rho] = Fraction(side) / base
             try:

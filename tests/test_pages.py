@@ -159,3 +159,29 @@ def test_activation_bytes_at_a_chosen_dtype() -> None:
     )
     assert at32["activations"]["peak_bytes"] == 4 * at8["activations"]["peak_bytes"] == 4_915_200
     assert [4 * b["output_bytes"] for b in at8["blocks"]] == [b["output_bytes"] for b in at32["blocks"]]
+
+
+def test_charts_drawn_in_a_child_are_the_charts_drawn_here() -> None:
+    from costmodel import charts
+    from costmodel.render import with_type_rows
+
+    model = load_model("mobilenet_v1")
+    point = model.point(values={"alpha": 0.5})
+    context = with_type_rows(report_context(model, point, "paper"))
+    assert context["by_op_type_rows"]
+    curves = charts.scaling_data(model, point, "paper")
+    beside = charts.Drawer.start().draw(context["blocks"], context["by_op_type_rows"], lambda: curves)
+    here = charts.Drawer().draw(context["blocks"], context["by_op_type_rows"], curves)
+    assert set(beside) == {"blocks", "types", "scaling"}
+    assert all("<svg" in svg for svg in here.values())
+    assert beside == here
+
+
+def test_without_matplotlib_the_page_says_what_the_charts_would_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    from costmodel import charts
+
+    monkeypatch.setattr(charts, "available", lambda: False)
+    result = CliRunner().invoke(main, ["report", "squeezenet", "--format", "html"])
+    assert result.exit_code == 0, result.output
+    assert "need matplotlib" in result.output
+    assert "<svg" not in result.output
