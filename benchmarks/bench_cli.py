@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from _process import REPO_ROOT, costmodel_command
 
 EXPECTED_MACS = 239273472
 RATIO_TARGET = 1.3
@@ -38,14 +36,6 @@ class RunFailed(Exception):
         self.cmd = cmd
         self.message = message
         self.stderr = stderr
-
-
-def costmodel_command() -> list[str]:
-    """The console script next to the running interpreter, else ``python -m costmodel``."""
-    script = Path(sys.executable).parent / "costmodel"
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "costmodel"]
 
 
 def run_timed(cmd: list[str]) -> tuple[float, str]:

@@ -24,27 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from _process import costmodel_command, whole_process
+
 IMPORTS = "import sympy, networkx, numpy, click, jinja2, yaml"
 EXPR_TARGET_S = 2.0
 WORK_TARGET_S = 0.5
 SWEEP_TARGET = 1_000_000
 BIG_SPEC_TARGET_S = 10.0
-
-
-def whole_process(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return elapsed
-
-
-def costmodel() -> list[str]:
-    script = Path(sys.executable).parent / "costmodel"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "costmodel"]
 
 
 def bench_expr(runs: int) -> None:
@@ -57,7 +43,7 @@ def bench_expr(runs: int) -> None:
         for flags in ([], ["--smooth"]):
             times = []
             for _ in range(runs):
-                times.append(whole_process([*costmodel(), "expr", name, *flags]))
+                times.append(whole_process([*costmodel_command(), "expr", name, *flags]))
                 imports.append(whole_process([sys.executable, "-c", IMPORTS]))
             median = statistics.median(times)
             worst = max(worst, median)
@@ -171,7 +157,7 @@ def bench_big_spec() -> None:
         from costmodel import load_model
 
         layers = len(load_model(path).symbolic_network.nodes)
-        elapsed = whole_process([*costmodel(), "expr", str(path)])
+        elapsed = whole_process([*costmodel_command(), "expr", str(path)])
     verdict = "meets" if elapsed < BIG_SPEC_TARGET_S else "MISSES"
     print(f"(c) expr on a spec of {layers:,} layers: {elapsed:.2f} s whole process ({verdict} target < 10 s)")
 

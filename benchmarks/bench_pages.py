@@ -9,37 +9,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from _process import costmodel_command, whole_process
+
 TARGET = 2.0
-
-
-def timed(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, cwd=REPO_ROOT, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr.decode())
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    script = Path(sys.executable).parent / "costmodel"
-    base = [str(script)] if script.is_file() else [sys.executable, "-m", "costmodel"]
+    base = costmodel_command()
     html = [*base, "report", "mobilenet_v3_large", "--format", "html"]
     json_ = [*base, "report", "mobilenet_v3_large", "--format", "json"]
-    timed(html), timed(json_)
+    whole_process(html), whole_process(json_)
     pages, plain = [], []
     for _ in range(args.runs):
-        pages.append(timed(html))
-        plain.append(timed(json_))
+        pages.append(whole_process(html))
+        plain.append(whole_process(json_))
     ratio = statistics.median(pages) / statistics.median(plain)
     verdict = "meets" if ratio < TARGET else "MISSES"
     print(f"report mobilenet_v3_large --format html: median {statistics.median(pages):.3f} s")

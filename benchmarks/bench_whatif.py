@@ -13,38 +13,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from _process import costmodel_command, whole_process
+
 IMPORTS = "import sympy, networkx, numpy, click, jinja2, yaml"
 COMMAND_TARGET_S = 2.0
 SWEEP_TARGET_S = 5.0
 
 
-def timed(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return elapsed
-
-
-def costmodel() -> list[str]:
-    script = Path(sys.executable).parent / "costmodel"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "costmodel"]
-
-
 def median_of(cmd: list[str], runs: int, imports: list[float]) -> float:
     times = []
     for _ in range(runs):
-        times.append(timed(cmd))
-        imports.append(timed([sys.executable, "-c", IMPORTS]))
+        times.append(whole_process(cmd))
+        imports.append(whole_process([sys.executable, "-c", IMPORTS]))
     return statistics.median(times)
 
 
@@ -64,11 +48,11 @@ def main() -> None:
         if has_width:
             cases.append(["solve", name, "--max-macs", "150M", "--max-peak-memory", "2MB"])  # the frontier
         for case in cases:
-            seconds = median_of([*costmodel(), *case], args.runs, imports)
+            seconds = median_of([*costmodel_command(), *case], args.runs, imports)
             worst = max(worst, seconds)
             print(f"  {' '.join(case):<70} {seconds:6.3f} s")
     for case in (["pick", "--max-macs", "300M", "--max-params", "3M"], ["pick", "--max-macs", "60M", "--all"]):
-        seconds = median_of([*costmodel(), *case], args.runs, imports)
+        seconds = median_of([*costmodel_command(), *case], args.runs, imports)
         worst = max(worst, seconds)
         print(f"  {' '.join(case):<70} {seconds:6.3f} s")
     print(f"  bare imports: median {statistics.median(imports):.3f} s")
@@ -77,8 +61,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "sweep.csv"
-        cmd = [*costmodel(), "sweep", "mobilenet_v2", "--alpha", "0.01:10:0.01", "--res", "96:1095:1", "-o", str(out)]
-        seconds = statistics.median(timed(cmd) for _ in range(args.runs))
+        cmd = [
+            *costmodel_command(),
+            "sweep",
+            "mobilenet_v2",
+            "--alpha",
+            "0.01:10:0.01",
+            "--res",
+            "96:1095:1",
+            "-o",
+            str(out),
+        ]
+        seconds = statistics.median(whole_process(cmd) for _ in range(args.runs))
         lines = out.read_text().count("\n")
     if lines != 1_000_001:
         raise SystemExit(f"the sweep wrote {lines} lines, not a header and 1,000,000 rows")
