@@ -19,7 +19,7 @@ import numpy as np
 
 from costmodel.conventions import DEFAULT, Counting
 from costmodel.errors import UsageError
-from costmodel.grid import CostGrid
+from costmodel.grid import CostGrid, exact_values
 from costmodel.intmath import exact_number
 from costmodel.model import Model, Point
 from costmodel.records import Tabular
@@ -159,11 +159,7 @@ def solve(
         if step_ <= 0:
             raise UsageError(f"the step must be > 0, got {step}")
         candidates = _grid(step_, exact_number(alpha_max))
-        numerators, denominators = (
-            np.array([c.numerator for c in candidates]),
-            np.array([c.denominator for c in candidates]),
-        )
-        inputs: dict[str, Any] = {width: (numerators, denominators), **others}
+        inputs: dict[str, Any] = {width: exact_values(candidates), **others}
         if resolution is not None:
             inputs["resolution"] = int(exact_number(resolution))
         costs = _evaluate_valid(grid, metrics, inputs, len(candidates))
@@ -173,7 +169,6 @@ def solve(
     fixed_alpha = {} if alpha is None else {width or "alpha": str(alpha)}
     low = model.min_resolution(model.point(values={**others, **fixed_alpha})) or 1
     sides = list(range(max(low, resolution_step), resolution_max + 1, resolution_step))
-    sides = [s for s in sides if s >= low]
     arrays: dict[str, Any] = {"resolution": np.array(sides), **others, **fixed_alpha}
     costs = _evaluate_valid(grid, metrics, arrays, len(sides))
     return _edge(

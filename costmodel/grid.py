@@ -26,7 +26,6 @@ from costmodel.model import Model
 from costmodel.ops import product
 
 METRICS = ("macs", "params", "flops", "other_ops", "size", "peak_memory")
-UNITS = {"macs": "", "params": "", "flops": "", "other_ops": "", "size": "bytes", "peak_memory": "bytes"}
 ACTIVATION_BYTES = BYTES_PER_VALUE["float32"]  # activations are counted at float32, as the reports do
 
 
@@ -84,7 +83,7 @@ class CostGrid:
                 if not isinstance(node.present, bool):
                     exprs[f"present:{node.name}"] = sympy.Piecewise((1, node.present), (0, True))
             form = ClosedForm(dict(network.definitions), sympy.Integer(0))
-            base = symbolic.compile(self.model, "macs")
+            base = self.evaluator("macs")  # the symbols, domains and sizes, whatever the counting
             self._memory = Evaluator(
                 form, base.symbols, base.defaults, None, base.resolution, base.sizes, base.domains, exprs
             )

@@ -227,7 +227,7 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     The total is what the ``same_out`` windows need beyond the input: max((out - 1)·stride + kernel -
     size, 0).
     """
-    total = max((math.ceil(Fraction(size, stride)) - 1) * stride + kernel - size, 0)
+    total = max((int(same_out(size, stride)) - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
 
@@ -293,10 +293,9 @@ def make_divisible_function() -> Any:
 
         @classmethod
         def eval(cls, value: Any, divisor: Any, min_value: Any = None) -> Any:
-            floor_to = None if min_value is None else min_value
-            if value.is_Rational and divisor.is_Integer and (floor_to is None or floor_to.is_Rational):
+            if value.is_Rational and divisor.is_Integer and (min_value is None or min_value.is_Rational):
                 exact = Fraction(int(value.p), int(value.q))
-                low = None if floor_to is None else Fraction(int(floor_to.p), int(floor_to.q))
+                low = None if min_value is None else Fraction(int(min_value.p), int(min_value.q))
                 return sp.Integer(_make_divisible_rule(exact, int(divisor), low))
             return None
 

@@ -28,6 +28,7 @@ import networkx as nx
 import numpy as np
 import yaml
 
+from costmodel import intmath
 from costmodel.errors import SpecError
 from costmodel.expansion import expand
 from costmodel.graph import INPUT, Structure
@@ -481,7 +482,7 @@ class _Importer:
         # Asymmetric: only the output size matters for the counts; find symmetric padding or 'same'
         # (TensorFlow's, the odd pixel after) that gives the same output.
         if out is not None and len(out) == 4:
-            if all(o == math.ceil(s / st) for o, s, st in zip(out[2:], size, strides, strict=True)):
+            if all(o == intmath.same_out(s, st) for o, s, st in zip(out[2:], size, strides, strict=True)):
                 return "same"
             if (top + bottom) % 2 == 0 and (left + right) % 2 == 0:
                 return _compact([(top + bottom) // 2, (left + right) // 2])

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from costmodel.budget import Bound
+from costmodel.budget import BOUND_METRICS, Bound
 from costmodel.conventions import DEFAULT, Counting
-from costmodel.grid import CostGrid
+from costmodel.grid import CostGrid, exact_values
 from costmodel.loading import load_model
 from costmodel.records import Tabular
 from costmodel.resources import builtin_names
 
-COSTS = ("macs", "params", "size", "peak_memory")
+COSTS = BOUND_METRICS
 
 
 @dataclass
@@ -91,11 +91,9 @@ def candidates(
             arrays: dict[str, Any] = {}
             alphas = [Fraction(str(r.get("alpha", 1))) for r in rows]
             if model.roles.width is not None:
-                arrays[model.roles.width] = (
-                    np.array([a.numerator for a in alphas]),
-                    np.array([a.denominator for a in alphas]),
-                )
-            sides = [int(r.get("resolution", 224)) for r in rows]
+                arrays[model.roles.width] = exact_values(alphas)
+            default_side = model.default_point().resolution or 0
+            sides = [int(r.get("resolution", default_side)) for r in rows]
             if model.base_resolution is not None:
                 arrays["resolution"] = np.array(sides)
             costs = grid(list(COSTS), **arrays)

@@ -18,12 +18,13 @@ from typing import Any
 import sympy
 
 from costmodel import symbolic
+from costmodel.budget import BOUND_METRICS
 from costmodel.conventions import DEFAULT, Counting
 from costmodel.errors import UsageError
 from costmodel.grid import CostGrid, point_values
 from costmodel.model import Model, Point
 
-METRICS = ("macs", "params", "size", "peak_memory")
+METRICS = BOUND_METRICS
 SMOOTH = {"macs": "macs", "params": "params", "size": "params"}  # size is params times a constant
 
 
@@ -70,16 +71,17 @@ def elasticities(
         if down >= (model.min_resolution(point) or 1):
             low, high = {**here, "resolution": down}, {**here, "resolution": up}
             moves.append(("resolution", roles.resolution, Fraction(up, down), low, high))
+    laws = {m: symbolic.smooth(model, m, counting, at=point) for m in set(SMOOTH.values())} if moves else {}
+    at = model.substitution(point)
     for name, symbol, factor, low, high in moves:
         before = {m: int(v) for m, v in grid(list(METRICS), **low).items()}
         after = {m: int(v) for m, v in grid(list(METRICS), **high).items()}
         for metric in METRICS:
             smooth = None
             if metric in SMOOTH and symbol is not None:
-                law = symbolic.smooth(model, SMOOTH[metric], counting, at=point)
-                s = symbols[symbol]
-                value = law.xreplace(model.substitution(point))
-                slope = sympy.diff(law, s).xreplace(model.substitution(point))
+                law = laws[SMOOTH[metric]]
+                value = law.xreplace(at)
+                slope = sympy.diff(law, symbols[symbol]).xreplace(at)
                 smooth = float(point.values[symbol] * slope / value) if value else 0.0
             ratio = Fraction(after[metric], before[metric]) if before[metric] else Fraction(1)
             exact = math.log(ratio) / math.log(factor) if ratio > 0 else float("nan")

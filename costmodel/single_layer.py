@@ -18,8 +18,6 @@ from costmodel.expansion import expand
 from costmodel.model import Model
 from costmodel.spec import parse_spec
 
-SEPARABLE_RATIO = "1/N + 1/k^2"
-
 
 @dataclass
 class LayerCost:

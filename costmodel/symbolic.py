@@ -24,7 +24,6 @@ from costmodel.model import Model, Point
 from costmodel.smooth import continuous_symbols, relax_form
 
 METRICS = ("params", "macs", "flops", "other_ops")
-GROUPINGS = ("layer", "type")
 
 
 def _metric(costs_like: Any, metric: str) -> Any:
@@ -75,11 +74,6 @@ def substitution(model: Model, values: Mapping[str, Fraction]) -> dict[Any, Any]
     """sympy substitutions for symbol values given by name."""
     symbols = model.sympy_symbols
     return {symbols[name]: sympy.Rational(v.numerator, v.denominator) for name, v in values.items()}
-
-
-def partial_substitution(model: Model, point_values: dict[str, Any]) -> dict[Any, Any]:
-    """sympy substitutions for the symbols a user fixed (the rest stay free)."""
-    return substitution(model, point_values)
 
 
 def evaluate(expr: Any, model: Model, point: Point) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from costmodel import intmath
-from costmodel.ops.base import Array, ShapeError, numpy
+from costmodel.ops.base import Array, ShapeError, ints, numpy, pair
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -80,5 +80,5 @@ def explicit_pads(pad: Any, size: tuple[int, int], kernel: tuple[int, int], stri
         return [top, left, bottom, right]
     if pad == "valid":
         return [0, 0, 0, 0]
-    ph, pw = (int(v) for v in (pad if isinstance(pad, tuple) else (pad, pad)))
+    ph, pw = ints(*pair(pad))
     return [ph, pw, ph, pw]

@@ -29,13 +29,18 @@ EPSILON = 1e-5  # PyTorch's and ONNX's default
 NORM_ARRAYS = ("gamma", "beta", "running_mean", "running_var")  # ONNX BatchNormalization's inputs, in order
 
 
+def _scale64(arrays: dict[str, Array]) -> tuple[Array, Array, Array]:
+    """The per-channel scale γ/√(var + ε), β and the running mean, in float64: the one place ε enters."""
+    np = numpy()
+    gamma, beta, mean, var = (np.asarray(arrays[name], dtype=np.float64) for name in NORM_ARRAYS)
+    return gamma / np.sqrt(var + EPSILON), beta, mean
+
+
 def scale_and_shift(arrays: dict[str, Array]) -> tuple[Array, Array]:
     """A batch norm at inference as y = x·scale + shift per channel (computed in float64, returned in
     the arrays' own type)."""
-    np = numpy()
     dtype = arrays["gamma"].dtype
-    gamma, beta, mean, var = (np.asarray(arrays[name], dtype=np.float64) for name in NORM_ARRAYS)
-    scale = gamma / np.sqrt(var + EPSILON)
+    scale, beta, mean = _scale64(arrays)
     return scale.astype(dtype), (beta - mean * scale).astype(dtype)
 
 
@@ -43,8 +48,7 @@ def fold(weight: Array, bias: Array | None, norm: dict[str, Array]) -> tuple[Arr
     """A conv's or linear layer's weight and bias with the batch norm after it folded in: the weight
     scaled per output channel, and a bias (new if it had none) scaled and shifted."""
     np = numpy()
-    gamma, beta, mean, var = (np.asarray(norm[name], dtype=np.float64) for name in NORM_ARRAYS)
-    scale = gamma / np.sqrt(var + EPSILON)
+    scale, beta, mean = _scale64(norm)
     folded_weight = weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
     base = bias.astype(np.float64) if bias is not None else np.zeros_like(mean)
     folded_bias = (base - mean) * scale + beta
