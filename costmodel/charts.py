@@ -21,6 +21,7 @@ from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.grid import CostGrid, point_values
 from costmodel.model import Model, Point
+from costmodel.ops.base import show_shape
 
 COLOURS = ("#3465a4", "#f57900", "#4e9a06", "#75507b")
 
@@ -215,7 +216,7 @@ def mermaid(rows: Sequence[dict[str, Any]]) -> str:
     """The same chain of blocks as a Mermaid flowchart, for Markdown."""
     lines = ["flowchart LR"]
     for index, row in enumerate(rows):
-        shape = "×".join(str(v) for v in row["output_shape"])
+        shape = show_shape(row["output_shape"])
         lines.append(f'  b{index}["{row["name"]}<br/>{shape}"]')
         if index:
             lines.append(f"  b{index - 1} --> b{index}")

@@ -30,6 +30,7 @@ from costmodel.costs import foldable_norms
 from costmodel.errors import UsageError
 from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, WeightArray
 from costmodel.ops import norm as norm_rule
+from costmodel.ops.base import show_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -175,7 +176,7 @@ def check_weights(network: Network, weights: Weights) -> None:
             if name not in given:
                 raise UsageError(f"the weights lack '{layer}/{name}' ({'×'.join(map(str, shape))})")
             if tuple(given[name].shape) != shape:
-                got = "×".join(map(str, given[name].shape))
+                got = show_shape(given[name].shape)
                 raise UsageError(f"'{layer}/{name}' has shape {got}; layer '{layer}' needs {'×'.join(map(str, shape))}")
         extra = sorted(set(given) - set(arrays))
         if extra:

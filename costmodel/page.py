@@ -19,8 +19,6 @@ from costmodel.conventions import Counting
 from costmodel.errors import UserError
 from costmodel.model import Model, Point
 
-CHART_NAMES = ("blocks", "types", "scaling")
-
 
 def page_context(
     context: Mapping[str, Any],

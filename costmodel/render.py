@@ -9,6 +9,7 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from costmodel.ops.base import show_shape
 from costmodel.resources import template_dir
 
 TEXT_FORMATS = ("table", "md", "html")
@@ -57,7 +58,7 @@ def size(value: Any) -> str:
 
 
 def shape(value: Any) -> str:
-    return "×".join(str(v) for v in value)
+    return show_shape(value)
 
 
 def wrap(text: str, width: int = 100) -> str:

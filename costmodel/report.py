@@ -46,7 +46,7 @@ def summary_context(model: Model, point: Point, counting: Counting | str = conve
     return _summary(model, point, costs)
 
 
-def _summary(model: Model, point: Point, costs: Costs) -> dict[str, Any]:
+def _summary(model: Model, point: Point, costs: Costs, activation_dtype: str = "float32") -> dict[str, Any]:
     preset = costs.counting
     params = int(costs.params)
     return {
@@ -61,13 +61,13 @@ def _summary(model: Model, point: Point, costs: Costs) -> dict[str, Any]:
         "other_ops": int(costs.other_ops),
         "params_breakdown": {BREAKDOWN_NAMES[k]: int(v) for k, v in costs.params_by_kind.items()},
         "model_size_bytes": {name: params * size for name, size in BYTES_PER_VALUE.items()},
-        "activations": activation_memory(costs, BYTES_PER_VALUE["float32"]),
+        "activations": activation_memory(costs, BYTES_PER_VALUE[activation_dtype]),
         "min_resolution": model.min_resolution(point),
         "conventions": {
             "counting": preset.name,
             "params": preset.description,
             "macs": conventions.MACS_CONVENTION,
-            "activations": "float32 tensors, batch 1, no in-place reuse; peak = largest set alive at once",
+            "activations": f"{activation_dtype} tensors, batch 1, no in-place reuse; peak = largest set alive at once",
         },
         "accuracy": published_accuracy(model, point),
         "by_op_type": {
@@ -114,13 +114,9 @@ def report_context(
     if activation_dtype not in BYTES_PER_VALUE:
         raise UsageError(f"unknown dtype '{activation_dtype}' (dtypes: {', '.join(BYTES_PER_VALUE)})")
     costs = model.costs(point, counting)
-    context = _summary(model, point, costs)
+    context = _summary(model, point, costs, activation_dtype)
     width = BYTES_PER_VALUE[activation_dtype]
-    context["activations"] = activation_memory(costs, width)
     context["activation_dtype"] = activation_dtype
-    context["conventions"]["activations"] = (
-        f"{activation_dtype} tensors, batch 1, no in-place reuse; peak = largest set alive at once"
-    )
     context["layers"] = [
         {
             "name": layer.name,

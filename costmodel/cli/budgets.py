@@ -9,7 +9,7 @@ import click
 
 from costmodel.cli.options import counting_option, model_argument, parse_sets, user_errors, variant_option
 from costmodel.conventions import Counting
-from costmodel.errors import UsageError
+from costmodel.errors import UsageError, show_number
 
 
 def bound_options(command: Any) -> Any:
@@ -34,12 +34,6 @@ def bound_options(command: Any) -> Any:
 
 def _limits(max_macs: Any, max_params: Any, max_size: Any, max_peak_memory: Any) -> dict[str, Any]:
     return {"macs": max_macs, "params": max_params, "size": max_size, "peak_memory": max_peak_memory}
-
-
-def _number(value: Any) -> str:
-    if hasattr(value, "denominator") and value.denominator != 1:
-        return format(float(value), "g") if len(str(value)) > 8 else f"{float(value):g}"
-    return str(value)
 
 
 @click.command()
@@ -101,14 +95,14 @@ def solve(
             model, bounds, sides, values=values, counting=counting, dtype=dtype, step=step, alpha_max=alpha_max
         )
         if fmt == "json":
-            rows = [{**r, "alpha": _number(r["alpha"])} for r in found.to_records()]
+            rows = [{**r, "alpha": show_number(r["alpha"])} for r in found.to_records()]
             click.echo(json.dumps({"model": model.name, "frontier": rows}, indent=2))
             return
         click.echo(f"{model.name}: the widest α (step {step}) that fits at each resolution, {_bounds_text(bounds)}")
         columns = [("input", "resolution", "num"), ("α", "alpha_text", "")]
         columns += [(m, m, "thousands") for m in found.rows[0] if m in budget.BOUND_METRICS]
         columns += [("binds", "binding", "")]
-        rows = [{**r, "alpha_text": _number(r["alpha"])} for r in found.rows]
+        rows = [{**r, "alpha_text": show_number(r["alpha"])} for r in found.rows]
         click.echo(table(rows, columns))
         return
     answer = budget.solve(
@@ -127,14 +121,14 @@ def solve(
         data = {
             "model": model.name,
             "free": answer.free,
-            "value": _number(answer.value),
+            "value": show_number(answer.value),
             "step": str(answer.step),
-            "point": {k: _number(v) for k, v in answer.point.values.items()},
+            "point": {k: show_number(v) for k, v in answer.point.values.items()},
             "resolution": answer.point.resolution,
             "costs": answer.costs,
             "bounds": answer.to_records(),
             "binding": answer.binding,
-            "next": None if answer.next_value is None else _number(answer.next_value),
+            "next": None if answer.next_value is None else show_number(answer.next_value),
         }
         click.echo(json.dumps(data, indent=2))
         return
@@ -143,7 +137,7 @@ def solve(
         where = ""
     name = "α" if answer.free == "alpha" else "resolution"
     click.echo(f"{model.name} {where} (counting: {counting.name}):".replace("  ", " "))
-    click.echo(f"  the largest {name} on a step of {answer.step} that fits: {_number(answer.value)}")
+    click.echo(f"  the largest {name} on a step of {answer.step} that fits: {show_number(answer.value)}")
     rows = [
         {
             "metric": r["metric"] + (f" ({dtype})" if r["metric"] == "size" else ""),
@@ -155,10 +149,10 @@ def solve(
         for r in answer.to_records()
     ]
     columns = [("bound", "metric", ""), ("cost", "cost", "thousands"), ("limit", "limit", "thousands")]
-    columns += [("slack", "slack", "num"), (f"at {_number(answer.next_value)}", "next", "num")]
+    columns += [("slack", "slack", "num"), (f"at {show_number(answer.next_value)}", "next", "num")]
     click.echo(table(rows, columns))
     if answer.binding:
-        click.echo(f"  binds: {', '.join(answer.binding)} (the next step, {_number(answer.next_value)}, breaks it)")
+        click.echo(f"  binds: {', '.join(answer.binding)} (the next step, {show_number(answer.next_value)}, breaks it)")
     else:
         click.echo("  no bound binds on this grid: every larger value fits too")
 

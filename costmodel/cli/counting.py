@@ -217,18 +217,19 @@ def report(
     """
     import datetime
 
-    from costmodel import charts, render
+    from costmodel import render
     from costmodel.loading import load_model
-    from costmodel.page import page_context, write_chart_files
     from costmodel.report import display_rows, report_context
 
     model = load_model(model_name, variant)
     at = point.resolve(model)
     drawn = not no_charts and (output.fmt == "html" or (output.fmt == "md" and output.path is not None))
-    drawer = charts.Drawer.start() if drawn and charts.available() else None  # matplotlib loads meanwhile
+    drawer = None
+    if drawn:  # the charts (and sympy, numpy) load only for the pages that show them
+        from costmodel import charts
+
+        drawer = charts.Drawer.start() if charts.available() else None  # matplotlib loads meanwhile
     context = report_context(model, at, counting, None if layer_view == "all" else depth, activation_dtype)
-    if drawer is not None and output.fmt in ("json", "table"):
-        drawer.close()
     if output.fmt == "json":
         output.write(render.to_json(context))
         return
@@ -236,6 +237,8 @@ def report(
     if output.fmt == "table":
         output.write(render.render("report.txt.j2", context))
         return
+    from costmodel.page import page_context, write_chart_files
+
     command = " ".join(["costmodel report", model_name, *_given(point, variant, counting), "--format", output.fmt])
     date = datetime.date.today().isoformat() if dated else None
     page = page_context(context, model, at, counting, command=command, date=date, with_charts=drawn, drawer=drawer)

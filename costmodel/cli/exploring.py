@@ -194,12 +194,13 @@ def layer() -> None:
 
 
 def _layer_output(rows: list[Any], fmt: str, extra: dict[str, Any] | None = None) -> None:
+    from costmodel.ops.base import show_shape
     from costmodel.render import table
 
     if fmt == "json":
         click.echo(json.dumps({"layers": [r.record() for r in rows], **(extra or {})}, indent=2))
         return
-    records = [{**r.record(), "output": "×".join(map(str, r.output))} for r in rows]
+    records = [{**r.record(), "output": show_shape(r.output)} for r in rows]
     columns = [("layer", "layer", ""), ("weights", "weights", "thousands"), ("params", "params", "thousands")]
     columns += [("MACs", "macs", "thousands"), ("output", "output", "")]
     click.echo(table(records, columns))
