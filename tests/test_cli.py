@@ -512,18 +512,15 @@ REPORT_ARGS = ("report", "squeezenet1_1", "--set", "sr=0.25", "--no-charts")  # 
 TABLE_ARGS = ("table", "mobilenet", "--alpha", "0.5,1.0")
 
 
-@pytest.mark.parametrize(("suffix", "fmt"), REPORT_EXTENSIONS.items())
-def test_report_format_from_the_extension(suffix: str, fmt: str, tmp_path: Path) -> None:
-    target = tmp_path / f"report{suffix}"
-    assert ok(*REPORT_ARGS, "-o", str(target)).stdout == ""
-    assert target.read_text(encoding="utf-8") == ok(*REPORT_ARGS, "--format", fmt).stdout
-
-
-@pytest.mark.parametrize(("suffix", "fmt"), TABLE_EXTENSIONS.items())
-def test_table_format_from_the_extension(suffix: str, fmt: str, tmp_path: Path) -> None:
-    target = tmp_path / f"table{suffix}"
-    assert ok(*TABLE_ARGS, "-o", str(target)).stdout == ""
-    assert target.read_text(encoding="utf-8") == ok(*TABLE_ARGS, "--format", fmt).stdout
+@pytest.mark.parametrize(
+    ("args", "suffix", "fmt"),
+    [(REPORT_ARGS, s, f) for s, f in REPORT_EXTENSIONS.items()]
+    + [(TABLE_ARGS, s, f) for s, f in TABLE_EXTENSIONS.items()],
+)
+def test_the_format_from_the_extension(args: tuple[str, ...], suffix: str, fmt: str, tmp_path: Path) -> None:
+    target = tmp_path / f"{args[0]}{suffix}"
+    assert ok(*args, "-o", str(target)).stdout == ""
+    assert target.read_text(encoding="utf-8") == ok(*args, "--format", fmt).stdout
 
 
 def test_extension_case_does_not_matter(tmp_path: Path) -> None:
@@ -618,15 +615,10 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_report_output_has_normal_permissions(umask: int, tmp_path: Path) -> None:
-    target = tmp_path / "report.md"
-    ok(*REPORT_ARGS, "-o", str(target))
-    assert mode(target) == 0o666 & ~umask
-
-
-def test_table_output_has_normal_permissions(umask: int, tmp_path: Path) -> None:
-    target = tmp_path / "table.csv"
-    ok(*TABLE_ARGS, "-o", str(target))
+@pytest.mark.parametrize(("args", "name"), [(REPORT_ARGS, "report.md"), (TABLE_ARGS, "table.csv")])
+def test_output_files_have_normal_permissions(args: tuple[str, ...], name: str, umask: int, tmp_path: Path) -> None:
+    target = tmp_path / name
+    ok(*args, "-o", str(target))
     assert mode(target) == 0o666 & ~umask
 
 

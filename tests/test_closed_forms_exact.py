@@ -266,7 +266,8 @@ def test_the_json_reads_back_with_the_documented_locals(name: str) -> None:
         assert inline.subs(values) == getattr(model.costs(point), metric)
         for quantity, definition in data["definitions"].items():  # the same from the named form
             values[sympy.Symbol(quantity)] = sympy.sympify(definition, locals=forms.sympify_locals()).subs(values)
-        assert sympy.sympify(data["body"], locals=forms.sympify_locals()).subs(values) == data["value"]
+        named = sympy.sympify(data["body"], locals=forms.sympify_locals()).subs(values)
+        assert named == getattr(model.costs(point), metric) == data["value"]
 
 
 def test_a_form_names_each_width_and_side_once() -> None:

@@ -7,6 +7,7 @@ import io
 import json
 
 from click.testing import CliRunner
+from conftest import REFERENCE_DIR
 
 from costmodel import load_model
 from costmodel.cli import main
@@ -82,12 +83,22 @@ def test_the_papers_tables_6_and_7_from_one_command() -> None:
     for block in text.strip().split("# ")[1:]:
         title, *lines = block.strip().splitlines()
         grids[title.split(": ")[1]] = {row[0]: row[1:] for row in csv.reader(lines[1:])}
-    top1, macs, params = grids["top-1 %"], grids["MACs (M)"], grids["params (M)"]
-    assert [macs[a][0] for a in ("1", "0.75", "0.5", "0.25")] == ["569", "325", "149", "41"]  # Table 6
-    assert [params[a][0] for a in ("1", "0.75", "0.5", "0.25")] == ["4.2", "2.6", "1.3", "0.5"]
-    assert [top1[a][0] for a in ("1", "0.75", "0.5", "0.25")] == ["70.6", "68.4", "63.7", "50.6"]
-    assert macs["1"] == ["569", "418", "291", "186"]  # Table 7: 569, 418, 290 (see above), 186
-    assert top1["1"] == ["70.6", "69.1", "67.2", "64.4"] and params["1"] == ["4.2"] * 4
+    printed = {"top1": grids["top-1 %"], "macs_millions": grids["MACs (M)"], "params_millions": grids["params (M)"]}
+    sides = [int(s) for s in args[args.index("--res") + 1].split(",")]
+    published = json.loads((REFERENCE_DIR / "published.json").read_text(encoding="utf-8"))
+    accuracy = json.loads((REFERENCE_DIR / "accuracy.json").read_text(encoding="utf-8"))
+    paper = [r for r in published if r["model"] == "mobilenet_v1" and r["source"].endswith(("Table 6", "Table 7"))]
+    paper += [r for r in accuracy if r["model"] == "mobilenet_v1" and r["source"].startswith("Howard")]
+    checked = 0
+    for row in paper:
+        alpha, column = f"{row['alpha']:g}", sides.index(row["resolution"])
+        for metric in set(printed) & set(row):
+            want = f"{row[metric]:g}"
+            if (metric, row["alpha"], row["resolution"]) == ("macs_millions", 1.0, 160):
+                want = "291"  # the paper's 290 (see above)
+            assert printed[metric][alpha][column] == want, (metric, row)
+            checked += 1
+    assert checked == 7 * 2 + 8  # Tables 6 and 7: MACs and params of 7 rows; the paper's 8 top-1 figures
 
 
 def test_table_with_a_variant() -> None:

@@ -28,15 +28,13 @@ def _html(*args: str) -> str:
     return result.output
 
 
-@pytest.mark.parametrize("command", ["report", "table"])
-def test_a_spec_title_and_source_come_out_escaped(tmp_path: Path, command: str) -> None:
+def test_a_spec_title_and_source_come_out_escaped(tmp_path: Path) -> None:
     spec = tmp_path / "hostile.yaml"
     spec.write_text(SPEC, encoding="utf-8")
-    page = _html(command, str(spec))
+    page = _html("report", str(spec))  # the table page shows neither title nor source
     assert ATTACK not in page and "<b>paper</b>" not in page
-    if command == "report":
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-        assert "a &lt;b&gt;paper&lt;/b&gt; &amp; co" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "a &lt;b&gt;paper&lt;/b&gt; &amp; co" in page
 
 
 def test_an_onnx_node_name_comes_out_escaped(tmp_path: Path) -> None:

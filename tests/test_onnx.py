@@ -191,8 +191,6 @@ def test_fixtures_run_in_onnxruntime(name):
 def test_imported_network_computes_what_the_file_does(name):
     """Import reads the file faithfully: the executor, on the imported graph and the file's own
     weights, gives onnxruntime's output for the original file."""
-    if executor is None:
-        pytest.skip("costmodel.executor (forward) is not there yet")
     path = str(DATA / f"{name}.onnx")
     network = load_model(path).network(load_model(path).default_point())
     weights = onnx_import.import_weights(path)
@@ -394,8 +392,6 @@ def test_onnx_has_no_variants():
 
 
 def test_export_command_round_trip(tmp_path):
-    if executor is None:
-        pytest.skip("costmodel.executor (seeded_weights) is not there yet")
     out = tmp_path / "m.onnx"
     runner = CliRunner()
     args = ["mobilenet_v1", "--alpha", "0.25", "--res", "96", "--classes", "10"]
