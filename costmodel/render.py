@@ -132,19 +132,6 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    """Exact numbers, one configuration a line, for spreadsheets and plots."""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def with_type_rows(context: dict[str, Any]) -> dict[str, Any]:
     """The report context plus the by-type breakdown as sorted rows (largest MAC share first)."""
     total = context["macs"]

@@ -36,12 +36,16 @@ LIST_COLUMNS = [
 def list_models(details: bool, fmt: str) -> None:
     """The built-in models and their aliases (with --details, their costs side by side)."""
     from costmodel.loading import ALIASES, load_model
-    from costmodel.render import table, to_json
+    from costmodel.render import COMPARISON_COLUMNS, table, to_json
     from costmodel.resources import builtin_names
 
-    if details:
+    if details:  # every model at its default point, one row each
+        from costmodel.compare import comparison_rows, headline
+
         default = conventions.get_counting(conventions.DEFAULT)
-        print_comparison(builtin_names(), None, None, (), None, default, Destination(fmt))
+        found = comparison_rows([load_model(name) for name in builtin_names()], [None], [None], {}, default)
+        text = to_json(found) if fmt == "json" else table([headline(r) for r in found], COMPARISON_COLUMNS) + "\n"
+        Destination(fmt).write(text)
         return
     rows = []
     for name in builtin_names():
@@ -132,36 +136,6 @@ def table_command(
     conventions = rows[0]["conventions"] if rows else {}
     note = f"Parameters counted as {conventions.get('counting', '')}: {conventions.get('params', '')}." if rows else ""
     output.write(doc_tables.render(grids, output.fmt, note))
-
-
-def print_comparison(
-    names: list[str],
-    alpha: str | None,
-    resolution: str | None,
-    sets: tuple[str, ...],
-    variant: str | None,
-    counting: Counting,
-    output: Destination,
-) -> None:
-    """One row per model and configuration: ``table``, and ``list --details`` at the default points."""
-    from costmodel import render
-    from costmodel.compare import comparison_rows, headline, split_values
-    from costmodel.loading import load_model
-
-    models = [load_model(name, variant) for name in names]
-    alphas, resolutions = split_values(alpha, "--alpha"), split_values(resolution, "--res")
-    rows = comparison_rows(models, alphas, resolutions, dict(parse_sets(sets)), counting)
-    if output.fmt == "json":
-        output.write(render.to_json(rows))
-        return
-    lines = [headline(row) for row in rows]
-    if output.fmt == "csv":
-        output.write(render.to_csv(lines))
-    elif output.fmt == "table":
-        output.write(render.table(lines, render.COMPARISON_COLUMNS) + "\n")
-    else:
-        template = {"md": "table.md.j2", "html": "table.html.j2", "latex": "table.tex.j2"}[output.fmt]
-        output.write(render.render(template, {"rows": lines, "counting": rows[0]["conventions"] if rows else {}}))
 
 
 @click.command()
