@@ -13,6 +13,7 @@ only provides what they ask for (:class:`costmodel.ops.base.OnnxWriter`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,10 +98,12 @@ class _Writer:
     def weights(self, node: Layer) -> list[str]:
         """The layer's arrays as initializers, in declaration order (which is ONNX's input order); a
         host with a batch norm folded into it has its folded weight and a bias."""
-        arrays = {name: self.array(node, name) for name in node.op.weights(list(node.input_shapes))}
+        declared = node.op.weights(list(node.input_shapes))
+        arrays = {name: self.array(node, name, array.shape) for name, array in declared.items()}
         norm = self.folds.get(node.name)
         if norm is not None:
-            norm_arrays = {name: self.array(norm, name) for name in norm_rule.NORM_ARRAYS}
+            stats = norm.op.weights(list(norm.input_shapes))
+            norm_arrays = {name: self.array(norm, name, stats[name].shape) for name in norm_rule.NORM_ARRAYS}
             arrays["weight"], arrays["bias"] = norm_rule.fold(arrays["weight"], arrays.get("bias"), norm_arrays)
             self.alias[norm.name] = node.name
         return [self.constant(node.name, name, value) for name, value in arrays.items()]
@@ -110,23 +113,20 @@ class _Writer:
     def tensor(self, layer: str) -> str:
         return self.alias.get(layer, layer)
 
-    def array(self, node: Layer, name: str) -> np.ndarray:
+    def array(self, node: Layer, name: str, expected: Sequence[Any]) -> np.ndarray:
+        """The layer's array ``name`` as float32, checked against the shape its operator declares."""
         import numpy as np
 
-        arrays = self.weights_of(node)
+        arrays = self.weights_by_layer.get(node.name, {})
         if name not in arrays:
             raise SpecError(f"no weight array '{name}' for this layer", layer=node.name)
         value = np.asarray(arrays[name], dtype=np.float32)
-        expected = node.op.weights(list(node.input_shapes))[name].shape
         if tuple(value.shape) != tuple(int(v) for v in expected):
             raise SpecError(
                 f"weight array '{name}' has shape {list(value.shape)}, expected {[int(v) for v in expected]}",
                 layer=node.name,
             )
         return value
-
-    def weights_of(self, node: Layer) -> dict[str, Any]:
-        return self.weights_by_layer.get(node.name, {})
 
     def run(self, name: str) -> Any:
         from onnx import TensorProto
