@@ -282,6 +282,8 @@ CASES = [
     pool_case("max valid", "max", (1, 2, 7, 8), k=3, stride=2, pad="valid"),
     pool_case("avg 3/2 pad 1 counts the padding", "avg", (2, 2, 7, 7), k=3, stride=2, pad=1),
     pool_case("avg 3/2 ceil_mode (divisor stops at the input)", "avg", (1, 2, 8, 8), k=3, stride=2, ceil_mode=True),
+    pool_case("max 3/2 ceil_mode, 2 -> 1 (input < window)", "max", (1, 2, 2, 2), k=3, stride=2, ceil_mode=True),
+    pool_case("avg 3/2 ceil_mode, 2x3 -> 1x1 (input < window)", "avg", (1, 2, 2, 3), k=3, stride=2, ceil_mode=True),
     pool_case("avg 3/2 pad 1 ceil_mode", "avg", (1, 2, 6, 6), k=3, stride=2, pad=1, ceil_mode=True),
     pool_case(
         "avg 2/2 pad 1 ceil (window in padding dropped)", "avg", (1, 1, 5, 5), k=2, stride=2, pad=1, ceil_mode=True
@@ -502,6 +504,25 @@ def test_verify_reports_agreement() -> None:
 def test_verify_every_builtin_at_a_small_point(name: str) -> None:
     result = ok("verify", name, "--res", "64")
     assert "agree" in result.output
+
+
+@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize("extra", [0, 1])
+def test_verify_every_builtin_at_its_minimum_resolution(name: str, extra: int) -> None:
+    """Whatever `report` accepts, `verify` runs: at the smallest side the counts allow, and one above."""
+    side = load_model(name).min_resolution()
+    assert side is not None and side >= 1
+    result = ok("verify", name, "--res", str(side + extra))
+    assert f"{side + extra}×{side + extra}" in result.output and "agree" in result.output
+    assert cli("verify", name, "--res", str(side - 1)).exit_code == 2
+
+
+def test_run_at_the_minimum_resolution(tmp_path: Path) -> None:
+    """SqueezeNet 1.1's last ceil-mode pool sees a 2×2 input at side 17, smaller than its 3×3 window."""
+    x = tmp_path / "x.npy"
+    np.save(x, rand(1, 3, 17, 17))
+    result = ok("run", "squeezenet1_1", "--res", "17", "--input", str(x))
+    assert "output: 1×1000×1×1" in result.output and "image 0:" in result.output
 
 
 @pytest.mark.parametrize("counting", ["keras", "paper", "folded"])

@@ -34,12 +34,15 @@ DATA = Path(__file__).resolve().parent / "data"
 RELATIVE = 1e-4
 
 # (model, point) pairs: every built-in at a small side, and points where layers vanish, widths are
-# rounded hard and 'same' padding is symmetric (odd sides) rather than one pixel after.
+# rounded hard, 'same' padding is symmetric (odd sides) rather than one pixel after, and the
+# SqueezeNets at their smallest sides.
 ALEXNET_SIDE = 223  # the smallest side at which its adaptive pool (to 6x6) is a plain AveragePool
 POINTS = [(name, {"resolution": ALEXNET_SIDE if name == "alexnet" else 64}) for name in builtin_names()] + [
     ("mobilenet_v3_small", {"alpha": "0.35", "resolution": 33}),
     ("mobilenet_v1", {"alpha": "0.25", "resolution": 65}),
     ("mobilenet_v2", {"alpha": "0.35", "resolution": 47}),
+    ("squeezenet1_1", {"resolution": 17}),  # its smallest side: the last ceil-mode pool sees 2×2 under a 3×3 window
+    ("squeezenet1_0", {"resolution": 21}),
 ]
 POINT_IDS = [f"{name}-" + "-".join(f"{k}{v}" for k, v in point.items()) for name, point in POINTS]
 # AlexNet's 200 MB of weights take seconds to export and run: a slow test

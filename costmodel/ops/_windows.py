@@ -23,12 +23,14 @@ def windows_out(pad: Any, size: int, kernel: int, stride: int, ceil_mode: bool =
         return -(-size // stride)
     before = 0 if pad == "valid" else int(pad)
     span = size + 2 * before - kernel
-    if span < 0:
-        raise ShapeError(f"a {kernel}-wide window does not fit in {size} + 2·{before} padding")
     if not ceil_mode:
-        return span // stride + 1
-    out = -(-span // stride) + 1
-    return out - 1 if (out - 1) * stride >= size + before else out
+        out = span // stride + 1
+    else:  # the last window may hang past the padding, as long as it starts inside it
+        out = -(-span // stride) + 1
+        out = out - 1 if (out - 1) * stride >= size + before else out
+    if out < 1:
+        raise ShapeError(f"a {kernel}-wide window does not fit in {size} + 2·{before} padding")
+    return out
 
 
 def pad_amounts(pad: Any, size: int, kernel: int, stride: int, out: int) -> tuple[int, int]:
