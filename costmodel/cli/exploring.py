@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from costmodel.cli.options import (
+    OUTPUT_FILE,
     Destination,
     counting_option,
     model_argument,
@@ -287,7 +288,7 @@ COMMANDS: tuple[click.Command, ...] = (sweep, sensitivity, compare, layer)
 @point_options
 @variant_option
 @counting_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the rewritten spec to this file.")
+@click.option("-o", "--output", type=OUTPUT_FILE, help="Write the rewritten spec to this file.")
 def whatif(
     model_name: str,
     trick: str | None,
@@ -342,12 +343,13 @@ def whatif(
             **{k: f"{after[k] / before[k]:.4g}" if before[k] else "—" for k in ("params", "macs", "peak")},
         }
     )
+    if output is not None:  # written before anything is printed: a failed write prints one line only
+        atomic_write.write_text(output, rewritten.text)
     click.echo(f"{model.name} --{str(trick).replace('_', '-')} (counting: {counting.name}):")
     columns = [("", "model", ""), ("layers", "layers", "num"), ("params", "params", "thousands")]
     columns += [("MACs", "macs", "thousands"), ("peak act.", "peak", "thousands")]
     click.echo(table(rows[:2], columns) + "\n" + f"after / before: params {rows[2]['params']}, MACs {rows[2]['macs']}")
     if output is not None:
-        atomic_write.write_text(output, rewritten.text)
         click.echo(f"wrote {output}", err=True)
 
 

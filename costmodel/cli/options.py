@@ -56,9 +56,20 @@ EXIT_MISMATCH = 1
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+EXIT_BUG = 3
+
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]} | {ord("\n"): "\\n", ord("\t"): "\\t"}
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped (a name with a newline or an escape sequence in it
+    cannot break the line or colour the terminal)."""
+    return message.translate(_CONTROL)
+
+
 def fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: how the command line reports every user mistake."""
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -79,6 +90,23 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             fail("the spec nests too deeply to evaluate")
 
     return wrapper
+
+
+class OutputFile(click.ParamType):
+    """An ``-o`` target, checked as the option is read: a directory, device, FIFO or read-only file
+    is refused before any counting starts (:func:`costmodel.atomic_write.destination`)."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            atomic_write.destination(value)
+        except UserError as err:
+            self.fail(str(err), param, ctx)
+        return str(value)
+
+
+OUTPUT_FILE = OutputFile()
 
 
 def parse_sets(pairs: Sequence[str], option: str = "--set") -> tuple[tuple[str, str], ...]:
@@ -205,7 +233,7 @@ def output_options(formats: Sequence[str], default: str) -> Decorator:
     file_option = click.option(
         "-o",
         "--output",
-        type=click.Path(dir_okay=False),
+        type=OUTPUT_FILE,
         help="Write to this file instead of stdout; without --format its extension (.md, .html, ...) picks one.",
     )
 

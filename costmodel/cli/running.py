@@ -8,7 +8,7 @@ from typing import IO
 import click
 
 from costmodel import atomic_write
-from costmodel.cli.options import model_argument, point_options, user_errors, variant_option
+from costmodel.cli.options import OUTPUT_FILE, model_argument, point_options, user_errors, variant_option
 from costmodel.errors import UsageError
 from costmodel.model import PointOptions
 
@@ -31,7 +31,7 @@ from costmodel.model import PointOptions
     type=click.Path(dir_okay=False),
     help="An .npy array: (N, C, H, W) or one (C, H, W) image; a square image's side sets --res unless given.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the output array to this .npy file.")
+@click.option("-o", "--output", type=OUTPUT_FILE, help="Write the output array to this .npy file.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Classes shown per image.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights without --weights.")
 def run_command(
@@ -90,7 +90,7 @@ def run_command(
 @variant_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights (as `costmodel run`).")
 @click.option("--fold-bn", is_flag=True, help="Fold batch norms into the conv/linear before them (as deployed).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE, help="The .onnx file to write.")
 def export(model_name: str, point: PointOptions, variant: str | None, seed: int, fold_bn: bool, output: str) -> None:
     """Write MODEL at one point as ONNX (opset 17) with the executor's seeded weights.
 
