@@ -25,6 +25,7 @@ FSIZE_LIMIT = 200  # bytes: below every output written here (checked by test_out
 WRITERS = {
     "report-json": (["report", "mobilenet_v1"], "out.json"),
     "report-html": (["report", "squeezenet1_1", "--format", "html", "--no-charts"], "out.html"),
+    "report-md": (["report", "squeezenet1_1", "--format", "md"], "out.md"),  # with its charts as .svg files
     "table": (["table", "mobilenet_v1", "--alpha", "0.25,0.5,0.75,1", "--res", "128,160,192,224"], "out.csv"),
     "sweep": (["sweep", "mobilenet_v1", "--alpha", "0.25,0.5,0.75,1", "--res", "128,160,192,224"], "out.csv"),
     "whatif": (["whatif", "mobilenet_v1", "--full-conv"], "out.yaml"),
