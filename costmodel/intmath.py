@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
+
+from costmodel import limits
 
 Number = int | Fraction
 Value = Any  # Number or a sympy expression
@@ -42,15 +45,57 @@ __all__ = [
 ]
 
 
-def exact_number(value: Any) -> Fraction:
-    """A YAML or CLI number as an exact fraction: 0.1 means one tenth, not the nearest double."""
+_DECIMAL = re.compile(r"[+-]?(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?", re.ASCII)
+_RATIO = re.compile(r"([+-]?\d+)/(\d+)", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}…{text[-6:]} ({len(text):,} characters long)"
+
+
+def exact_number(value: Any, what: str = "the number") -> Fraction:
+    """A YAML or CLI number as an exact fraction: 0.1 means one tenth, not the nearest double.
+
+    Only ASCII decimals (``12``, ``0.75``, ``1e-3``, ``1_000``) and ratios (``3/4``) are numbers, and
+    their digits, exponent and size are checked against :mod:`costmodel.limits` before any conversion:
+    ``Fraction("1e99999999")`` would not finish. A malformed number is a ValueError; one past a limit
+    a :class:`~costmodel.limits.LimitError` naming ``what``.
+    """
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value}")
-    if isinstance(value, (int, Fraction)):
-        return Fraction(value)
+    if isinstance(value, int):
+        return _bounded(Fraction(value), what, value)
+    if isinstance(value, Fraction):
+        return value
     if isinstance(value, float):
-        return Fraction(repr(value))
-    return Fraction(str(value).strip().replace("_", ""))
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value}")
+        return _bounded(Fraction(repr(value)), what, value)
+    text = str(value).strip().replace("_", "")
+    bound = limits.current()
+    if len(text) > bound.digits + 16:  # room for a sign, a point and an exponent; more is never needed
+        raise limits.exceeded("digits", f"{what} {_shown(text)}")
+    ratio = _RATIO.fullmatch(text)
+    if ratio:
+        if int(ratio.group(2)) == 0:
+            raise ZeroDivisionError(f"{text} divides by zero")
+        return _bounded(Fraction(int(ratio.group(1)), int(ratio.group(2))), what, text)
+    match = _DECIMAL.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a number: {text!r}")
+    whole, decimals, only_decimals, exponent = match.groups()
+    digits = ((whole or "") + (decimals or only_decimals or "")).lstrip("0")
+    if len(digits) > bound.digits:
+        raise limits.exceeded("digits", f"{what} {_shown(text)}", f"{len(digits)} significant digits")
+    if exponent is not None and abs(int(exponent)) > bound.exponent:
+        raise limits.exceeded("exponent", f"{what} {_shown(text)}", f"exponent {int(exponent)}")
+    return _bounded(Fraction(text), what, text)
+
+
+def _bounded(number: Fraction, what: str, shown: Any) -> Fraction:
+    if abs(number) > limits.current().magnitude:
+        raise limits.exceeded("magnitude", f"{what} {_shown(str(shown))}")
+    return number
 
 
 def is_number(x: object) -> bool:

@@ -14,21 +14,36 @@ from costmodel.resources import builtin_names, builtin_spec_path
 ALIASES = {"mobilenet": "mobilenet_v1", "squeezenet": "squeezenet1_0"}
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL in it
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
     """A built-in model by name or alias, a spec file or an ONNX file by path; optionally a variant."""
     text = str(name_or_path)
     path = Path(text)
     if text.lower().endswith(".onnx"):  # an ONNX CNN, read into the same graph (the onnx extra)
-        if not path.is_file():
+        if not _is_file(path):
             raise UsageError(f"no such ONNX file: {text}")
         if variant is not None:
             raise UsageError(f"an ONNX model has no variants (got --variant {variant})")
         from costmodel.onnx_import import import_model
 
         return import_model(path, text)
-    if text.endswith((".yaml", ".yml")) or path.is_file() or "/" in text:
-        if not path.is_file():
-            raise UsageError(f"no such spec file: {text}")
+    if text.endswith((".yaml", ".yml")) or _is_file(path) or "/" in text:
+        if not _is_file(path):
+            problem = "not a regular file" if _exists(path) else "no such spec file"
+            raise UsageError(f"{problem}: {text}")
         return model_from_file(str(path.resolve()), text, variant)
     name = ALIASES.get(text, text)
     builtin = builtin_spec_path(name)

@@ -157,7 +157,7 @@ class Model:
                     f"{self.name} has no symbol '{name}'{did_you_mean(name, symbols)} (its symbols: {known})"
                 )
             try:
-                exact[name] = exact_number(value)
+                exact[name] = exact_number(value, name)
             except (ValueError, ZeroDivisionError):
                 raise UsageError(f"{name} must be a number, got {value!r}") from None
         if resolution is not None and rho is not None:
@@ -168,14 +168,14 @@ class Model:
                 raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
             if resolution is not None:
                 try:
-                    side = exact_number(resolution)
+                    side = exact_number(resolution, "resolution")
                 except (ValueError, ZeroDivisionError):
                     raise UsageError(f"resolution must be a whole number, got {resolution!r}") from None
                 if side.denominator != 1 or side < 1:
                     raise UsageError(f"resolution must be a positive whole number, got {resolution}")
             else:
                 try:
-                    scale = exact_number(rho)
+                    scale = exact_number(rho, "rho")
                 except (ValueError, ZeroDivisionError):
                     raise UsageError(f"rho must be a number, got {rho!r}") from None
                 if scale <= 0:

@@ -34,5 +34,4 @@ def builtin_names() -> list[str]:
 
 
 def builtin_spec_path(name: str) -> Path | None:
-    path = spec_dir() / f"{name}.yaml"
-    return path if name.isidentifier() and path.is_file() else None
+    return spec_dir() / f"{name}.yaml" if name in builtin_names() else None

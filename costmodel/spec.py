@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from costmodel import expressions, intmath
+from costmodel import expressions, intmath, readfile
 from costmodel.errors import SpecError, did_you_mean, show_number
 from costmodel.expressions import Expr, ExpressionError
 from costmodel.intmath import exact_number
@@ -166,10 +166,9 @@ class Spec:
 def read_spec(path: Path, display: str | None = None, variant: str | None = None) -> Spec:
     """Load a spec file; ``display`` is the file name that errors show."""
     shown = display or str(path)
+    data = readfile.read_bytes(path, "file_bytes", shown)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"cannot read spec: {err.strerror}", file=shown) from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError("cannot read spec: not UTF-8 text", file=shown) from None
     return parse_spec(text, shown, variant)
@@ -331,7 +330,9 @@ def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
                     line=decl.line_of(key),
                 )
         try:
-            default = exact_number(decl["default"])
+            default = exact_number(decl["default"], f"the default of {name}")
+        except SpecError as err:
+            raise err.located(file=file, line=decl.line_of("default")) from None
         except (ValueError, ZeroDivisionError):
             raise SpecError(
                 f"symbol '{name}': default must be a number", file=file, line=decl.line_of("default")
@@ -360,7 +361,12 @@ def _domain(text: str, name: str, file: str, line: int) -> tuple[bool, tuple[tup
                 file=file,
                 line=line,
             )
-        bounds.append((match.group(1), exact_number(match.group(2))))
+        try:
+            bounds.append((match.group(1), exact_number(match.group(2), f"the bound of {name}")))
+        except SpecError as err:
+            raise err.located(file=file, line=line) from None
+        except (ValueError, ZeroDivisionError):
+            raise SpecError(f"symbol '{name}': {part!r} does not bound it by a number", file=file, line=line) from None
     return integer, tuple(bounds)
 
 

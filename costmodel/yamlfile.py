@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from costmodel import limits
 from costmodel.errors import SpecError
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -63,14 +64,45 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
     return result
 
 
+def _bounded_number(construct: Any) -> Any:
+    """A YAML int or float constructor that first checks the digits against the limit (Python's
+    own int() refuses past 4,300 digits with a ValueError, and is slow well before)."""
+
+    def bounded(loader: _Loader, node: yaml.ScalarNode) -> Any:
+        text = str(node.value).replace("_", "").lstrip("+-")
+        if len(text) > limits.current().digits + 16:
+            raise limits.exceeded("digits", f"the number {text[:12]}… ({len(text):,} characters)").located(
+                line=node.start_mark.line + 1
+            )
+        return construct(loader, node)
+
+    return bounded
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _bounded_number(yaml.constructor.SafeConstructor.construct_yaml_int))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:float", _bounded_number(yaml.constructor.SafeConstructor.construct_yaml_float)
+)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
 def load_yaml(text: str, file: str) -> Any:
-    """Parse YAML text; malformed YAML becomes a SpecError naming the file and line."""
+    """Parse YAML text; malformed YAML becomes a SpecError naming the file and line.
+
+    The document is composed first and its size counted with every alias standing for all the nodes
+    it repeats, so that a "billion laughs" file is refused before anything is built from it.
+    """
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_size(node)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except SpecError as err:
         raise err.located(file=file) from None
     except yaml.MarkedYAMLError as err:
@@ -79,10 +111,46 @@ def load_yaml(text: str, file: str) -> Any:
         problem = err.problem or "malformed YAML"
         raise SpecError(f"malformed YAML: {problem}", file=file, line=line) from None
     except yaml.reader.ReaderError as err:
-        line = text[: err.position].count("\n") + 1
-        character = err.character if isinstance(err.character, str) else chr(err.character)
-        message = f"malformed YAML: character #x{ord(character):04x} is not allowed"
-        raise SpecError(message, file=file, line=line) from None
+        line = text[: err.position].count("\n") + 1 if isinstance(err.position, int) else None
+        raise SpecError(f"malformed YAML: {err.reason}", file=file, line=line) from None
     except yaml.YAMLError as err:
-        first_line = str(err).splitlines()[0] if str(err) else "malformed YAML"
-        raise SpecError(f"malformed YAML: {first_line}", file=file) from None
+        raise SpecError(f"malformed YAML: {str(err).splitlines()[0][:200]}", file=file) from None
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse a document whose nodes, aliases expanded, pass the yaml_nodes limit (or that refers to
+    itself): counted over the composed graph, each distinct node once, without expanding anything."""
+    most = limits.current().yaml_nodes
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > most:
+                raise limits.exceeded(
+                    "yaml_nodes", "the YAML has too many nodes once its aliases are expanded"
+                ).located(line=node.start_mark.line + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise SpecError(
+                "malformed YAML: a recursive alias (it refers to the node that contains it)",
+                line=node.start_mark.line + 1,
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []

@@ -20,7 +20,15 @@ PACKAGE = Path(costmodel.__file__).resolve().parent
 
 # Low to high, as DESIGN.md draws the pipeline. A module may import from its own floor or below.
 FLOORS: list[tuple[str, ...]] = [
-    ("costmodel.errors", "costmodel.intmath", "costmodel.resources", "costmodel.atomic_write", "costmodel.version"),
+    (
+        "costmodel.errors",
+        "costmodel.limits",
+        "costmodel.readfile",
+        "costmodel.intmath",
+        "costmodel.resources",
+        "costmodel.atomic_write",
+        "costmodel.version",
+    ),
     ("costmodel.expressions", "costmodel.yamlfile", "costmodel.ops.base"),
     ("costmodel.ops.*", "costmodel.ops"),
     ("costmodel.spec",),
