@@ -204,6 +204,26 @@ def activation_memory(costs: Costs, bytes_per_value: int = 4) -> dict[str, int]:
     return {"peak_bytes": int(peak) * bytes_per_value, "total_bytes": int(total) * bytes_per_value}
 
 
+def execution_bytes(network: Network, batch: int = 1, copies_of_weights: int = 2) -> int:
+    """What running ``network`` on a float32 batch would allocate, estimated before anything is: the
+    declared weights (``copies_of_weights`` times: the seeded or loaded arrays and their folded or
+    serialised copy) and, per image, the tensors alive at the peak plus twice the largest tensor (a
+    kernel's temporaries). Checked against the memory limit so that an input of 100,000 pixels a side
+    is refused in a millisecond instead of failing in NumPy's allocator."""
+    weights = sum(
+        int(product(array.shape))
+        for node in network.nodes
+        if node.present is True
+        for array in node.op.weights(list(node.input_shapes)).values()
+    )
+    steps = [(node.name, node.inputs, makes_tensor(node.op, node.present)) for node in network.nodes]
+    sizes = {node.name: int(product(node.output_shape)) for node in network.nodes}
+    input_size = int(product(network.input_shape))
+    peak, _ = liveness(steps, input_size, sizes)
+    largest = max([input_size, *sizes.values()])
+    return 4 * (copies_of_weights * weights + batch * (int(peak) + 2 * largest))
+
+
 def makes_tensor(op: Any, present: Any) -> bool:
     """Whether a layer makes a tensor of its own: present (or possibly present), and not the identity."""
     return present is not False and not op.passes_input

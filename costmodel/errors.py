@@ -69,3 +69,19 @@ def show_number(value: Any) -> str:
     if isinstance(value, Fraction):
         return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
     return str(value)
+
+
+def show_value(value: Any) -> str:
+    """A value from a spec for a message, short whatever it is: a list or mapping by its kind (it may
+    be huge, or aliased many times over), a scalar by its repr cut to 40 characters."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}…{text[-6:]}"
+
+
+def show_name(name: str, most: int = 80) -> str:
+    """A name the user typed, cut for a message (a 300-character file name stays one short line)."""
+    return name if len(name) <= most else f"{name[: most - 12]}…{name[-10:]}"

@@ -116,6 +116,8 @@ class _Evaluator:
             result = value.evaluate(lookup)
         except ExpressionError as err:
             raise self.fail(f"{key}: {err}", draft, line) from None
+        if isinstance(result, bool) or getattr(result, "is_Boolean", False) or getattr(result, "is_Relational", False):
+            raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)
         if (
             kind == CHANNELS
             and self.spec.width is not None
@@ -123,8 +125,6 @@ class _Evaluator:
             and self.scales(value, draft.scope)
         ):
             result = intmath.scale_width(self.spec.width.rule, result, self.env[self.spec.width.multiplier])
-        if isinstance(result, bool) or getattr(result, "is_Boolean", False):
-            raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)
         if kind == NUMBER:
             return result
         if intmath.is_number(result) and result != int(result):

@@ -125,7 +125,9 @@ class _Expander:
             first_rep = r == 0
             conditions = scope.conditions
             if "when" in entry and kind in ("op", "use"):
-                when = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
+                when = compile_expr(
+                    entry["when"], self.spec.file, entry.line_of("when"), name, what="when", kind="condition"
+                )
                 conditions = (*conditions, Binding(when, scope, current))
             if kind == "op":
                 current = self.op_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
@@ -215,6 +217,11 @@ class _Expander:
         attrs = {
             key: (self.compile_attr(schema[key], value, line, name, key), line) for key, (value, line) in merged.items()
         }
+        for key in op.constants() & attrs.keys():
+            value, line = attrs[key]
+            parts = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(part, Expr) and not part.is_constant for part in parts):
+                raise self.fail(f"{key} must be a constant number, not an expression in symbols", line, name)
         draft = Draft(
             name, op, attrs, scope, [current], entry.line, group, from_refs, entry.line_of("from"), conditions
         )
@@ -275,7 +282,7 @@ class _Expander:
                     entry.line_of(key),
                     name,
                 )
-            expr = compile_expr(value, self.spec.file, entry.line_of(key), name, what=key)
+            expr = compile_expr(value, self.spec.file, entry.line_of(key), name, what=key, kind="any")
             inner.params[key] = Binding(expr, scope, start)
         if not first_rep:
             for key in STRIDE_NAMES:
@@ -320,7 +327,9 @@ class _Expander:
         end = self.sequence(entry["residual"], scope, current, group, entry.line_of("residual"))
         condition = None
         if "when" in entry:
-            expr = compile_expr(entry["when"], self.spec.file, entry.line_of("when"), name, what="when")
+            expr = compile_expr(
+                entry["when"], self.spec.file, entry.line_of("when"), name, what="when", kind="condition"
+            )
             condition = Binding(expr, scope, current)
         draft = Draft(
             name,

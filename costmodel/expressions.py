@@ -140,6 +140,9 @@ class Expr:
     params: frozenset[str]
     fixed: bool = False
     param: str | None = None
+    condition: bool | None = False
+    """True for a comparison or logic (``$s == 1``), False for arithmetic, None for a bare name or
+    ``$param`` (whose kind is its binding's): what lets a spec be checked before it is evaluated."""
     _fn: Callable[[Lookup], Any] = field(repr=False, compare=False, default=lambda lookup: 0)
 
     def evaluate(self, lookup: Lookup) -> Any:
@@ -200,7 +203,14 @@ def parse(source: Any) -> Expr:
     param = None
     if isinstance(body, ast.Name) and body.id.startswith(PARAM_PREFIX):
         param = body.id[len(PARAM_PREFIX) :]
-    return Expr(text=text, names=names, params=params, fixed=fixed, param=param, _fn=fn)
+    return Expr(text=text, names=names, params=params, fixed=fixed, param=param, condition=_kind(body), _fn=fn)
+
+
+def _kind(body: ast.AST) -> bool | None:
+    """Whether the expression is a condition, a number, or (a bare name) either."""
+    if isinstance(body, (ast.Compare, ast.BoolOp)) or (isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.Not)):
+        return True
+    return None if isinstance(body, ast.Name) else False
 
 
 def _check_literal(value: int | Fraction) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from costmodel.errors import UsageError, did_you_mean
+from costmodel.errors import UsageError, did_you_mean, show_name
 from costmodel.model import Model, model_from_file
 from costmodel.resources import builtin_names, builtin_spec_path
 
@@ -34,7 +34,7 @@ def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
     path = Path(text)
     if text.lower().endswith(".onnx"):  # an ONNX CNN, read into the same graph (the onnx extra)
         if not _is_file(path):
-            raise UsageError(f"no such ONNX file: {text}")
+            raise UsageError(f"no such ONNX file: {show_name(text)}")
         if variant is not None:
             raise UsageError(f"an ONNX model has no variants (got --variant {variant})")
         from costmodel.onnx_import import import_model
@@ -43,14 +43,14 @@ def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
     if text.endswith((".yaml", ".yml")) or _is_file(path) or "/" in text:
         if not _is_file(path):
             problem = "not a regular file" if _exists(path) else "no such spec file"
-            raise UsageError(f"{problem}: {text}")
+            raise UsageError(f"{problem}: {show_name(text)}")
         return model_from_file(str(path.resolve()), text, variant)
     name = ALIASES.get(text, text)
     builtin = builtin_spec_path(name)
     if builtin is None:
         names = builtin_names()
         raise UsageError(
-            f"unknown model '{text}'{did_you_mean(text, [*names, *ALIASES])}; "
+            f"unknown model '{show_name(text)}'{did_you_mean(text, [*names, *ALIASES])}; "
             f"built-in models: {', '.join(names)} (or give a path to a .yaml spec)"
         )
     return model_from_file(str(builtin), f"specs/{builtin.name}", variant)

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from costmodel import limits
 from costmodel.atomic_write import write_bytes
-from costmodel.costs import foldable_norms
+from costmodel.costs import execution_bytes, foldable_norms
 from costmodel.errors import SpecError
 from costmodel.executor import Weights, seeded_weights
 from costmodel.onnx_common import BATCH_DIM, INPUT_NAME, OPSET, OUTPUT_NAME, require_onnx
@@ -48,6 +49,8 @@ def export_model(
     """
     onnx = require_onnx()
     network = model.network(point)
+    # the arrays, their copy in the message and its serialised bytes
+    limits.check_memory(execution_bytes(network, batch=0, copies_of_weights=3), f"exporting {model.name} here")
     if weights is None:
         weights = seeded_weights(network, seed=seed)
     proto = to_onnx(network, weights, fold_bn=fold_bn, name=model.name)

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from costmodel import limits
 from costmodel.costs import Costs
 from costmodel.errors import SpecError, UsageError, did_you_mean
 from costmodel.model import Model, Point
+from costmodel.spec import EXPLAINED_KEYS, FIGURES, REFERENCE_KEYS
 from costmodel.yamlfile import Located
 
 UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 _PRINTED = re.compile(r"^([0-9]+(?:\.([0-9]+))?)(?:[eE]([+-]?[0-9]+))?\s*([KMG]?)$")
-FIGURES = ("params", "macs", "flops", "min_resolution", "params_by_layer", "share")
-ROW_KEYS = (*FIGURES, "source", "point", "variant", "counting", "exclude", "note", "disagreement", "explained_by")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ def parse_figure(raw: Any) -> Figure:
     if not match:
         raise ValueError(f"not a figure: {raw!r} (write 4231976, '4.2M', '569e6', '0.819G' or 94.86)")
     digits, decimals, exponent, unit = match.group(1), match.group(2) or "", match.group(3), match.group(4)
+    bound = limits.current()
+    if len(digits.replace(".", "").lstrip("0")) > bound.digits:
+        raise limits.exceeded("digits", f"the figure {text[:20]}…")
+    if exponent is not None and abs(int(exponent)) > bound.exponent:
+        raise limits.exceeded("exponent", f"the figure {text[:30]}")
     scale = Fraction(UNITS[unit]) * Fraction(10) ** int(exponent or 0)
     value = Fraction(digits) * scale
     tolerance = Fraction(scale, 2 * 10 ** len(decimals))
@@ -157,9 +162,9 @@ def check_references(model: Model) -> list[Check]:
     checks: list[Check] = []
     for row in spec.reference:
         for key in row:
-            if key not in ROW_KEYS:
+            if key not in REFERENCE_KEYS:
                 raise SpecError(
-                    f"unknown reference key '{key}'{did_you_mean(key, ROW_KEYS)}",
+                    f"unknown reference key '{key}'{did_you_mean(key, REFERENCE_KEYS)}",
                     file=spec.file,
                     line=row.line_of(key),
                 )
@@ -184,9 +189,6 @@ def check_references(model: Model) -> list[Check]:
         for figure, expected, actual, ok in results:
             checks.append(Check(row.line, source, figure, expected, actual, ok, str(row.get("note", ""))))
     return checks
-
-
-EXPLAINED_KEYS = ("exclude", "counting", "metric", "rounding", "architecture")
 
 
 def _disagreement_checks(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from costmodel import expressions, intmath, readfile
-from costmodel.errors import SpecError, did_you_mean, show_number
+from costmodel.errors import SpecError, did_you_mean, show_number, show_value
 from costmodel.expressions import Expr, ExpressionError
 from costmodel.intmath import exact_number
 from costmodel.yamlfile import Located, LocatedList, load_yaml
@@ -208,17 +209,17 @@ def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
     layers = data["layers"]
     if not isinstance(layers, LocatedList) or not layers:
         raise SpecError("'layers' must be a non-empty list", file=file, line=data.line_of("layers"))
-    reference = data.get("reference") or []
-    if not isinstance(reference, list) or not all(isinstance(r, Located) for r in reference):
-        raise SpecError("'reference' must be a list of mappings", file=file, line=data.line_of("reference"))
+    reference = _reference_rows(data, file, variants)
     notes = data.get("notes") or []
     if isinstance(notes, str):
         notes = [notes]
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise SpecError("'notes' must be a string or a list of strings", file=file, line=data.line_of("notes"))
     return Spec(
         name=name,
-        title=str(data.get("title", name)),
-        source=str(data.get("source", "")),
-        description=str(data.get("description", "")),
+        title=_optional_text(data, "title", file) or name,
+        source=_optional_text(data, "source", file),
+        description=_optional_text(data, "description", file),
         file=file,
         symbols=symbols,
         input_channels=channels,
@@ -236,6 +237,62 @@ def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
     )
 
 
+def _optional_text(data: Located, key: str, file: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise SpecError(f"'{key}' must be a string, got {show_value(value)}", file=file, line=data.line_of(key))
+    return str(value).strip()
+
+
+FIGURES = ("params", "macs", "flops", "min_resolution", "params_by_layer", "share")
+REFERENCE_KEYS = (*FIGURES, "source", "point", "variant", "counting", "exclude", "note", "disagreement", "explained_by")
+EXPLAINED_KEYS = ("exclude", "counting", "metric", "rounding", "architecture")
+_TEXT_KEYS = ("source", "note", "disagreement", "counting", "variant", "metric", "rounding")
+
+
+def _reference_rows(data: Located, file: str, variants: Mapping[str, Any]) -> list[Located]:
+    """The reference rows, their keys and the kinds of their values checked (what the values mean is
+    checked by :mod:`costmodel.references`), so that every command refuses a malformed row alike."""
+    rows = _rows(data, "reference", file)
+    for row in rows:
+        _check_row(row, REFERENCE_KEYS, "reference", file)
+        if "variant" in row and row["variant"] not in variants:
+            known = ", ".join(variants) or "none"
+            raise SpecError(
+                f"reference variant {show_value(row['variant'])} is not one of the spec's variants ({known})",
+                file=file,
+                line=row.line_of("variant"),
+            )
+        explained = row.get("explained_by")
+        if explained is not None:
+            if not isinstance(explained, Located):
+                raise SpecError("explained_by must be a mapping", file=file, line=row.line_of("explained_by"))
+            _check_row(explained, EXPLAINED_KEYS, "explained_by", file)
+    return rows
+
+
+def _check_row(row: Located, keys: Sequence[str], what: str, file: str) -> None:
+    for key, value in row.items():
+        line = row.line_of(key)
+        if key not in keys:
+            raise SpecError(f"unknown {what} key '{key}'{did_you_mean(key, keys)}", file=file, line=line)
+        problem = None
+        if key in _TEXT_KEYS and not isinstance(value, str):
+            problem = "a string"
+        elif key == "exclude" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            problem = "a list of layer names"
+        elif key in ("point", "params_by_layer", "share", "architecture") and not isinstance(value, Located):
+            problem = "a mapping"
+        elif key in ("params", "macs", "flops", "min_resolution") and (
+            isinstance(value, bool) or not isinstance(value, (int, float, str))
+        ):
+            problem = "a number or a printed figure such as '4.2M'"
+        if problem:
+            raise SpecError(f"{what} {key} must be {problem}, got {show_value(value)}", file=file, line=line)
+
+
 ACCURACY_KEYS = ("alpha", "resolution", "top1", "top5", "latency_ms", "source", "variant")
 
 
@@ -249,7 +306,13 @@ def _accuracy_rows(data: Located, file: str) -> list[Located]:
                 )
             numeric = key in ("alpha", "resolution", "top1", "top5", "latency_ms")
             if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise SpecError(f"accuracy {key} must be a number, got {value!r}", file=file, line=row.line_of(key))
+                raise SpecError(
+                    f"accuracy {key} must be a number, got {show_value(value)}", file=file, line=row.line_of(key)
+                )
+            if key in ("source", "variant") and not isinstance(value, str):
+                raise SpecError(
+                    f"accuracy {key} must be a string, got {show_value(value)}", file=file, line=row.line_of(key)
+                )
     return rows
 
 
@@ -303,13 +366,25 @@ def _text(data: Located, key: str, file: str) -> str:
     return value.strip()
 
 
-def compile_expr(value: Any, file: str, line: int, layer: str | None = None, what: str = "") -> Expr:
-    """Parse a spec value with the whitelist grammar; errors point at the line."""
+def compile_expr(
+    value: Any, file: str, line: int, layer: str | None = None, what: str = "", kind: str = "number"
+) -> Expr:
+    """Parse a spec value with the whitelist grammar; errors point at the line.
+
+    ``kind`` is what the value must be: "number", "condition" or "any" (a block parameter's default);
+    a comparison where a number belongs (``out: 16 > 8``) is refused here, before any evaluation, so
+    that every command refuses it alike.
+    """
+    prefix = f"{what}: " if what else ""
     try:
-        return expressions.parse(value)
+        expr = expressions.parse(value)
     except ExpressionError as err:
-        prefix = f"{what}: " if what else ""
         raise SpecError(f"{prefix}{err}", file=file, line=line, layer=layer) from None
+    if kind == "number" and expr.condition is True:
+        raise SpecError(f"{prefix}{expr.text} is a condition, not a number", file=file, line=line, layer=layer)
+    if kind == "condition" and expr.condition is False:
+        raise SpecError(f"{prefix}{expr.text} is not a condition such as '$s == 1'", file=file, line=line, layer=layer)
+    return expr
 
 
 def _symbols(raw: Any, file: str, line: int) -> dict[str, Symbol]:
@@ -403,7 +478,11 @@ def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthR
                 )
     else:
         raise SpecError("'width' must be a rule name or {rule: ..., multiplier: ...}", file=file, line=line)
-    if raw_rule not in intmath.WIDTH_RULES:
+    if not isinstance(multiplier, str):
+        raise SpecError(
+            f"width multiplier must be a symbol's name, got {show_value(multiplier)}", file=file, line=where
+        )
+    if not isinstance(raw_rule, str) or raw_rule not in intmath.WIDTH_RULES:
         raise SpecError(
             f"unknown width rule {raw_rule!r}{did_you_mean(str(raw_rule), intmath.WIDTH_RULES)}"
             f" (rules: {', '.join(intmath.WIDTH_RULES)})",
@@ -485,7 +564,7 @@ def _blocks(raw: Any, file: str) -> dict[str, Block]:
                 params[p] = (
                     None
                     if default is None
-                    else compile_expr(default, file, params_raw.line_of(p), what=f"default of ${p}")
+                    else compile_expr(default, file, params_raw.line_of(p), what=f"default of ${p}", kind="any")
                 )
                 param_lines[p] = params_raw.line_of(p)
         else:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from costmodel import symbolic
+from costmodel import limits, symbolic
 from costmodel.conventions import DEFAULT, Counting, get_counting
-from costmodel.costs import Costs
+from costmodel.costs import Costs, execution_bytes
 from costmodel.errors import show_number
 from costmodel.executor import Record, Session, seeded_input, seeded_weights
 from costmodel.model import Model, Point, PointOptions
@@ -86,6 +86,7 @@ def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed:
     convention = get_counting(counting)
     everything = get_counting("keras")  # every kind of weight array counts
     network = model.network(point)
+    limits.check_memory(execution_bytes(network, batch=1, copies_of_weights=3), f"verifying {model.name} here")
     weights = seeded_weights(network, seed)
     x = seeded_input(network, 1, seed)
     output, records = Session(network, weights, fuse=False).run(x)  # every layer on its own, as declared

@@ -238,6 +238,12 @@ class Operator:
         return {f.name: f.metadata["kind"] for f in fields(cls)}
 
     @classmethod
+    def constants(cls) -> set[str]:
+        """The attributes that must be constants (``note="constant"``): checked as a spec is read, so
+        that a symbol there is refused by every command, not only by the closed forms."""
+        return {f.name for f in fields(cls) if f.metadata.get("note") == "constant"}
+
+    @classmethod
     def required(cls) -> set[str]:
         return {f.name for f in fields(cls) if f.default is MISSING}
 

@@ -1,0 +1,128 @@
+"""The hostile-input reproducers: each is one line on stderr, exit 2, little work, nothing written.
+
+Every case runs in an empty folder with ``-o`` naming a file where the command writes one; after it,
+the folder holds only what the case put there. The work is bounded by CPU time (not wall time, which
+a shared machine makes noisy): refusing must come before the work it guards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from costmodel.cli import main
+from costmodel.resources import spec_dir
+
+CPU_SECONDS = 1.0
+
+
+def spec_with(name: str, old: str, new: str) -> str:
+    text = (spec_dir() / f"{name}.yaml").read_text()
+    assert old in text, f"{old!r} not in {name}"
+    return text.replace(old, new, 1)
+
+
+def laughs(levels: int, field: str = "title") -> str:
+    """A billion-laughs spec: ``levels`` levels of ten aliases each, reached through ``field``."""
+    lines = ['description: &a0 "lol"']
+    lines += [f"source: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" if i == 1 else "" for i in range(1, 2)]
+    anchors = "\n".join(f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels + 1))
+    body = spec_with("mobilenet_v1", "title: MobileNet v1", f"title: *a{levels}")
+    return f"notes:\n  - &a0 lol\n{anchors}\n{body}"
+
+
+V1 = "mobilenet_v1"
+SPECS = {
+    "huge-int.yaml": lambda: spec_with(V1, "out: 1024, stride: 2", "out: 1" + "0" * 5000 + ", stride: 2"),
+    "laughs9.yaml": lambda: laughs(9),
+    "laughs6.yaml": lambda: laughs(6),
+    "width-list.yaml": lambda: spec_with(V1, "multiplier: alpha}", "multiplier: []}"),
+    "out-condition.yaml": lambda: spec_with(V1, "out: 1024, stride: 2", 'out: "16 > 8", stride: 2'),
+    "explained-exclude.yaml": lambda: spec_with(V1, "explained_by: {exclude: [fc]}", "explained_by: {exclude: 5}"),
+    "explained-architecture.yaml": lambda: spec_with(
+        "mobilenet_v2",
+        "explained_by: {architecture: {macs: 582195824, params: 6060840}}",
+        "explained_by: {architecture: 10000000000000}",
+    ),
+    "variant-list.yaml": lambda: spec_with("mobilenet_v3_large", "variant: keras}", "variant: []}"),
+    "adaptive-symbol.yaml": lambda: spec_with("alexnet", "size: 6}", "size: num_classes}"),
+    "adaptive-huge.yaml": lambda: spec_with("alexnet", "size: 6}", "size: 999999999999}"),
+    "default-huge.yaml": lambda: spec_with(V1, "alpha: {default: 1.0,", "alpha: {default: 1000000000000,"),
+    "default-1e99999999.yaml": lambda: spec_with(V1, "alpha: {default: 1.0,", 'alpha: {default: "1e99999999",'),
+    "domain-1e99999999.yaml": lambda: spec_with(V1, 'domain: "> 0"', 'domain: "> 1e99999999"'),
+    "figure-1e99999999.yaml": lambda: (
+        spec_with(V1, "explained_by: {exclude: [fc]}", "explained_by: {exclude: [fc]}")
+        .replace("macs: 569M", "macs: 1e99999999", 1)
+        .replace("macs: 569e6", "macs: 1e99999999", 1)
+    ),
+}
+
+# (id, command line, a fragment of the one error line); "{out}" is the file -o names
+CASES = [
+    ("alpha-5000-digits", ["report", V1, "--alpha", "1e5000", "-o", "{out}"], "past the limit exponent="),
+    ("classes-5000-digits", ["report", V1, "--classes", "1" + "0" * 5000], "past the limit digits="),
+    ("set-5000-digits", ["report", V1, "--set", "alpha=1e5000"], "past the limit exponent="),
+    ("expr-5000-digits", ["expr", V1, "--alpha", "1e5000"], "past the limit exponent="),
+    ("spec-5000-digit-int", ["report", "huge-int.yaml", "-o", "{out}"], "huge-int.yaml:39: the number"),
+    ("res-1e400", ["report", V1, "--res", "1e400"], "past the limit exponent="),
+    ("rho-1e400", ["report", V1, "--rho", "1e400"], "past the limit exponent="),
+    ("table-alpha-1e400", ["table", V1, "--alpha", "1e400", "-o", "{out}"], "past the limit exponent="),
+    ("alpha-1e99999999", ["report", V1, "--alpha", "1e99999999"], "past the limit exponent="),
+    ("res-1e99999999", ["report", V1, "--res", "1e99999999"], "past the limit exponent="),
+    ("default-1e99999999", ["report", "default-1e99999999.yaml"], "default-1e99999999.yaml:10: "),
+    ("domain-1e99999999", ["report", "domain-1e99999999.yaml"], "domain-1e99999999.yaml:10: "),
+    ("figure-1e99999999", ["check", "figure-1e99999999.yaml"], "past the limit exponent="),
+    ("arabic-indic-digit", ["report", V1, "--alpha", "\u0661"], "alpha must be a number"),
+    ("verify-res-100000", ["verify", V1, "--res", "100000"], "past the limit memory="),
+    ("verify-alpha-1e400", ["verify", V1, "--alpha", "1e400"], "past the limit exponent="),
+    ("export-alpha-1e5000", ["export", V1, "--alpha", "1e5000", "-o", "{out}"], "past the limit exponent="),
+    ("verify-default-1e12", ["verify", "default-huge.yaml"], "past the limit memory="),
+    ("export-default-1e12", ["export", "default-huge.yaml", "-o", "{out}"], "past the limit memory="),
+    ("adaptive-size-1e12", ["report", "adaptive-huge.yaml"], "layer 'avgpool': size 999999999999 is past"),
+    ("adaptive-size-1e12-expr", ["expr", "adaptive-huge.yaml"], "layer 'avgpool': size 999999999999 is past"),
+    ("adaptive-size-symbol", ["report", "adaptive-symbol.yaml"], "size must be a constant number"),
+    ("adaptive-size-symbol-expr", ["expr", "adaptive-symbol.yaml"], "size must be a constant number"),
+    ("laughs-9", ["report", "laughs9.yaml", "-o", "{out}"], "past the limit yaml_nodes="),
+    ("laughs-6", ["report", "laughs6.yaml", "--format", "html", "-o", "{out}"], "past the limit yaml_nodes="),
+    ("width-multiplier-list", ["report", "width-list.yaml"], "width multiplier must be a symbol's name"),
+    ("out-condition-report", ["report", "out-condition.yaml"], "is a condition, not a number"),
+    ("out-condition-expr", ["expr", "out-condition.yaml"], "is a condition, not a number"),
+    ("out-condition-verify", ["verify", "out-condition.yaml"], "is a condition, not a number"),
+    ("explained-exclude-5", ["check", "explained-exclude.yaml"], "explained_by exclude must be a list"),
+    ("explained-exclude-5-report", ["report", "explained-exclude.yaml"], "explained_by exclude must be a list"),
+    ("explained-architecture-int", ["check", "explained-architecture.yaml"], "architecture must be a mapping"),
+    ("variant-list", ["check", "variant-list.yaml"], "accuracy variant must be a string"),
+    ("name-300-characters", ["report", "a" * 300 + ".yaml"], "no such spec file"),
+    ("name-300-characters-bare", ["report", "a" * 300], "unknown model"),
+    ("format-bogus", ["report", V1, "--format", "bogus"], "Invalid value for '--format'"),
+    ("unknown-option", ["report", V1, "--bogus"], "No such option"),
+    ("missing-model", ["report"], "Missing argument 'MODEL'"),
+    ("output-directory", ["report", V1, "-o", "."], "it is a directory"),
+    ("name-with-newline", ["report", "mobile\nnet"], "mobile\\nnet"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_input_is_one_line_exit_2_with_little_work_and_nothing_written(
+    args: list[str], fragment: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for arg in args:
+        if arg in SPECS:
+            Path(arg).write_text(SPECS[arg]())
+    before = set(os.listdir(tmp_path))
+    start = time.process_time()
+    result = CliRunner().invoke(main, [a.replace("{out}", "out.file") for a in args])
+    spent = time.process_time() - start
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[:500]
+    assert fragment in lines[0], lines[0]
+    assert len(lines[0]) < 400, lines[0]
+    assert result.stdout == ""
+    assert set(os.listdir(tmp_path)) == before
+    assert spent < CPU_SECONDS, f"{spent:.2f} s of CPU to refuse"
