@@ -212,12 +212,16 @@ def _child(pipe: Any) -> None:  # pragma: no cover - runs in the forked process
         os._exit(0)
 
 
+_MERMAID_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
+
+
 def mermaid(rows: Sequence[dict[str, Any]]) -> str:
     """The same chain of blocks as a Mermaid flowchart, for Markdown."""
     lines = ["flowchart LR"]
     for index, row in enumerate(rows):
         shape = show_shape(row["output_shape"])
-        lines.append(f'  b{index}["{row["name"]}<br/>{shape}"]')
+        name = "".join(_MERMAID_ESCAPES.get(ch, ch) for ch in " ".join(str(row["name"]).split()))
+        lines.append(f'  b{index}["{name}<br/>{shape}"]')
         if index:
             lines.append(f"  b{index - 1} --> b{index}")
     return "\n".join(lines)

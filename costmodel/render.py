@@ -94,6 +94,18 @@ def table(items: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> s
     return tabulate(rows, headers=headers, tablefmt="simple", colalign=align, disable_numparse=True)
 
 
+def md_text(value: Any) -> str:
+    """Text from a spec or a file for Markdown: HTML's special characters as entities (a viewer that
+    renders raw HTML shows them as text), table pipes escaped, one line."""
+    text = " ".join(str(value).split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def md_code(value: Any) -> str:
+    """Text for a Markdown code span: it cannot close the span or split a table cell."""
+    return " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
+
+
 @cache
 def environment() -> Any:
     import jinja2
@@ -106,7 +118,7 @@ def environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(thousands=thousands, si=si, size=size, shape=shape, wrap=wrap)
+    env.filters.update(thousands=thousands, si=si, size=size, shape=shape, wrap=wrap, md=md_text, md_code=md_code)
     env.globals.update(percent=percent, table=table)
     return env
 

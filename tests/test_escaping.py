@@ -59,3 +59,22 @@ def test_an_onnx_node_name_comes_out_escaped(tmp_path: Path) -> None:
     assert ATTACK not in page and "<img" not in page
     assert "conv&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "relu&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_markdown_shows_html_from_a_spec_as_text(tmp_path: Path) -> None:
+    """A Markdown viewer renders raw HTML: a spec's title and source arrive as entities, and a pipe
+    cannot split a table cell."""
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text(SPEC.replace("& co", "& co | x"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["report", str(spec), "--format", "md", "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert ATTACK not in result.output and "<b>" not in result.output
+    assert "# MobileNet &lt;script&gt;alert(1)&lt;/script&gt;" in result.output
+    assert "Source: a &lt;b&gt;paper&lt;/b&gt; &amp; co \\| x." in result.output
+
+
+def test_mermaid_labels_cannot_break_out_of_their_quotes() -> None:
+    from costmodel.charts import mermaid
+
+    text = mermaid([{"name": 'a"]; click b0 call x("', "output_shape": (1, 2, 2)}])
+    assert '"]; click' not in text and "#quot;" in text
