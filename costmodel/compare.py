@@ -11,13 +11,12 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from costmodel import limits
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.intmath import exact_number
 from costmodel.model import Model
 from costmodel.report import summary_context
-
-MAX_VALUES = 1_000_000
 
 
 def split_values(text: str | None, what: str) -> list[str | None]:
@@ -34,8 +33,8 @@ def split_values(text: str | None, what: str) -> list[str | None]:
             values.extend(_range(part, what))
         else:
             values.append(part)
-        if len(values) > MAX_VALUES:
-            raise UsageError(f"{what} gives more than {MAX_VALUES:,} values")
+        if len(values) > limits.current().values:
+            raise limits.exceeded("values", f"{what} gives too many values")
     return values
 
 
@@ -48,8 +47,8 @@ def _range(part: str, what: str) -> list[str | None]:
     if start is None or stop is None or step is None or step <= 0:
         raise UsageError(f"{what}: a range is start:stop:step with a positive step, got {part!r}")
     count = int((stop - start) / step) + 1
-    if count > MAX_VALUES:
-        raise UsageError(f"{what}: {part} gives more than {MAX_VALUES:,} values")
+    if count > limits.current().values:
+        raise limits.exceeded("values", f"{what}: {part} gives too many values", f"{count:,}")
     return [decimal_text(start + k * step) for k in range(max(count, 0))]
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from costmodel import intmath
+from costmodel import intmath, limits
 
-MAX_TEXT = 400
+MAX_TEXT = limits.Limits().expression  # the default; COSTMODEL_LIMITS=expression=N changes it
 MAX_EXPONENT = 8
 MAX_LITERAL = 10**12
 MAX_POWER_BITS = 256
@@ -175,8 +175,11 @@ def parse(source: Any) -> Expr:
         raise ExpressionError("empty expression")
     if text == "in":  # shorthand for the input's channel count (depthwise convs)
         text = INPUT_CHANNELS
-    if len(text) > MAX_TEXT:
-        raise ExpressionError(f"expression longer than {MAX_TEXT} characters")
+    most = limits.current().expression
+    if len(text) > most:
+        raise ExpressionError(
+            f"expression longer than {most} characters (raise it with {limits.ENVIRONMENT}=expression=N)"
+        )
     python_text = _PARAM.sub(lambda m: PARAM_PREFIX + m.group(1), text)
     try:
         with warnings.catch_warnings():  # e.g. "invalid escape sequence" in a string: refused below anyway
