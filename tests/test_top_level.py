@@ -84,3 +84,14 @@ def test_help_and_version_still_exit_0() -> None:
     assert cli("report", "--help").exit_code == 0
     version = cli("--version")
     assert version.exit_code == 0 and "version" in version.stdout
+
+
+def test_a_huge_message_is_cut_to_one_short_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from costmodel.errors import UsageError
+
+    def huge(*args: Any, **kwargs: Any) -> Any:
+        raise UsageError("x" * 5_000_000)
+
+    monkeypatch.setattr(loading, "load_model", huge)
+    line = one_error_line(cli("report", "mobilenet"))
+    assert len(line) < 1100 and line.endswith("(5,000,000 characters, cut)")

@@ -67,9 +67,15 @@ def one_line(message: str) -> str:
     return message.translate(_CONTROL)
 
 
+MAX_MESSAGE = 1000  # characters: a value quoted in a message cannot make a megabyte of line
+
+
 def fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: how the command line reports every user mistake."""
-    click.echo(f"error: {one_line(message)}", err=True)
+    line = one_line(message)
+    if len(line) > MAX_MESSAGE:
+        line = f"{line[: MAX_MESSAGE - 40]}… ({len(line):,} characters, cut)"
+    click.echo(f"error: {line}", err=True)
     sys.exit(EXIT_USAGE)
 
 
