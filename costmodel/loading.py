@@ -34,7 +34,8 @@ def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
     path = Path(text)
     if text.lower().endswith(".onnx"):  # an ONNX CNN, read into the same graph (the onnx extra)
         if not _is_file(path):
-            raise UsageError(f"no such ONNX file: {show_name(text)}")
+            problem = "not a regular file" if _exists(path) else "no such ONNX file"
+            raise UsageError(f"{problem}: {show_name(text)}")
         if variant is not None:
             raise UsageError(f"an ONNX model has no variants (got --variant {variant})")
         from costmodel.onnx_import import import_model

@@ -28,7 +28,7 @@ import networkx as nx
 import numpy as np
 import yaml
 
-from costmodel import intmath
+from costmodel import intmath, limits, readfile
 from costmodel.errors import SpecError
 from costmodel.expansion import expand
 from costmodel.graph import INPUT, Structure
@@ -103,6 +103,9 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
     importer = _read(path, shown)
     _, names = importer.spec()
     tensors = {init.name: init for init in importer.graph.initializer}
+    used = {tensor for arrays in importer.arrays.values() for tensor, _, _ in arrays.values()}
+    values = sum(math.prod(tensors[t].dims) for t in used if t in tensors)
+    limits.check_memory(8 * values, f"reading the weights of {shown}")  # each read, then made float32
     weights: dict[str, dict[str, np.ndarray]] = {}
     for layer, arrays in importer.arrays.items():
         if layer in importer.absorbed or layer not in names.values():
@@ -122,12 +125,229 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
 
 
 def _read(path: str | Path, display: str) -> _Importer:
+    """The file, read whole (a regular file within the ``onnx_bytes`` limit), its protobuf encoding
+    walked before it is parsed (:func:`_check_encoding`), and its tensors checked once it is."""
     onnx = require_onnx("reading ONNX files")
-    try:
-        proto = onnx.load(str(path))
+    data = readfile.read_bytes(path, "onnx_bytes", display)
+    if not data:
+        raise SpecError("cannot read ONNX model: the file is empty", file=display)
+    _check_encoding(data, onnx.ModelProto.DESCRIPTOR, display)
+    try:  # from the bytes: never follows a tensor's external data to another file
+        proto = onnx.load_model_from_string(data)
     except Exception as err:  # protobuf's errors are many and undocumented
         raise SpecError(f"cannot read ONNX model: {err}", file=display) from None
+    _check_tensors(proto, display)
     return _Importer(proto, display)
+
+
+# -- what is read before the importer sees it ------------------------------------------------------------
+
+# Parsing a protobuf message costs memory per field, whatever its size in the file: 2 bytes of a field
+# (a tag, an empty length) become an object of some 50 bytes, so a small file of many tiny fields would
+# parse into gigabytes. The encoding is walked first, field by field, and the file refused when it holds
+# more nodes than the ``layers`` limit, more fields than FIELDS_PER_LAYER per layer of that limit (which bounds the
+# walk's time too), or when it would parse into more than the ``memory`` limit.
+FIELDS_PER_LAYER = 16  # 320,000 fields by default (a CNN's file holds 15 to 45 per node), walked in 0.3 s
+FIELD_BYTES = 64  # memory of one parsed field (a message, a string, an unpacked number), estimated
+MAX_NESTING = 100  # protobuf's own recursion limit
+_VARINTS = frozenset({3, 4, 5, 8, 13, 14, 17, 18})  # FieldDescriptor types: int64, uint64, int32, bool, ...
+_FIXED = {1: 8, 2: 4, 6: 8, 7: 4, 15: 4, 16: 8}  # double, float, fixed64, fixed32, sfixed32, sfixed64
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_CHUNK = 1 << 24
+
+
+class _Damaged(Exception):
+    """The protobuf encoding is broken at this byte."""
+
+
+_MESSAGE, _PACKED_VARINTS, _PACKED_FIXED = 1, 2, 3
+
+
+class _Layout:
+    """How one message type is walked: field number -> (_MESSAGE, its _Layout) / (_PACKED_VARINTS,
+    None) / (_PACKED_FIXED, bytes per value); other fields are skipped."""
+
+    def __init__(self, is_node: bool) -> None:
+        self.is_node = is_node
+        self.fields: dict[int, tuple[int, Any]] = {}
+
+
+_LAYOUTS: dict[str, _Layout] = {}
+
+
+def _layout(descriptor: Any, made: dict[str, _Layout] | None = None) -> _Layout:
+    """The walking layout of a message type and of every type inside it (built once, from onnx's own
+    descriptors)."""
+    made = _LAYOUTS if made is None else made
+    name = descriptor.full_name
+    if name in made:
+        return made[name]
+    layout = made[name] = _Layout(name == "onnx.NodeProto")
+    for field in descriptor.fields:
+        if field.message_type is not None:
+            layout.fields[field.number] = (_MESSAGE, _layout(field.message_type, made))
+        elif field.type in _VARINTS:
+            layout.fields[field.number] = (_PACKED_VARINTS, None)
+        elif field.type in _FIXED:
+            layout.fields[field.number] = (_PACKED_FIXED, _FIXED[field.type])
+    return layout
+
+
+def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while pos < end and shift < 64:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+    raise _Damaged(pos)
+
+
+def _check_encoding(data: bytes, model: Any, display: str) -> int:
+    """Walk the protobuf encoding of a ModelProto without parsing it: count nodes and fields, estimate
+    the parsed size; a limit reached is an error before the parser allocates anything. Returns the
+    number of fields."""
+    layers = limits.current().layers
+    most_fields = FIELDS_PER_LAYER * layers
+    fields = nodes = numbers = 0
+    stack: list[tuple[int, int, _Layout]] = [(0, len(data), _layout(model))]  # (position, end, layout)
+    try:
+        while stack:
+            pos, end, layout = stack.pop()
+            if len(stack) > MAX_NESTING:
+                raise SpecError("cannot read ONNX model: its messages nest too deeply", file=display)
+            if layout.is_node:
+                nodes += 1
+                if nodes > layers:
+                    what = "the nodes of the ONNX graph"
+                    raise limits.exceeded("layers", what, f"more than {layers:,}").located(file=display)
+            known = layout.fields
+            while pos < end:
+                fields += 1
+                if fields > most_fields:
+                    what = f"the fields of the ONNX file (more than {most_fields:,}, {FIELDS_PER_LAYER} per layer)"
+                    raise limits.exceeded("layers", what).located(file=display)
+                key = data[pos]
+                if key < 0x80:
+                    pos += 1
+                else:
+                    key, pos = _varint(data, pos, end)
+                wire = key & 7
+                if wire == 2:
+                    length = data[pos] if pos < end else 0x80
+                    if length < 0x80:
+                        pos += 1
+                    else:
+                        length, pos = _varint(data, pos, end)
+                    start = pos
+                    pos += length
+                    if pos > end:
+                        raise _Damaged(start)
+                    kind, detail = known.get(key >> 3, (0, None))
+                    if kind == _MESSAGE:
+                        stack.append((pos, end, layout))
+                        stack.append((start, pos, detail))
+                        break
+                    if kind == _PACKED_VARINTS:  # one value per byte below 0x80
+                        numbers += sum(
+                            len(data[i : min(i + _CHUNK, pos)].translate(None, _HIGH_BYTES))
+                            for i in range(start, pos, _CHUNK)
+                        )
+                    elif kind == _PACKED_FIXED:
+                        numbers += length // detail
+                elif wire == 0:
+                    _, pos = _varint(data, pos, end)
+                elif wire == 1:
+                    pos += 8
+                elif wire == 5:
+                    pos += 4
+                else:
+                    raise _Damaged(pos)
+            if pos > end:
+                raise _Damaged(end)
+    except _Damaged as err:
+        raise SpecError(
+            f"cannot read ONNX model: not a protobuf ModelProto (damaged at byte {err.args[0]})", file=display
+        ) from None
+    needed = len(data) + FIELD_BYTES * fields + 8 * numbers
+    try:
+        limits.check_memory(needed, "parsing the ONNX file")
+    except limits.LimitError as err:
+        raise err.located(file=display) from None
+    return fields
+
+
+# ONNX data type -> its name, the field that holds its values when not in raw_data, bytes per raw value:
+# the real floating-point and integer types
+_TENSOR_TYPES = {
+    1: ("FLOAT", "float_data", 4),
+    2: ("UINT8", "int32_data", 1),
+    3: ("INT8", "int32_data", 1),
+    4: ("UINT16", "int32_data", 2),
+    5: ("INT16", "int32_data", 2),
+    6: ("INT32", "int32_data", 4),
+    7: ("INT64", "int64_data", 8),
+    10: ("FLOAT16", "int32_data", 2),
+    11: ("DOUBLE", "double_data", 8),
+    12: ("UINT32", "uint64_data", 4),
+    13: ("UINT64", "uint64_data", 8),
+    16: ("BFLOAT16", "int32_data", 2),
+}
+_EXTERNAL = 1  # TensorProto.EXTERNAL
+
+
+def _check_tensors(proto: Any, display: str) -> None:
+    """Every initializer and Constant value: a self-contained tensor of real numbers whose data is
+    exactly what its dims declare (numpy_helper.to_array trusts all of this)."""
+    graph = proto.graph
+    if len(graph.sparse_initializer):
+        name = graph.sparse_initializer[0].values.name
+        raise SpecError(f"initializer '{name}' is sparse; costmodel reads dense initializers only", file=display)
+    for tensor in graph.initializer:
+        _check_tensor(tensor, f"initializer '{tensor.name}'", display)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            for attribute in node.attribute:
+                if attribute.name == "value" and attribute.HasField("t"):
+                    _check_tensor(attribute.t, f"the value of Constant '{node.name or node.output[0]}'", display)
+
+
+def _check_tensor(tensor: Any, what: str, display: str) -> None:
+    def fail(message: str) -> SpecError:
+        return SpecError(f"{what} {message}", file=display)
+
+    if tensor.data_location == _EXTERNAL or len(tensor.external_data):
+        raise fail(
+            "keeps its data in another file (external data); costmodel reads self-contained ONNX files "
+            "(onnx.save_model(..., save_as_external_data=False))"
+        )
+    if tensor.HasField("segment"):
+        raise fail("is a segment of a tensor; costmodel reads whole tensors only")
+    if tensor.data_type not in _TENSOR_TYPES:
+        from onnx import TensorProto
+
+        names = TensorProto.DataType.values()
+        shown = TensorProto.DataType.Name(tensor.data_type) if tensor.data_type in names else str(tensor.data_type)
+        raise fail(f"has data type {shown}; costmodel reads real floating-point and integer tensors only")
+    dims = [int(d) for d in tensor.dims]
+    if any(d < 0 for d in dims):
+        raise fail(f"has a negative dimension in {dims}")
+    biggest = max(dims, default=0)
+    if biggest > limits.current().magnitude:
+        raise limits.exceeded("magnitude", f"{what} has a dimension", f"{biggest:,}").located(file=display)
+    type_name, field, size = _TENSOR_TYPES[tensor.data_type]
+    count = math.prod(dims)
+    declared = f"declares {count:,} {type_name} values ({'×'.join(map(str, dims)) or 'a scalar'})"
+    held = len(getattr(tensor, field))
+    if tensor.HasField("raw_data"):
+        if held:
+            raise fail(f"holds its values twice (raw_data and {field})")
+        if len(tensor.raw_data) != count * size:
+            raise fail(f"{declared} but holds {len(tensor.raw_data):,} bytes of data ({count * size:,} expected)")
+    elif held != count:
+        raise fail(f"{declared} but holds {held:,}" if held else f"{declared} but holds none")
 
 
 def model_from_spec(spec_text: str, names: dict[str, str], display: str) -> Model:
@@ -205,6 +425,7 @@ class _Importer:
         self.proto = proto
         self.graph = proto.graph
         self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), OPSET)
+        self._attribute_types: dict[tuple[str, str], dict[str, int]] = {}
 
     def fail(self, message: str, layer: str | None = None) -> SpecError:
         return SpecError(message, file=self.display, layer=layer)
@@ -278,8 +499,6 @@ class _Importer:
         return text, {ids[original]: original for original in ids if original != INPUT_NAME}
 
     def named_nodes(self) -> list[_OnnxNode]:
-        from onnx import helper
-
         result = []
         taken: set[str] = set()
         counters: dict[str, int] = {}
@@ -293,9 +512,50 @@ class _Importer:
                     counters[base] += 1
                     name = f"{base}_{counters[base]}"
             taken.add(name)
-            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            attrs = {a.name: self.attribute(node, a, name) for a in node.attribute}
             result.append(_OnnxNode(node, name, node.op_type, list(node.input), list(node.output), attrs))
         return result
+
+    def attribute(self, node: Any, attribute: Any, layer: str) -> Any:
+        """An attribute's value, once its type is the one the operator's schema declares (a kernel_shape
+        that is one INT, not INTS, would reach the operators as an int they cannot iterate)."""
+        from onnx import AttributeProto, helper
+
+        if attribute.ref_attr_name:
+            raise self.fail(f"attribute '{attribute.name}' of {node.op_type} refers to a function's attribute", layer)
+        expected = self.attribute_types(node.op_type, node.domain).get(attribute.name)
+        if expected is not None and attribute.type != expected:
+            types = AttributeProto.AttributeType
+            got = types.Name(attribute.type) if attribute.type in types.values() else str(attribute.type)
+            want = types.Name(expected) if expected in types.values() else str(expected)
+            raise self.fail(f"attribute '{attribute.name}' of {node.op_type} must be {want}, got {got}", layer)
+        try:
+            return helper.get_attribute_value(attribute)
+        except ValueError:  # no type, or one onnx does not know
+            raise self.fail(
+                f"attribute '{attribute.name}' of {node.op_type} has no value onnx can read", layer
+            ) from None
+
+    def schema(self, op_type: str, opset: int | None) -> Any:
+        """ONNX's schema of an operator at ``opset`` (None: the newest), or None when it has none."""
+        defs = self.onnx.defs
+        try:
+            return defs.get_schema(op_type, opset, "") if opset is not None else defs.get_schema(op_type, "")
+        except defs.SchemaError:
+            return None
+
+    def attribute_types(self, op_type: str, domain: str) -> dict[str, int]:
+        """Attribute name -> AttributeProto type, from the operator's schema at the file's opset (or the
+        newest, when the file's opset has none); empty for operators outside ONNX's own domain."""
+        key = (op_type, domain)
+        if key not in self._attribute_types:
+            types: dict[str, int] = {}
+            if domain in ("", "ai.onnx"):
+                schema = self.schema(op_type, self.opset) or self.schema(op_type, None)
+                if schema is not None:
+                    types = {name: int(a.type.value) for name, a in schema.attributes.items()}
+            self._attribute_types[key] = types
+        return self._attribute_types[key]
 
     def read_constants(self, nodes: list[_OnnxNode]) -> dict[str, np.ndarray]:
         """The values of small initializers and of Constant nodes (large weights: only their shapes)."""

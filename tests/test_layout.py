@@ -29,7 +29,7 @@ FLOORS: list[tuple[str, ...]] = [
         "costmodel.atomic_write",
         "costmodel.version",
     ),
-    ("costmodel.expressions", "costmodel.yamlfile", "costmodel.ops.base"),
+    ("costmodel.expressions", "costmodel.yamlfile", "costmodel.arrays", "costmodel.ops.base"),
     ("costmodel.ops.*", "costmodel.ops"),
     ("costmodel.spec",),
     ("costmodel.graph",),

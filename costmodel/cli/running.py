@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import IO
 
 import click
 
-from costmodel import atomic_write
+from costmodel import arrays, atomic_write, limits
 from costmodel.cli.options import OUTPUT_FILE, model_argument, point_options, user_errors, variant_option
+from costmodel.costs import execution_bytes
 from costmodel.errors import UsageError
 from costmodel.model import PointOptions
 
@@ -54,21 +56,17 @@ def run_command(
     from costmodel.loading import load_model
 
     model = load_model(model_name, variant)
-    x = executor.load_array_file(input_path, "the input")
-    if not isinstance(x, np.ndarray):
-        x.close()
-        raise UsageError(f"{input_path} is an .npz archive; the input is one array in an .npy file (numpy.save)")
+    x = arrays.read_npy(input_path, "the input", functools.partial(_check_images, input_path))
     if x.ndim == 3:
         x = x[None]
-    if x.ndim != 4 or not np.issubdtype(x.dtype, np.number):
-        raise UsageError(f"{input_path}: expected an (N, C, H, W) or (C, H, W) array of numbers, got shape {x.shape}")
     square = x.shape[2] == x.shape[3]
     if point.resolution is None and point.rho is None and model.base_resolution is not None and square:
         point = replace(point, resolution=str(x.shape[2]))
     network = model.network(point.resolve(model))
+    limits.check_memory(execution_bytes(network, batch=len(x)), f"running {model.name} on {len(x)} images here")
     weights = executor.load_weights(weights_path) if weights_path else executor.seeded_weights(network, seed)
     executor.check_weights(network, weights)
-    y, _ = executor.forward(network, weights, x.astype(np.float32, copy=False))
+    y, _ = executor.forward(network, weights, x)
     if output is not None:
 
         def save(handle: IO[bytes]) -> None:
@@ -81,6 +79,15 @@ def run_command(
     for i, row in enumerate(flat):
         best = np.argsort(-row, kind="stable")[:top]
         click.echo(f"image {i}: " + ", ".join(f"{int(j)} ({float(row[j]):.6g})" for j in best))
+
+
+def _check_images(path: str, shape: tuple[int, ...]) -> None:
+    """An input's shape, from its header before any data is read: images, none of them empty."""
+    shown = "×".join(map(str, shape)) or "a scalar"
+    if len(shape) not in (3, 4):
+        raise UsageError(f"{path}: expected an (N, C, H, W) or (C, H, W) array of numbers, got shape {shown}")
+    if 0 in shape:
+        raise UsageError(f"{path}: the input is empty (shape {shown}); give at least one image of at least one pixel")
 
 
 @click.command()
