@@ -74,7 +74,10 @@ def _bounded_number(construct: Any) -> Any:
             raise limits.exceeded("digits", f"the number {text[:12]}… ({len(text):,} characters)").located(
                 line=node.start_mark.line + 1
             )
-        return construct(loader, node)
+        try:
+            return construct(loader, node)
+        except ValueError:  # YAML 1.1 reads '0x_' as an int that Python cannot convert
+            raise SpecError(f"not a number: {text[:40]!r}", line=node.start_mark.line + 1) from None
 
     return bounded
 
@@ -117,6 +120,9 @@ def load_yaml(text: str, file: str) -> Any:
         raise SpecError(f"malformed YAML: {str(err).splitlines()[0][:200]}", file=file) from None
 
 
+MAX_DEPTH = 100  # nesting levels of a YAML document (a spec needs a handful; Python's stack allows ~1,000)
+
+
 def _check_size(root: yaml.Node) -> None:
     """Refuse a document whose nodes, aliases expanded, pass the yaml_nodes limit (or that refers to
     itself): counted over the composed graph, each distinct node once, without expanding anything."""
@@ -126,6 +132,8 @@ def _check_size(root: yaml.Node) -> None:
     open_nodes: set[int] = set()
     while stack:
         node, done = stack.pop()
+        if len(open_nodes) > MAX_DEPTH:  # the nodes being counted are one path from the root
+            raise SpecError(f"malformed YAML: nested more than {MAX_DEPTH} levels deep", line=node.start_mark.line + 1)
         key = id(node)
         children = _children(node)
         if done:
