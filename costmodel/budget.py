@@ -13,16 +13,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from costmodel.conventions import DEFAULT, Counting
 from costmodel.errors import UsageError
-from costmodel.grid import CostGrid, exact_values
 from costmodel.intmath import exact_number
 from costmodel.model import Model, Point
 from costmodel.records import Tabular
+
+if TYPE_CHECKING:
+    from costmodel.grid import CostGrid
 
 COUNT_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 BYTE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
@@ -148,6 +150,8 @@ def solve(
     """The largest α on multiples of ``step`` (with ``resolution`` fixed), or the largest resolution on
     multiples of ``resolution_step`` (with ``alpha`` fixed, or for a model without α), that meets
     every bound; the other symbols at ``values`` or their defaults."""
+    from costmodel.grid import CostGrid, exact_values  # the closed forms (sympy): only where solved
+
     grid = CostGrid(model, counting, dtype)
     metrics = _metrics(bounds)
     others = dict(values or {})
@@ -228,6 +232,8 @@ def frontier(
 ) -> Frontier:
     """For each resolution the largest α on the step that fits; pairs that another fitting pair beats
     on both α and resolution are left out. The whole α × resolution grid is evaluated at once."""
+    from costmodel.grid import CostGrid
+
     width = model.roles.width
     if width is None or model.base_resolution is None:
         raise UsageError(f"{model.name} has no width multiplier and resolution to trade")

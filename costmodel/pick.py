@@ -1,7 +1,7 @@
 """Pick a configuration: the published ImageNet accuracy of the family, ranked within a budget.
 
 Every accuracy row of the specs (model, variant, α, resolution, top-1, its source) is costed exactly
-with the compiled closed forms, kept if it meets every bound, ranked by top-1, and marked dominated
+by counting it, kept if it meets every bound, ranked by top-1, and marked dominated
 when another fitting row is at least as accurate and no more costly on every bounded metric (and
 better on one of them).
 """
@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
-
 from costmodel.budget import BOUND_METRICS, Bound
 from costmodel.conventions import DEFAULT, Counting
-from costmodel.grid import CostGrid, exact_values
+from costmodel.costs import BYTES_PER_VALUE, activation_memory
+from costmodel.errors import UsageError
 from costmodel.loading import load_model
 from costmodel.records import Tabular
 from costmodel.resources import builtin_names
@@ -78,6 +77,8 @@ def candidates(
     models: Sequence[str] | None = None, counting: Counting | str = DEFAULT, dtype: str = "float32"
 ) -> list[Candidate]:
     """Every published accuracy row of ``models`` (default: every built-in), with its exact costs."""
+    if dtype not in BYTES_PER_VALUE:
+        raise UsageError(f"unknown dtype '{dtype}' (dtypes: {', '.join(BYTES_PER_VALUE)})")
     found: list[Candidate] = []
     for name in models or builtin_names():
         base = load_model(name)
@@ -87,27 +88,27 @@ def candidates(
                 rows_by_variant.setdefault(row.get("variant"), []).append(row)
         for variant, rows in rows_by_variant.items():
             model = base.with_variant(variant)
-            grid = CostGrid(model, counting, dtype)
-            arrays: dict[str, Any] = {}
-            alphas = [Fraction(str(r.get("alpha", 1))) for r in rows]
-            if model.roles.width is not None:
-                arrays[model.roles.width] = exact_values(alphas)
-            default_side = model.default_point().resolution or 0
-            sides = [int(r.get("resolution", default_side)) for r in rows]
-            if model.base_resolution is not None:
-                arrays["resolution"] = np.array(sides)
-            costs = grid(list(COSTS), **arrays)
-            for i, row in enumerate(rows):
+            for row in rows:
+                # a few dozen points: counted one by one, which needs no closed form (nor sympy)
+                alpha = Fraction(str(row.get("alpha", 1))) if model.roles.width is not None else None
+                side = int(row["resolution"]) if model.base_resolution is not None and "resolution" in row else None
+                point = model.point(alpha=alpha, resolution=side)
+                costs = model.costs(point, counting)
                 found.append(
                     Candidate(
                         model=model.name,
                         variant=variant,
-                        alpha=alphas[i] if model.roles.width is not None else None,
-                        resolution=sides[i] if model.base_resolution is not None else None,
+                        alpha=alpha,
+                        resolution=point.resolution if model.base_resolution is not None else None,
                         top1=float(row["top1"]),
                         top5=None if row.get("top5") is None else float(row["top5"]),
                         source=str(row.get("source", "")),
-                        costs={m: int(np.broadcast_to(costs[m], (len(rows),))[i]) for m in COSTS},
+                        costs={
+                            "macs": int(costs.macs),
+                            "params": int(costs.params),
+                            "size": int(costs.params) * BYTES_PER_VALUE[dtype],
+                            "peak_memory": activation_memory(costs)["peak_bytes"],
+                        },
                     )
                 )
     return found
