@@ -195,7 +195,25 @@ class _Evaluator:
         """The shape of a layer that exists only under a symbolic condition."""
         if len(output) != len(passed):
             raise self.fail("a layer that exists only under a condition must keep its input's rank", draft)
-        return tuple(intmath.where(present, o, i) for o, i in zip(output, passed, strict=True))
+        return tuple(
+            intmath.where(present, self.decided(o, present, True), self.decided(i, present, False))
+            for o, i in zip(output, passed, strict=True)
+        )
+
+    def decided(self, size: Any, present: Any, taken: bool) -> Any:
+        """A named size that is itself a choice on ``present`` (the gate of a squeeze-excite that exists
+        where its block does), where ``present`` is known to be ``taken``: the branch it takes, so the
+        choice of a choice is one choice and not a chain of names."""
+        definition = self.definitions.get(size)
+        if definition is None:
+            return size
+        if (
+            getattr(definition, "is_Piecewise", False)
+            and len(definition.args) == 2
+            and definition.args[0].cond == present
+        ):
+            return definition.args[0].expr if taken else definition.args[1].expr
+        return size
 
     def condition(self, binding: Binding, draft: Draft) -> Any:
         try:

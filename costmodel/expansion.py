@@ -11,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from costmodel import intmath
+from costmodel import intmath, limits
 from costmodel.errors import SpecError, did_you_mean
 from costmodel.expressions import PARAM_PREFIX, Expr, ExpressionError, constant
 from costmodel.graph import INPUT, Binding, Draft, Scope, Structure
@@ -24,10 +24,11 @@ COMMON_KEYS = ("name", "repeat", "from", "when")
 STRIDE_NAMES = ("stride", "s")
 MERGES = ("concat", "add", "mul")
 MAX_BLOCK_DEPTH = 16
-MAX_LAYERS = 20_000
+MAX_REPEAT = 1000
 
 
 def expand(spec: Spec) -> Structure:
+    _refuse_too_many_layers(spec)
     drafts: list[Draft] = []
     expander = _Expander(spec, drafts)
     top = Scope(prefix="", block=None)
@@ -84,8 +85,8 @@ class _Expander:
     def add(self, draft: Draft) -> str:
         if draft.name in self.by_name or draft.name == INPUT:
             raise self.fail(f"duplicate layer name '{draft.name}'", draft.line, draft.name)
-        if len(self.drafts) >= MAX_LAYERS:
-            raise self.fail(f"the spec expands to more than {MAX_LAYERS:,} layers", draft.line, draft.name)
+        if len(self.drafts) >= limits.current().layers:
+            raise _too_many(self.spec, f"more than {len(self.drafts):,}", draft.line, draft.name)
         self.by_name[draft.name] = draft
         self.drafts.append(draft)
         return draft.name
@@ -157,8 +158,8 @@ class _Expander:
             value = _constant_value(expr, scope)
         except ExpressionError as err:
             raise self.fail(f"repeat: {err}", line) from None
-        if not (intmath.is_number(value) and value == int(value) and 1 <= value <= 1000):
-            raise self.fail(f"repeat must be a whole number from 1 to 1000, got {value}", line)
+        if not (intmath.is_number(value) and value == int(value) and 1 <= value <= MAX_REPEAT):
+            raise self.fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, got {value}", line)
         return int(value)
 
     def from_refs(self, entry: Located) -> list[str] | None:
@@ -359,3 +360,75 @@ def _constant_value(expr: Expr, scope: Scope) -> Any:
         raise ExpressionError(f"structure cannot depend on '{name}' (use a number or a block parameter)")
 
     return expr.evaluate(lookup)
+
+
+def _too_many(spec: Spec, count: str, line: int, layer: str | None = None) -> SpecError:
+    error = limits.exceeded("layers", "the spec expands to too many layers", f"{count} once blocks and repeats expand")
+    return error.located(file=spec.file, line=line, layer=layer)
+
+
+def _refuse_too_many_layers(spec: Spec) -> None:
+    """Refuse a spec whose layers, blocks and repeats expanded, pass the layer limit, before expanding
+    any: a count over the entries, each block counted once, that costs as little as the spec is long
+    (``repeat: 1000`` of a block of ``repeat: 1000`` is counted, not unrolled). A repeat that depends
+    on a block parameter counts once here; the expansion counts it exactly as it goes."""
+    most = limits.current().layers
+    counter = _LayerCount(spec)
+    total = 0
+    for index, entry in enumerate(spec.layers):
+        total += counter.entry(entry)
+        if total > most:
+            line = spec.layers.line_of_item(index)
+            name = entry.get("name") if isinstance(entry, Located) else None
+            raise _too_many(spec, f"at least {total:,}", line, name if isinstance(name, str) else None)
+
+
+class _LayerCount:
+    """Layers per entry and per block of a spec, without expanding (malformed entries count nothing:
+    the expansion reports them)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.blocks: dict[str, int] = {}
+
+    def sequence(self, entries: Any) -> int:
+        if isinstance(entries, Located):
+            return self.entry(entries)
+        return sum(self.entry(e) for e in entries) if isinstance(entries, list) else 0
+
+    def entry(self, entry: Any) -> int:
+        if not isinstance(entry, Located):
+            return 0
+        if "op" in entry:
+            layers = 1
+        elif "use" in entry:
+            layers = self.block(entry["use"])
+        elif "parallel" in entry:
+            branches = entry["parallel"]
+            layers = 1 + (sum(self.sequence(b) for b in branches) if isinstance(branches, list) else 0)
+        elif "residual" in entry:
+            layers = 1 + self.sequence(entry["residual"])
+        else:
+            return 0
+        return layers * self.repeat(entry)
+
+    def block(self, name: Any) -> int:
+        block = self.spec.blocks.get(name) if isinstance(name, str) else None
+        if block is None:
+            return 0
+        if name not in self.blocks:
+            self.blocks[name] = 0  # a block that uses itself: the expansion says so
+            self.blocks[name] = self.sequence(block.body)
+        return self.blocks[name]
+
+    def repeat(self, entry: Located) -> int:
+        if "repeat" not in entry:
+            return 1
+        try:
+            expr = compile_expr(entry["repeat"], self.spec.file, entry.line_of("repeat"), what="repeat")
+            value = _constant_value(expr, Scope(prefix="", block=None))
+        except (SpecError, ExpressionError):
+            return 1  # a block parameter (or a mistake the expansion reports)
+        if intmath.is_number(value) and value == int(value) and 1 <= value <= MAX_REPEAT:
+            return int(value)
+        return 1

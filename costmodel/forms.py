@@ -19,9 +19,13 @@ from typing import Any
 import sympy
 
 from costmodel import intmath
+from costmodel.errors import UserError
 from costmodel.graph import Network
 
 Expr = Any  # a sympy expression
+
+# nodes of one choice or condition written out in the model's symbols (Inliner): a structural bound
+MAX_NODES = 100_000
 
 # make_divisible as costmodel defines it, for readers of the printed form and for sympify's locals
 MAKE_DIVISIBLE_TEXT = (
@@ -33,6 +37,10 @@ MAKE_DIVISIBLE_TEXT = (
 def sympify_locals() -> dict[str, Any]:
     """What ``sympy.sympify`` needs to read a printed form back (``make_divisible`` evaluates on numbers)."""
     return {"make_divisible": intmath.make_divisible_function()}
+
+
+class InlineTooLarge(UserError):
+    """A closed form whose one-expression form would be too large to build (see :class:`Inliner`)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,15 +67,13 @@ class ClosedForm:
 
     def inline(self, expr: Expr | None = None) -> Expr:
         """``expr`` (default: the body) with every quantity replaced by its definition: one expression."""
-        return sympy.sympify(self.body if expr is None else expr).xreplace(self.inlined)
+        inliner = Inliner(self.definitions)
+        return inliner(sympy.sympify(self.body if expr is None else expr))
 
     @property
     def inlined(self) -> dict[sympy.Symbol, Expr]:
         """Every quantity as an expression in the model's symbols only."""
-        inlined: dict[sympy.Symbol, Expr] = {}
-        for symbol, definition in self.definitions.items():
-            inlined[symbol] = definition.xreplace(inlined)
-        return inlined
+        return Inliner(self.definitions).inlined
 
     def values(self, substitution: Mapping[sympy.Symbol, Expr]) -> dict[sympy.Symbol, Expr]:
         """The model's symbols as given and every quantity's value there (numbers at a full point)."""
@@ -137,3 +143,102 @@ def from_network(network: Network, parts: Mapping[str, Expr], reserved: Iterable
             definitions[extra[raw]] = raw.xreplace({o: s for o, s in extra.items() if o != raw})
         named = {name: part.xreplace(extra) for name, part in named.items()}
     return ClosedForm(definitions, sympy.Add(*named.values()), named)
+
+
+class Inliner:
+    """Named quantities replaced by their definitions, each shared subexpression rebuilt once.
+
+    ``xreplace`` would do, but for two things. It rebuilds a subexpression once per occurrence, not
+    once, and a width that is a ``Piecewise`` (a layer that exists only under a condition) recurs in
+    every condition downstream. And a condition on such a width (``c7 > 24``, ``c7`` the choice
+    between two widths) inlined as a relation of a ``Piecewise`` is something sympy rewrites,
+    as soon as it is a ``Piecewise``'s condition, through ``as_set`` and the inequality solver:
+    seconds per condition, minutes for a network. Here such a relation is written out over the
+    branches instead (``(p & (a > 24)) | (~p & (b > 24))`` for ``Piecewise((a, p), (b, True)) > 24``),
+    which is the same condition and stays free of ``Piecewise``.
+
+    The definitions may be numbers too: ``Inliner(values)(expr)`` is ``expr`` at a point, each shared
+    subexpression evaluated once.
+
+    Written out, a chain of layers each of which exists where the width the one before chose passes
+    a bound doubles with every layer; past :data:`MAX_NODES` nodes in one choice or condition the
+    inlining stops with a :class:`InlineTooLarge` (the named form is as small as ever). Sums and
+    products only grow with the network, and are not bounded.
+    """
+
+    def __init__(self, definitions: Mapping[sympy.Symbol, Expr]) -> None:
+        self.memo: dict[Expr, Expr] = {}
+        self.choices: dict[Expr, bool] = {}  # expression -> whether a Piecewise is in it
+        self.sizes: dict[Expr, int] = {}  # expression -> its nodes, written out as a tree
+        for symbol, definition in definitions.items():
+            self.memo[symbol] = self(sympy.sympify(definition))
+        self.inlined = {symbol: self.memo[symbol] for symbol in definitions}
+
+    def __call__(self, expr: Expr) -> Expr:
+        done = self.memo.get(expr)
+        if done is not None:
+            return done
+        if expr.is_Atom:
+            return expr
+        args = [self(a) for a in expr.args]
+        if all(new is old for new, old in zip(args, expr.args, strict=True)):
+            result = expr
+        elif isinstance(expr, sympy.core.relational.Relational) and any(self.chooses(a) for a in args):
+            result = self.relation(expr.func, args[0], args[1])
+        else:
+            if isinstance(expr, (sympy.Piecewise, sympy.logic.boolalg.Boolean)):  # where a chain doubles
+                self.check(1 + sum(self.size(a) for a in args))
+            result = expr.func(*args)
+        self.memo[expr] = result
+        return result
+
+    def size(self, expr: Expr) -> int:
+        """Nodes of ``expr`` written out as a tree (counted once per shared subexpression)."""
+        found = self.sizes.get(expr)
+        if found is None:
+            found = 1 + sum(self.size(a) for a in expr.args)
+            self.sizes[expr] = found
+        return found
+
+    def check(self, nodes: int) -> None:
+        if nodes > MAX_NODES:
+            raise InlineTooLarge(
+                f"the closed form written out as one expression would pass {MAX_NODES:,} nodes in one condition: "
+                "layers exist under conditions on widths that earlier conditions chose, one after another"
+            )
+
+    def chooses(self, expr: Expr) -> bool:
+        """Whether ``expr`` holds a ``Piecewise`` (looked up once per shared subexpression)."""
+        found = self.choices.get(expr)
+        if found is None:
+            found = isinstance(expr, sympy.Piecewise) or any(self.chooses(a) for a in expr.args)
+            self.choices[expr] = found
+        return found
+
+    def relation(self, func: Any, lhs: Expr, rhs: Expr) -> Expr:
+        left, right = self.branches(lhs), self.branches(rhs)
+        self.check(sum(self.size(c) + self.size(v) for c, v in left) * len(right))
+        self.check(sum(self.size(c) + self.size(v) for c, v in right) * len(left))
+        return sympy.Or(*(sympy.And(p, q, func(a, b)) for p, a in left for q, b in right))
+
+    def branches(self, expr: Expr) -> list[tuple[Expr, Expr]]:
+        """``expr`` as (condition, value) pairs free of ``Piecewise``; the conditions exclude each other
+        and one of them holds."""
+        if not self.chooses(expr):
+            return [(sympy.true, expr)]
+        pairs: list[tuple[Expr, Expr]] = []
+        if isinstance(expr, sympy.Piecewise):
+            earlier: list[Expr] = []
+            for value, cond in expr.args:
+                here = sympy.And(cond, *(sympy.Not(c) for c in earlier))
+                pairs.extend((sympy.And(here, inner), v) for inner, v in self.branches(value))
+                earlier.append(cond)
+                self.check(sum(self.size(c) + self.size(v) for c, v in pairs))
+        else:
+            combined: list[tuple[Expr, list[Expr]]] = [(sympy.true, [])]
+            for arg in expr.args:
+                combined = [(sympy.And(c, p), [*values, v]) for c, values in combined for p, v in self.branches(arg)]
+                combined = [(c, values) for c, values in combined if c is not sympy.false]
+                self.check(sum(self.size(c) + sum(self.size(v) for v in values) for c, values in combined))
+            pairs = [(c, expr.func(*values)) for c, values in combined]
+        return [(c, v) for c, v in pairs if c is not sympy.false]

@@ -19,7 +19,7 @@ import sympy
 
 from costmodel.conventions import DEFAULT, Counting, get_counting
 from costmodel.errors import UsageError
-from costmodel.forms import ClosedForm, from_network
+from costmodel.forms import ClosedForm, Inliner, from_network
 from costmodel.model import Model, Point
 from costmodel.smooth import continuous_symbols, relax_form
 
@@ -60,14 +60,14 @@ def closed_form(model: Model, metric: str = "macs", counting: Counting | str = D
 def per_layer(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
     """Exact closed forms per layer (one expression each), leaving out layers that count nothing."""
     whole = form(model, metric, counting)
-    inlined = whole.inlined
-    return {name: sympy.sympify(part).xreplace(inlined) for name, part in whole.parts.items()}
+    inline = Inliner(whole.definitions)
+    return {name: inline(sympy.sympify(part)) for name, part in whole.parts.items()}
 
 
 def per_op_type(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
     whole = form(model, metric, counting, by="type")
-    inlined = whole.inlined
-    return {name: sympy.sympify(part).xreplace(inlined) for name, part in whole.parts.items()}
+    inline = Inliner(whole.definitions)
+    return {name: inline(sympy.sympify(part)) for name, part in whole.parts.items()}
 
 
 def substitution(model: Model, values: Mapping[str, Fraction]) -> dict[Any, Any]:
@@ -76,9 +76,21 @@ def substitution(model: Model, values: Mapping[str, Fraction]) -> dict[Any, Any]
     return {symbols[name]: sympy.Rational(v.numerator, v.denominator) for name, v in values.items()}
 
 
+def _substitution(model: Model, point: Point) -> dict[Any, Any]:
+    """``model.substitution(point)``, remembered for a few points: every quantity of the network at the
+    point, which verify's per-layer check would otherwise work out again for each layer."""
+    cache: dict[tuple[tuple[str, Fraction], ...], dict[Any, Any]] = model.__dict__.setdefault("_substitutions", {})
+    key = tuple(point.values.items())
+    if key not in cache:
+        if len(cache) >= 16:
+            cache.clear()
+        cache[key] = model.substitution(point)
+    return cache[key]
+
+
 def evaluate(expr: Any, model: Model, point: Point) -> int:
     """A closed form at a point, as an exact integer (used to prove it equals the count)."""
-    value = sympy.sympify(expr).xreplace(model.substitution(point))
+    value = Inliner(_substitution(model, point))(sympy.sympify(expr))
     if not value.is_Integer:
         raise ValueError(f"closed form did not evaluate to an integer: {value}")
     return int(value)
@@ -105,7 +117,7 @@ def smooth(
     expr = None if part is None else fixed_form.parts[part]
     symbols = model.sympy_symbols
     spatial = {symbols[model.roles.resolution]} if model.roles.resolution else set()
-    return relax_form(fixed_form, model.substitution(point), continuous_symbols(symbols), spatial, expr, factors)
+    return relax_form(fixed_form, _substitution(model, point), continuous_symbols(symbols), spatial, expr, factors)
 
 
 def compile(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT, part: str | None = None) -> Any:
