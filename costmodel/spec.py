@@ -15,7 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from costmodel import expressions, intmath, readfile
+import yaml
+
+from costmodel import expressions, intmath, limits, readfile
 from costmodel.errors import SpecError, did_you_mean, show_number, show_value
 from costmodel.expressions import Expr, ExpressionError
 from costmodel.intmath import exact_number
@@ -175,8 +177,22 @@ def read_spec(path: Path, display: str | None = None, variant: str | None = None
     return parse_spec(text, shown, variant)
 
 
+def _count_layers(root: Any) -> None:
+    """Refuse a spec whose top-level layer list alone passes the layer limit, before it is built
+    (constructing 20,000 mappings with their line numbers takes a second)."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key, value in root.value:
+        if key.value == "layers" and isinstance(value, yaml.SequenceNode):
+            most = limits.current().layers
+            if len(value.value) > most:
+                raise limits.exceeded("layers", "the spec lists too many layers", f"{len(value.value):,}").located(
+                    line=value.start_mark.line + 1
+                )
+
+
 def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
-    data = load_yaml(text, file)
+    data = load_yaml(text, file, _count_layers)
     if not isinstance(data, Located):
         raise SpecError("a spec must be a YAML mapping (name:, input:, layers: ...)", file=file, line=1)
     variants = _variants(data.get("variants"), file, data.line_of("variants"))

@@ -7,6 +7,7 @@ error can name its line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -90,7 +91,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
-def load_yaml(text: str, file: str) -> Any:
+def load_yaml(text: str, file: str, check: Callable[[yaml.Node], None] | None = None) -> Any:
     """Parse YAML text; malformed YAML becomes a SpecError naming the file and line.
 
     The document is composed first and its size counted with every alias standing for all the nodes
@@ -103,6 +104,8 @@ def load_yaml(text: str, file: str) -> Any:
             if node is None:
                 return None
             _check_size(node)
+            if check is not None:  # the caller's own look at the composed document, before it is built
+                check(node)
             return loader.construct_document(node)
         finally:
             loader.dispose()

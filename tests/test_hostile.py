@@ -51,6 +51,9 @@ SPECS = {
     "variant-list.yaml": lambda: spec_with("mobilenet_v3_large", "variant: keras}", "variant: []}"),
     "adaptive-symbol.yaml": lambda: spec_with("alexnet", "size: 6}", "size: num_classes}"),
     "adaptive-huge.yaml": lambda: spec_with("alexnet", "size: 6}", "size: 999999999999}"),
+    "flat-20001.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\nlayers:\n" + "  - {op: relu}\n" * 20_001,
+    "repeat-1e6.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\n"
+    "blocks:\n  many: {body: [{op: relu, repeat: 1000}]}\nlayers:\n  - {use: many, repeat: 1000}\n",
     "default-huge.yaml": lambda: spec_with(V1, "alpha: {default: 1.0,", "alpha: {default: 1000000000000,"),
     "default-1e99999999.yaml": lambda: spec_with(V1, "alpha: {default: 1.0,", 'alpha: {default: "1e99999999",'),
     "domain-1e99999999.yaml": lambda: spec_with(V1, 'domain: "> 0"', 'domain: "> 1e99999999"'),
@@ -86,6 +89,8 @@ CASES = [
     ("adaptive-size-1e12-expr", ["expr", "adaptive-huge.yaml"], "layer 'avgpool': size 999999999999 is past"),
     ("adaptive-size-symbol", ["report", "adaptive-symbol.yaml"], "size must be a constant number"),
     ("adaptive-size-symbol-expr", ["expr", "adaptive-symbol.yaml"], "size must be a constant number"),
+    ("layers-20001-flat", ["report", "flat-20001.yaml"], "flat-20001.yaml:4: the spec lists too many layers"),
+    ("layers-1e6-repeated", ["expr", "repeat-1e6.yaml"], "past the limit layers="),
     ("laughs-9", ["report", "laughs9.yaml", "-o", "{out}"], "past the limit yaml_nodes="),
     ("laughs-6", ["report", "laughs6.yaml", "--format", "html", "-o", "{out}"], "past the limit yaml_nodes="),
     ("width-multiplier-list", ["report", "width-list.yaml"], "width multiplier must be a symbol's name"),
