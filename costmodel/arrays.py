@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -216,7 +217,7 @@ def _header(stream: _Counted, member: str) -> Header:
             shape, fortran_order, dtype = npy.read_array_header_2_0(stream, max_header_size=MAX_HEADER)
         else:
             raise _Problem(f"{where}.npy format version {version[0]}.{version[1]} is not read (1.0 and 2.0 are)")
-    except (ValueError, TypeError, SyntaxError, struct.error) as err:
+    except (ValueError, TypeError, SyntaxError, struct.error, tokenize.TokenError) as err:  # numpy tokenizes it
         text = str(err).split(".")[0].split(": <")[0] if "allow_pickle" not in str(err) else "it is too long"
         raise _Problem(f"{where}a damaged .npy header ({text[:120]})") from None
     dtype = np.dtype(dtype)

@@ -163,6 +163,8 @@ def solve(
         if step_ <= 0:
             raise UsageError(f"the step must be > 0, got {step}")
         candidates = _grid(step_, exact_number(alpha_max))
+        if not candidates:
+            raise UsageError(f"no alpha to try: a step of {step} passes the largest, {alpha_max}")
         inputs: dict[str, Any] = {width: exact_values(candidates), **others}
         if resolution is not None:
             inputs["resolution"] = int(exact_number(resolution))
@@ -173,6 +175,8 @@ def solve(
     fixed_alpha = {} if alpha is None else {width or "alpha": str(alpha)}
     low = model.min_resolution(model.point(values={**others, **fixed_alpha})) or 1
     sides = list(range(max(low, resolution_step), resolution_max + 1, resolution_step))
+    if not sides:
+        raise UsageError(f"no resolution to try from {low} to {resolution_max} in steps of {resolution_step}")
     arrays: dict[str, Any] = {"resolution": np.array(sides), **others, **fixed_alpha}
     costs = _evaluate_valid(grid, metrics, arrays, len(sides))
     return _edge(

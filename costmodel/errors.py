@@ -58,6 +58,11 @@ class UsageError(UserError):
         return self.message
 
 
+class NotANumber(UsageError, ValueError):
+    """Text that is not a number: a ValueError for the callers that word their own message, and a
+    user error (one line) wherever none does."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from costmodel import limits
+from costmodel.errors import NotANumber
 
 Number = int | Fraction
 Value = Any  # Number or a sympy expression
@@ -62,14 +63,14 @@ def exact_number(value: Any, what: str = "the number") -> Fraction:
     a :class:`~costmodel.limits.LimitError` naming ``what``.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {value}")
+        raise NotANumber(f"{what} must be a number, got {value}")
     if isinstance(value, int):
         return _bounded(Fraction(value), what, value)
     if isinstance(value, Fraction):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {value}")
+            raise NotANumber(f"{what} must be a finite number, got {value}")
         return _bounded(Fraction(repr(value)), what, value)
     text = str(value).strip().replace("_", "")
     bound = limits.current()
@@ -78,11 +79,11 @@ def exact_number(value: Any, what: str = "the number") -> Fraction:
     ratio = _RATIO.fullmatch(text)
     if ratio:
         if int(ratio.group(2)) == 0:
-            raise ZeroDivisionError(f"{text} divides by zero")
+            raise NotANumber(f"{what} {_shown(text)} divides by zero")
         return _bounded(Fraction(int(ratio.group(1)), int(ratio.group(2))), what, text)
     match = _DECIMAL.fullmatch(text)
     if match is None:
-        raise ValueError(f"not a number: {text!r}")
+        raise NotANumber(f"{'' if what == 'the number' else what + ': '}not a number: {_shown(text)!r}")
     whole, decimals, only_decimals, exponent = match.groups()
     digits = ((whole or "") + (decimals or only_decimals or "")).lstrip("0")
     if len(digits) > bound.digits:

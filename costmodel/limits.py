@@ -33,9 +33,9 @@ class Limits:
     """characters in one spec expression"""
     layers: int = 20_000
     """layers of a spec after blocks and repeats are expanded, and nodes of an ONNX graph"""
-    yaml_nodes: int = 500_000
+    yaml_nodes: int = 200_000
     """YAML nodes of one spec, each alias counted as the nodes it stands for"""
-    file_bytes: int = 64 << 20
+    file_bytes: int = 16 << 20
     """size of a spec file"""
     onnx_bytes: int = 2 << 30
     """size of an ONNX file"""
@@ -43,7 +43,7 @@ class Limits:
     """bytes an execution (verify, run) or an array file may allocate, estimated before allocating"""
     archive_members: int = 10_000
     """arrays in one .npz file"""
-    values: int = 1_000_000
+    values: int = 100_000
     """points of one sweep, table or grid"""
 
 

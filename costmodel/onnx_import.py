@@ -503,6 +503,9 @@ class _Importer:
         taken: set[str] = set()
         counters: dict[str, int] = {}
         for node in self.graph.node:
+            texts = [node.name, node.op_type, node.domain, *node.input, *node.output]
+            if not all(isinstance(text, str) for text in texts):  # protobuf hands invalid UTF-8 back as bytes
+                raise self.fail("a node's name, type or tensor names are not UTF-8 text")
             name = node.name
             if not name or name in taken or name == INPUT_NAME:
                 base = name or node.op_type
@@ -723,7 +726,12 @@ class _Importer:
         elif auto_pad == "VALID":
             pad = 0
         else:
-            pad = self.pads(node, list(attrs.get("pads", [0, 0, 0, 0])), (h, w), kernel, strides, out, ceil_mode)
+            pads = list(attrs.get("pads", [0, 0, 0, 0]))
+            if len(pads) != 4:
+                raise self.fail(
+                    f"{node.op_type} pads must hold 4 values (begin and end of both axes), got {pads}", node.name
+                )
+            pad = self.pads(node, pads, (h, w), kernel, strides, out, ceil_mode)
         return {"k": _compact(kernel), "stride": _compact(strides), "pad": pad}
 
     def pads(
