@@ -52,8 +52,10 @@ SPECS = {
     "adaptive-symbol.yaml": lambda: spec_with("alexnet", "size: 6}", "size: num_classes}"),
     "adaptive-huge.yaml": lambda: spec_with("alexnet", "size: 6}", "size: 999999999999}"),
     "flat-20001.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\nlayers:\n" + "  - {op: relu}\n" * 20_001,
-    "repeat-1e6.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\n"
-    "blocks:\n  many: {body: [{op: relu, repeat: 1000}]}\nlayers:\n  - {use: many, repeat: 1000}\n",
+    "repeat-1e6.yaml": lambda: (
+        "name: big\ninput: {channels: 3, size: 32}\n"
+        "blocks:\n  many: {body: [{op: relu, repeat: 1000}]}\nlayers:\n  - {use: many, repeat: 1000}\n"
+    ),
     "default-huge.yaml": lambda: spec_with(V1, "alpha: {default: 1.0,", "alpha: {default: 1000000000000,"),
     "default-1e99999999.yaml": lambda: spec_with(V1, "alpha: {default: 1.0,", 'alpha: {default: "1e99999999",'),
     "domain-1e99999999.yaml": lambda: spec_with(V1, 'domain: "> 0"', 'domain: "> 1e99999999"'),
