@@ -90,6 +90,7 @@ class Model:
         self.structure = structure
         self.path: str | None = None  # the spec file, when read from one
         self._min_resolutions: dict[tuple[tuple[str, Any], ...], int | None] = {}
+        self._last_min_resolution: int | None = None  # a first guess for the next point
         # A spec is only accepted if it builds at its default point.
         self.network(self.default_point())
 
@@ -250,6 +251,13 @@ class Model:
                 raise
             return True
 
+        # Most points share their minimum (1 for the MobileNets, whatever the width): try it first,
+        # then the last answer, before bisecting (a table of 131 widths spent 13 s bisecting).
+        if valid(1):
+            return 1
+        hint = self._last_min_resolution
+        if hint is not None and hint > 1 and valid(hint) and not valid(hint - 1):
+            return hint
         high = int(base)
         while not valid(high):
             high *= 2
@@ -262,6 +270,7 @@ class Model:
                 high = mid
             else:
                 low = mid
+        self._last_min_resolution = high
         return high
 
     # -- closed forms ---------------------------------------------------------------------------

@@ -45,12 +45,14 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
     from costmodel.resources import builtin_names
 
     names = list(specs) or builtin_names()
-    failed = total = 0
-    for name in names:
+    checked = []
+    for name in names:  # every spec checked before a line is printed: a mistake is the only output
         model = load_model(name)
         for variant in model.spec.variants:  # every variant must build too, not only those a row names
             load_model(name, variant)
-        checks = check_references(model)
+        checked.append((model, check_references(model)))
+    failed = total = 0
+    for model, checks in checked:
         for c in checks:
             total += 1
             failed += not c.ok
