@@ -20,7 +20,12 @@ operator declares it, with exactly the declared shape (float32), e.g.::
 from __future__ import annotations
 
 import functools
+import os
+import threading
+import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -122,33 +127,22 @@ def seeded_input(network: Network, batch: int = 1, seed: int = 0) -> np.ndarray:
     return batch_of_images
 
 
-def load_array_file(path: str | Path, what: str) -> Any:
-    """``numpy.load`` of an .npy or .npz file, never unpickling; a UsageError names the file otherwise."""
-    import numpy as np
-
-    try:
-        return np.load(path, allow_pickle=False)
-    except OSError as err:
-        raise UsageError(f"cannot read {what} from {path}: {err.strerror or err}") from None
-    except ValueError as err:  # numpy takes any file without its magic number for a pickle, and says so
-        why = "not a NumPy .npy or .npz file" if "pickle" in str(err) else str(err)
-        raise UsageError(f"cannot read {what} from {path}: {why}") from None
-
-
 def load_weights(path: str | Path) -> Weights:
-    """Weights from an ``.npz`` file keyed ``"LAYER/ARRAY"`` (see the module docstring)."""
-    import numpy as np
+    """Weights from an ``.npz`` file keyed ``"LAYER/ARRAY"`` (see the module docstring), as float32.
 
-    archive = load_array_file(path, "weights")
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise UsageError(f"{path} holds one array, not an .npz archive of LAYER/ARRAY keys (see numpy.savez)")
+    Read by :func:`costmodel.arrays.read_npz`: headers, keys and sizes are checked before any data.
+    """
+    from costmodel import arrays
+
+    def check_key(key: str) -> None:
+        layer, sep, name = key.rpartition("/")
+        if not sep or not layer or not name:
+            raise UsageError(f"{path}: key {key!r} is not LAYER/ARRAY (e.g. 'conv1.conv/weight')")
+
     weights: Weights = {}
-    with archive:
-        for key in archive.files:
-            layer, sep, name = key.rpartition("/")
-            if not sep or not layer or not name:
-                raise UsageError(f"{path}: key {key!r} is not LAYER/ARRAY (e.g. 'conv1.conv/weight')")
-            weights.setdefault(layer, {})[name] = np.asarray(archive[key], dtype=np.float32)
+    for key, array in arrays.read_npz(path, "weights", check_key).items():
+        layer, _, name = key.rpartition("/")
+        weights.setdefault(layer, {})[name] = array
     return weights
 
 
@@ -186,6 +180,156 @@ def check_weights(network: Network, weights: Weights) -> None:
         if layer in names:
             raise UsageError(f"layer '{layer}' has no weights at this point, but the file has some for it")
         raise UsageError(f"the weights name an unknown layer '{layer}'{did_you_mean(layer, names)}")
+
+
+# -- threads ---------------------------------------------------------------------------------------
+
+THREADS_VARIABLE = "COSTMODEL_THREADS"
+
+
+def blas_threads(most: int | None = None) -> int:
+    """The BLAS threads a session runs with: ``$COSTMODEL_THREADS`` if set (a positive integer), else
+    the CPUs this process may use that no other thread is running on right now, at least one and at
+    most ``most`` (a session passes the count BLAS had, e.g. from ``OPENBLAS_NUM_THREADS``).
+
+    Chosen again at every run, because a thread too many costs far more than one too few. On a quiet
+    2-core machine two OpenBLAS threads run MobileNet v1 at 224 in 18 ms, one thread in 24 ms. But the
+    executor's products are small (batch 1: K <= 1024, a few thousand rows) and many, and OpenBLAS's
+    threads spin-wait for each other at every one: with one competing CPU-bound process the thread
+    that lost its core stalls the other, and two threads took 120-170 ms (5-8 times as long; two
+    onnxruntime threads slow 3-4 times), where one thread still takes 24 ms. So a run takes the CPUs
+    that are idle as it starts: those of this process less the runnable threads of other processes
+    (``/proc/loadavg`` less this process's own; elsewhere the load average). The outputs do not depend
+    on the count (OpenBLAS splits a product's rows and columns among threads, not its sums: MobileNet
+    v1, v2 and SqueezeNet 1.0 gave bit-identical outputs with one thread and two).
+    ``benchmarks/bench_executor.py`` times both engines quiet and under load.
+    """
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise UsageError(f"{THREADS_VARIABLE}={value!r}: give a positive number of threads")
+        return threads
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cpus if most is None else most, cpus - _busy_elsewhere()))
+
+
+def _busy_elsewhere() -> int:
+    """How many threads of other processes are runnable right now (Linux), or the 1-minute load
+    average (elsewhere, rounded), or 0 where neither is known.
+
+    A competing CPU-bound process is runnable whenever it is looked at; a process passing by (the
+    caller going to sleep as this run starts) is not, 0.1 ms later: the least of three looks counts.
+    """
+    counts = []
+    for look in range(3):
+        if look:
+            time.sleep(0.0001)
+        try:
+            running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            try:
+                return round(os.getloadavg()[0])
+            except (AttributeError, OSError):
+                return 0
+        if running <= 1:  # this thread alone
+            return 0
+        counts.append(running)
+    ours = 0  # this thread, and any of ours still running (e.g. an OpenBLAS worker spinning after a product)
+    try:
+        with os.scandir("/proc/self/task") as tasks:
+            for task in tasks:
+                try:
+                    stat = Path(task.path, "stat").read_text()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                ours += stat[stat.rindex(")") + 2 :].startswith("R")
+    except OSError:
+        ours = 1
+    return max(0, min(counts) - max(ours, 1))
+
+
+def _openblas_files() -> list[str]:
+    """Files that may be the OpenBLAS NumPy uses: the one bundled in NumPy's wheel, and on Linux any
+    OpenBLAS mapped into this process (a system NumPy's)."""
+    import numpy as np
+
+    package = Path(np.__file__).resolve().parent
+    files = [
+        str(path)
+        for folder in (package.parent / "numpy.libs", package / ".dylibs")
+        if folder.is_dir()
+        for path in sorted(folder.iterdir())
+        if "openblas" in path.name.lower()
+    ]
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux
+        maps = ""
+    mapped = {fields[5] for fields in map(str.split, maps.splitlines()) if len(fields) == 6}
+    return files + sorted(path for path in mapped if "openblas" in Path(path).name.lower() and path not in files)
+
+
+@functools.cache
+def _openblas() -> tuple[Any, Any] | None:
+    """(get, set) of the thread count of NumPy's OpenBLAS, or None where it is not found (another BLAS,
+    or an unusual build: then ``OPENBLAS_NUM_THREADS``, set before NumPy is imported, still applies)."""
+    import ctypes
+
+    names = [
+        (f"{p}_get_num_threads{s}", f"{p}_set_num_threads{s}")
+        for p in ("scipy_openblas", "openblas")
+        for s in ("64_", "_64", "")
+    ]
+    for path in _openblas_files():
+        try:
+            library = ctypes.CDLL(path)  # already loaded by NumPy: the same handle
+        except OSError:
+            continue
+        for get_name, set_name in names:
+            get, set_ = getattr(library, get_name, None), getattr(library, set_name, None)
+            if get is not None and set_ is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                set_.restype, set_.argtypes = None, [ctypes.c_int]
+                return get, set_
+    return None
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0  # sessions running (in any thread) under the limit
+_threads_before = 0  # the count to put back when the last one ends
+
+
+@contextmanager
+def limited_blas_threads(threads: int | None = None) -> Iterator[int]:
+    """Run the block with NumPy's OpenBLAS limited to ``threads`` (default :func:`blas_threads`), and
+    put the previous count back after it. Blocks nested or run at once in several threads share the
+    first one's count, which is put back when the last one ends. Yields the count in force (0 where
+    NumPy's BLAS is not one this can set)."""
+    global _threads_users, _threads_before
+    control = _openblas()
+    if control is None:
+        yield 0
+        return
+    get, set_ = control
+    with _threads_lock:
+        if _threads_users == 0:  # inside another such block, keep its choice
+            _threads_before = get()
+            wanted = blas_threads(_threads_before) if threads is None else threads
+            if _threads_before != wanted:
+                set_(wanted)
+        _threads_users += 1
+        in_force = get()
+    try:
+        yield in_force
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and get() != _threads_before:
+                set_(_threads_before)
 
 
 # -- the forward pass -------------------------------------------------------------------------------
@@ -286,8 +430,13 @@ class Session:
         A tensor is freed after its last reader (a layer absent at this point reads nothing but the
         input it passes on); an elementwise layer that is its input's only reader writes over it, unless
         the session was built with ``in_place=False``. ``observe(layer, tensors)``, if given, sees the
-        tensors alive after each layer, before any is freed (what the peak memory counts).
+        tensors alive after each layer, before any is freed (what the peak memory counts). BLAS runs
+        with :func:`blas_threads` threads meanwhile.
         """
+        with limited_blas_threads():
+            return self._run(x, observe)
+
+    def _run(self, x: np.ndarray, observe: Any) -> tuple[np.ndarray, list[Record]]:
         import numpy as np
 
         n = x.shape[0]

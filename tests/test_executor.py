@@ -736,3 +736,35 @@ def test_a_session_fuses_only_what_nothing_else_reads(tmp_path: Path) -> None:
     y, _ = session.run(x)
     a = executor.Session(network, weights, fuse=False).run(x)[0]
     np.testing.assert_allclose(y, a, rtol=1e-5, atol=1e-5)
+
+
+# -- threads ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_bad_thread_count_is_a_usage_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from costmodel.errors import UsageError
+
+    monkeypatch.setenv(executor.THREADS_VARIABLE, value)
+    with pytest.raises(UsageError, match="COSTMODEL_THREADS"):
+        executor.blas_threads()
+
+
+def test_the_thread_count_is_asked_for_and_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    control = executor._openblas()
+    if control is None:
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS whose threads can be set")
+    get, _ = control
+    before = get()
+    monkeypatch.setenv(executor.THREADS_VARIABLE, "1")
+    with executor.limited_blas_threads() as inside:
+        assert inside == 1 == get()
+        with executor.limited_blas_threads(2) as nested:  # a nested block keeps the outer choice
+            assert nested == 1
+    assert get() == before
+
+
+def test_without_the_variable_at_least_one_thread_and_no_more_than_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(executor.THREADS_VARIABLE, raising=False)
+    assert 1 <= executor.blas_threads(1) <= 1
+    assert executor.blas_threads() >= 1
