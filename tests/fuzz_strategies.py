@@ -1358,20 +1358,11 @@ def _lie_zip_sizes(raw: bytes, size: int) -> bytes:
     """Rewrite the uncompressed sizes of every local and central header (a declared bomb)."""
     data = bytearray(raw)
     size &= 0xFFFFFFFF
-    i = 0
-    while True:
-        i = data.find(b"PK\x03\x04", i)
-        if i < 0:
-            break
-        struct.pack_into("<I", data, i + 22, size)
-        i += 4
-    i = 0
-    while True:
-        i = data.find(b"PK\x01\x02", i)
-        if i < 0:
-            break
-        struct.pack_into("<I", data, i + 24, size)
-        i += 4
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local, central headers
+        i = data.find(signature)
+        while i >= 0:
+            struct.pack_into("<I", data, i + offset, size)
+            i = data.find(signature, i + 4)
     return bytes(data)
 
 
