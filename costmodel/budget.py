@@ -46,7 +46,7 @@ def parse_quantity(text: str, what: str, in_bytes: bool = False) -> int:
     if scale is None:
         units = ", ".join(u for u in (*COUNT_UNITS, *(BYTE_UNITS if in_bytes else ())) if u)
         raise UsageError(f"{what}: unknown unit {match.group(2)!r} (units: {units})")
-    value = exact_number(number) * scale
+    value = exact_number(number, what) * scale
     if value.numerator >= 10**30:
         raise UsageError(f"{what} {text} is too large")
     return int(value)  # floor of a positive fraction
@@ -159,7 +159,7 @@ def solve(
     if width is not None and alpha is None:
         if model.base_resolution is not None and resolution is None:
             raise UsageError("give --res (or --alpha) to solve for the other, or neither for the frontier")
-        step_ = exact_number(step)
+        step_ = exact_number(step, "the step")
         if step_ <= 0:
             raise UsageError(f"the step must be > 0, got {step}")
         candidates = _grid(step_, exact_number(alpha_max))
