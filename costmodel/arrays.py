@@ -32,7 +32,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from costmodel import limits
 from costmodel.errors import UsageError, UserError
-from costmodel.readfile import regular_file_error
+from costmodel.ops.base import show_shape
+from costmodel.readfile import open_regular
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -84,20 +85,6 @@ class Header:
 
         as_is = self.dtype == np.dtype(np.float32) and not (self.fortran_order and len(self.shape) > 1)
         return 4 * self.count + (0 if as_is else self.nbytes)
-
-
-def open_regular(path: str | Path) -> IO[bytes]:
-    """``path`` opened for reading if it is a regular file (a FIFO is not waited on); OSError otherwise,
-    or a :class:`_Problem` saying what it is instead."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    try:
-        problem = regular_file_error(os.fstat(fd).st_mode)
-        if problem:
-            raise _Problem(problem)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def read_npy(path: str | Path, what: str, check: Callable[[tuple[int, ...]], None] | None = None) -> np.ndarray:
@@ -193,7 +180,7 @@ class _Counted:
 
 
 def _show(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape)) if shape else "a scalar"
+    return show_shape(shape) or "a scalar"
 
 
 def _header(stream: _Counted, member: str) -> Header:

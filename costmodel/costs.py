@@ -197,11 +197,17 @@ def activation_memory(costs: Costs, bytes_per_value: int = 4) -> dict[str, int]:
     A tensor lives from the layer that makes it to the last layer that reads it; nothing is assumed
     to run in place. Absent layers (a residual add that does not exist at this point) make none.
     """
-    network = costs.network
+    steps, input_size, sizes = _tensors(costs.network)
+    peak, total = liveness(steps, input_size, sizes)
+    return {"peak_bytes": int(peak) * bytes_per_value, "total_bytes": int(total) * bytes_per_value}
+
+
+def _tensors(network: Network) -> tuple[list[tuple[str, tuple[str, ...], bool]], Any, dict[str, Any]]:
+    """The run as :func:`liveness` reads it: (layer, inputs, makes a tensor) steps, the input's
+    elements and each layer's output elements."""
     steps = [(node.name, node.inputs, makes_tensor(node.op, node.present)) for node in network.nodes]
     sizes = {node.name: product(node.output_shape) for node in network.nodes}
-    peak, total = liveness(steps, product(network.input_shape), sizes)
-    return {"peak_bytes": int(peak) * bytes_per_value, "total_bytes": int(total) * bytes_per_value}
+    return steps, product(network.input_shape), sizes
 
 
 def execution_bytes(network: Network, batch: int = 1, copies_of_weights: int = 2) -> int:
@@ -216,12 +222,10 @@ def execution_bytes(network: Network, batch: int = 1, copies_of_weights: int = 2
         if node.present is True
         for array in node.op.weights(list(node.input_shapes)).values()
     )
-    steps = [(node.name, node.inputs, makes_tensor(node.op, node.present)) for node in network.nodes]
-    sizes = {node.name: int(product(node.output_shape)) for node in network.nodes}
-    input_size = int(product(network.input_shape))
+    steps, input_size, sizes = _tensors(network)
     peak, _ = liveness(steps, input_size, sizes)
     largest = max([input_size, *sizes.values()])
-    return 4 * (copies_of_weights * weights + batch * (int(peak) + 2 * largest))
+    return BYTES_PER_VALUE["float32"] * int(copies_of_weights * weights + batch * (peak + 2 * largest))
 
 
 def makes_tensor(op: Any, present: Any) -> bool:

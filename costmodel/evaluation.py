@@ -12,7 +12,15 @@ from typing import Any
 
 from costmodel import intmath
 from costmodel.errors import SpecError, did_you_mean, show_number
-from costmodel.expressions import INPUT_CHANNELS, PARAM_PREFIX, WIDTH_LOOKUP, Expr, ExpressionError, Lookup
+from costmodel.expressions import (
+    INPUT_CHANNELS,
+    PARAM_PREFIX,
+    WIDTH_LOOKUP,
+    Expr,
+    ExpressionError,
+    Lookup,
+    is_condition,
+)
 from costmodel.graph import INPUT, Binding, Draft, Network, Node, Scope, Structure
 from costmodel.ops import CHANNELS, EXPR, FLAG, NUMBER, PAIR, Shape, ShapeError
 
@@ -116,7 +124,7 @@ class _Evaluator:
             result = value.evaluate(lookup)
         except ExpressionError as err:
             raise self.fail(f"{key}: {err}", draft, line) from None
-        if isinstance(result, bool) or getattr(result, "is_Boolean", False) or getattr(result, "is_Relational", False):
+        if is_condition(result):
             raise self.fail(f"{key} = {value.text} is a condition, not a number", draft, line)
         if (
             kind == CHANNELS
@@ -220,9 +228,7 @@ class _Evaluator:
             value = self.bound(binding)
         except ExpressionError as err:
             raise self.fail(f"when: {err}", draft) from None
-        if not isinstance(value, bool) and not (
-            getattr(value, "is_Boolean", False) or getattr(value, "is_Relational", False)
-        ):
+        if not is_condition(value):
             raise self.fail(f"when: {binding.expr.text} is not a condition such as '$s == 1'", draft)
         return value
 

@@ -214,7 +214,10 @@ def blas_threads(most: int | None = None) -> int:
             raise UsageError(f"{THREADS_VARIABLE}={value!r}: give a positive number of threads")
         return threads
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cpus if most is None else most, cpus - _busy_elsewhere()))
+    cap = cpus if most is None else min(most, cpus)
+    if cap <= 1:  # one thread whatever the load: no need to look at it
+        return 1
+    return max(1, min(cap, cpus - _busy_elsewhere()))
 
 
 def _busy_elsewhere() -> int:

@@ -158,9 +158,10 @@ class _Expander:
             value = _constant_value(expr, scope)
         except ExpressionError as err:
             raise self.fail(f"repeat: {err}", line) from None
-        if not (intmath.is_number(value) and value == int(value) and 1 <= value <= MAX_REPEAT):
+        count = _repeat_count(value)
+        if count is None:
             raise self.fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, got {value}", line)
-        return int(value)
+        return count
 
     def from_refs(self, entry: Located) -> list[str] | None:
         if "from" not in entry:
@@ -362,6 +363,13 @@ def _constant_value(expr: Expr, scope: Scope) -> Any:
     return expr.evaluate(lookup)
 
 
+def _repeat_count(value: Any) -> int | None:
+    """A repeat's value as a count, or None when it is not a whole number from 1 to MAX_REPEAT."""
+    if intmath.is_number(value) and value == int(value) and 1 <= value <= MAX_REPEAT:
+        return int(value)
+    return None
+
+
 def _too_many(spec: Spec, count: str, line: int, layer: str | None = None) -> SpecError:
     error = limits.exceeded("layers", "the spec expands to too many layers", f"{count} once blocks and repeats expand")
     return error.located(file=spec.file, line=line, layer=layer)
@@ -429,6 +437,4 @@ class _LayerCount:
             value = _constant_value(expr, Scope(prefix="", block=None))
         except (SpecError, ExpressionError):
             return 1  # a block parameter (or a mistake the expansion reports)
-        if intmath.is_number(value) and value == int(value) and 1 <= value <= MAX_REPEAT:
-            return int(value)
-        return 1
+        return _repeat_count(value) or 1

@@ -48,7 +48,7 @@ def _div(a: Any, b: Any) -> Any:
     return a / b
 
 
-def _is_condition(value: Any) -> bool:
+def is_condition(value: Any) -> bool:
     """True/False, or a sympy relation or logical combination (a symbol is a number, not a condition)."""
     if isinstance(value, bool):
         return True
@@ -56,13 +56,13 @@ def _is_condition(value: Any) -> bool:
 
 
 def _number(value: Any) -> Any:
-    if _is_condition(value):
+    if is_condition(value):
         raise ExpressionError("a condition cannot be used as a number")
     return value
 
 
 def _condition(value: Any) -> Any:
-    if not _is_condition(value):
+    if not is_condition(value):
         raise ExpressionError("a number cannot be used as a condition (compare it, e.g. `$s == 1`)")
     return value
 

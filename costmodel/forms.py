@@ -70,11 +70,6 @@ class ClosedForm:
         inliner = Inliner(self.definitions)
         return inliner(sympy.sympify(self.body if expr is None else expr))
 
-    @property
-    def inlined(self) -> dict[sympy.Symbol, Expr]:
-        """Every quantity as an expression in the model's symbols only."""
-        return Inliner(self.definitions).inlined
-
     def values(self, substitution: Mapping[sympy.Symbol, Expr]) -> dict[sympy.Symbol, Expr]:
         """The model's symbols as given and every quantity's value there (numbers at a full point)."""
         values: dict[sympy.Symbol, Expr] = dict(substitution)
@@ -172,7 +167,6 @@ class Inliner:
         self.sizes: dict[Expr, int] = {}  # expression -> its nodes, written out as a tree
         for symbol, definition in definitions.items():
             self.memo[symbol] = self(sympy.sympify(definition))
-        self.inlined = {symbol: self.memo[symbol] for symbol in definitions}
 
     def __call__(self, expr: Expr) -> Expr:
         done = self.memo.get(expr)

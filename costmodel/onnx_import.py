@@ -35,6 +35,7 @@ from costmodel.graph import INPUT, Structure
 from costmodel.model import Model
 from costmodel.onnx_common import INPUT_NAME, OPSET, require_onnx
 from costmodel.ops import REGISTRY, Operator
+from costmodel.ops.base import show_shape
 from costmodel.spec import parse_spec
 
 
@@ -175,17 +176,16 @@ class _Layout:
 _LAYOUTS: dict[str, _Layout] = {}
 
 
-def _layout(descriptor: Any, made: dict[str, _Layout] | None = None) -> _Layout:
+def _layout(descriptor: Any) -> _Layout:
     """The walking layout of a message type and of every type inside it (built once, from onnx's own
     descriptors)."""
-    made = _LAYOUTS if made is None else made
     name = descriptor.full_name
-    if name in made:
-        return made[name]
-    layout = made[name] = _Layout(name == "onnx.NodeProto")
+    if name in _LAYOUTS:
+        return _LAYOUTS[name]
+    layout = _LAYOUTS[name] = _Layout(name == "onnx.NodeProto")
     for field in descriptor.fields:
         if field.message_type is not None:
-            layout.fields[field.number] = (_MESSAGE, _layout(field.message_type, made))
+            layout.fields[field.number] = (_MESSAGE, _layout(field.message_type))
         elif field.type in _VARINTS:
             layout.fields[field.number] = (_PACKED_VARINTS, None)
         elif field.type in _FIXED:
@@ -205,10 +205,9 @@ def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     raise _Damaged(pos)
 
 
-def _check_encoding(data: bytes, model: Any, display: str) -> int:
+def _check_encoding(data: bytes, model: Any, display: str) -> None:
     """Walk the protobuf encoding of a ModelProto without parsing it: count nodes and fields, estimate
-    the parsed size; a limit reached is an error before the parser allocates anything. Returns the
-    number of fields."""
+    the parsed size; a limit reached is an error before the parser allocates anything."""
     layers = limits.current().layers
     most_fields = FIELDS_PER_LAYER * layers
     fields = nodes = numbers = 0
@@ -276,7 +275,6 @@ def _check_encoding(data: bytes, model: Any, display: str) -> int:
         limits.check_memory(needed, "parsing the ONNX file")
     except limits.LimitError as err:
         raise err.located(file=display) from None
-    return fields
 
 
 # ONNX data type -> its name, the field that holds its values when not in raw_data, bytes per raw value:
@@ -339,7 +337,7 @@ def _check_tensor(tensor: Any, what: str, display: str) -> None:
         raise limits.exceeded("magnitude", f"{what} has a dimension", f"{biggest:,}").located(file=display)
     type_name, field, size = _TENSOR_TYPES[tensor.data_type]
     count = math.prod(dims)
-    declared = f"declares {count:,} {type_name} values ({'×'.join(map(str, dims)) or 'a scalar'})"
+    declared = f"declares {count:,} {type_name} values ({show_shape(tuple(dims)) or 'a scalar'})"
     held = len(getattr(tensor, field))
     if tensor.HasField("raw_data"):
         if held:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import IO
 
 from costmodel import limits
 from costmodel.errors import SpecError
@@ -24,33 +25,37 @@ def regular_file_error(mode: int) -> str | None:
     return f"it is {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a regular file"
 
 
+class NotRegularFile(OSError):
+    """A name that is a directory, FIFO or device: an OSError whose ``strerror`` says which."""
+
+
+def open_regular(path: str | Path) -> IO[bytes]:
+    """``path`` opened for reading if it is a regular file (a FIFO is not waited on), else OSError
+    (:class:`NotRegularFile` saying what it is instead)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        problem = regular_file_error(os.fstat(fd).st_mode)
+        if problem:
+            raise NotRegularFile(0, problem)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_bytes(path: str | Path, limit: str, shown: str | None = None) -> bytes:
     """The bytes of the regular file ``path``, at most the limit named ``limit`` (a field of
     :class:`~costmodel.limits.Limits`); any problem is a one-line error naming ``shown`` (or the path)."""
     shown = shown or str(path)
     most = getattr(limits.current(), limit)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > most:
+                raise limits.exceeded(limit, "the file is too large", f"{size:,} bytes").located(file=shown)
+            data = handle.read(most + 1)  # one byte more tells a file that grew while being read
     except OSError as err:
         raise SpecError(f"cannot read: {err.strerror or err}", file=shown) from None
-    try:
-        info = os.fstat(fd)
-        problem = regular_file_error(info.st_mode)
-        if problem:
-            raise SpecError(f"cannot read: {problem}", file=shown)
-        if info.st_size > most:
-            raise limits.exceeded(limit, "the file is too large", f"{info.st_size:,} bytes").located(file=shown)
-        chunks, size = [], 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > most:  # it grew while being read
-                raise limits.exceeded(limit, "the file is too large").located(file=shown)
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as err:
-        raise SpecError(f"cannot read: {err.strerror or err}", file=shown) from None
-    finally:
-        os.close(fd)
+    if len(data) > most:
+        raise limits.exceeded(limit, "the file is too large").located(file=shown)
+    return data

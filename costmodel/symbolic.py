@@ -59,13 +59,15 @@ def closed_form(model: Model, metric: str = "macs", counting: Counting | str = D
 
 def per_layer(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
     """Exact closed forms per layer (one expression each), leaving out layers that count nothing."""
-    whole = form(model, metric, counting)
-    inline = Inliner(whole.definitions)
-    return {name: inline(sympy.sympify(part)) for name, part in whole.parts.items()}
+    return _inlined_parts(form(model, metric, counting))
 
 
 def per_op_type(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
-    whole = form(model, metric, counting, by="type")
+    return _inlined_parts(form(model, metric, counting, by="type"))
+
+
+def _inlined_parts(whole: ClosedForm) -> dict[str, Any]:
+    """Each part of ``whole`` as one expression, the shared quantities written out once for all."""
     inline = Inliner(whole.definitions)
     return {name: inline(sympy.sympify(part)) for name, part in whole.parts.items()}
 
@@ -76,21 +78,24 @@ def substitution(model: Model, values: Mapping[str, Fraction]) -> dict[Any, Any]
     return {symbols[name]: sympy.Rational(v.numerator, v.denominator) for name, v in values.items()}
 
 
-def _substitution(model: Model, point: Point) -> dict[Any, Any]:
-    """``model.substitution(point)``, remembered for a few points: every quantity of the network at the
-    point, which verify's per-layer check would otherwise work out again for each layer."""
-    cache: dict[tuple[tuple[str, Fraction], ...], dict[Any, Any]] = model.__dict__.setdefault("_substitutions", {})
+def _at(model: Model, point: Point) -> tuple[dict[Any, Any], Inliner]:
+    """``model.substitution(point)`` (every quantity of the network at ``point``) and closed forms
+    evaluated there, remembered for a few points with what they have evaluated: verify's per-layer
+    check would otherwise work every quantity out again for each layer."""
+    cache: dict[tuple[tuple[str, Fraction], ...], tuple[dict[Any, Any], Inliner]]
+    cache = model.__dict__.setdefault("_substitutions", {})
     key = tuple(point.values.items())
     if key not in cache:
         if len(cache) >= 16:
             cache.clear()
-        cache[key] = model.substitution(point)
+        values = model.substitution(point)
+        cache[key] = (values, Inliner(values))
     return cache[key]
 
 
 def evaluate(expr: Any, model: Model, point: Point) -> int:
     """A closed form at a point, as an exact integer (used to prove it equals the count)."""
-    value = Inliner(_substitution(model, point))(sympy.sympify(expr))
+    value = _at(model, point)[1](sympy.sympify(expr))
     if not value.is_Integer:
         raise ValueError(f"closed form did not evaluate to an integer: {value}")
     return int(value)
@@ -117,7 +122,7 @@ def smooth(
     expr = None if part is None else fixed_form.parts[part]
     symbols = model.sympy_symbols
     spatial = {symbols[model.roles.resolution]} if model.roles.resolution else set()
-    return relax_form(fixed_form, _substitution(model, point), continuous_symbols(symbols), spatial, expr, factors)
+    return relax_form(fixed_form, _at(model, point)[0], continuous_symbols(symbols), spatial, expr, factors)
 
 
 def compile(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT, part: str | None = None) -> Any:

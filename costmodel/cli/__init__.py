@@ -34,11 +34,9 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, UserError):
             raise
-        except OSError as err:
-            if err.errno == errno.EPIPE:  # stdout closed early (| head): click's own quiet exit
-                raise
-            raise _Bug(err) from err
         except Exception as err:
+            if isinstance(err, OSError) and err.errno == errno.EPIPE:  # stdout closed early (| head): click's
+                raise  # own quiet exit
             raise _Bug(err) from err
 
     def main(

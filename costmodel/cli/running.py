@@ -13,6 +13,7 @@ from costmodel.cli.options import OUTPUT_FILE, model_argument, point_options, us
 from costmodel.costs import execution_bytes
 from costmodel.errors import UsageError
 from costmodel.model import PointOptions
+from costmodel.ops.base import show_shape
 
 
 @click.command("run")
@@ -83,7 +84,7 @@ def run_command(
 
 def _check_images(path: str, shape: tuple[int, ...]) -> None:
     """An input's shape, from its header before any data is read: images, none of them empty."""
-    shown = "×".join(map(str, shape)) or "a scalar"
+    shown = show_shape(shape) or "a scalar"
     if len(shape) not in (3, 4):
         raise UsageError(f"{path}: expected an (N, C, H, W) or (C, H, W) array of numbers, got shape {shown}")
     if 0 in shape:
