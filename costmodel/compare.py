@@ -83,7 +83,6 @@ def comparison_rows(
         own_values = {name: value for name, value in values.items() if name in symbols}
         for alpha, resolution in itertools.product(own_alphas, own_resolutions):
             point = model.point(alpha=alpha, resolution=resolution, values=own_values)
-            model.network(point)
             rows.append(summary_context(model, point, counting))
     return rows
 

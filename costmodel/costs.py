@@ -132,51 +132,60 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
 
 def count(network: Network, counting: Counting) -> Costs:
     foldable = foldable_norms(network) if counting.fold_norms else {}
-    layers = []
-    for node in network.nodes:
-        inputs = list(node.input_shapes)
-        arrays = node.op.weights(inputs)
-        by_kind: dict[str, Any] = {kind: 0 for kind in BREAKDOWN_NAMES}
-        for array in arrays.values():
+    layers = [_layer_cost(node, counting, foldable) for node in network.nodes]
+    if all(intmath.is_number(value) for value in network.point.values()):
+        # a concrete network: plain sums (a 15,000-layer network is counted a dozen times by `check`)
+        totals = {kind: sum(layer.params_by_kind[kind] for layer in layers) for kind in BREAKDOWN_NAMES}
+        params = sum(layer.params for layer in layers)
+        macs = sum(layer.macs for layer in layers)
+        other = sum(layer.other_ops for layer in layers)
+    else:
+        totals = {kind: _total(layer.params_by_kind[kind] for layer in layers) for kind in BREAKDOWN_NAMES}
+        params = _total(layer.params for layer in layers)
+        macs = _total(layer.macs for layer in layers)
+        other = _total(layer.other_ops for layer in layers)
+    return Costs(network, counting, layers, params, macs, other, totals)
+
+
+def _layer_cost(node: Node, counting: Counting, foldable: dict[str, Node]) -> LayerCost:
+    """One layer's counts: numbers where it is present or absent, ``Piecewise`` where that depends
+    on the symbols."""
+    inputs = list(node.input_shapes)
+    present = node.present
+    by_kind: dict[str, Any] = dict.fromkeys(BREAKDOWN_NAMES, 0)
+    folded = node.name in foldable
+    if folded:
+        host = foldable[node.name]
+        by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else node.input_shapes[0][0]
+    else:
+        for array in node.op.weights(inputs).values():
             by_kind[array.kind] += array.size
-        if node.name in foldable:
-            host = foldable[node.name]
-            channels = node.input_shapes[0][0]
-            by_kind = {kind: 0 for kind in BREAKDOWN_NAMES}
-            by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else channels
-        by_kind = {kind: intmath.where(node.present, v, 0) for kind, v in by_kind.items()}
-        params = _total(
-            v for kind, v in by_kind.items() if kind in counting.kinds or (node.name in foldable and kind == BIAS)
-        )
-        if counting.fold_norms and node.name not in foldable and node.op.folds_into_host:
-            params += by_kind[NORM_AFFINE]
-        macs = intmath.where(node.present, node.op.macs(inputs, node.output_shape), 0)
-        other = intmath.where(node.present, node.op.other_ops(inputs, node.output_shape), 0)
-        layers.append(
-            LayerCost(
-                name=node.name,
-                op=node.op.op_name,
-                label=node.op.type_label(inputs),
-                group=node.group,
-                line=node.line,
-                input_shapes=node.input_shapes,
-                output_shape=node.output_shape,
-                present=node.present,
-                params_by_kind=by_kind,
-                params=params,
-                macs=macs,
-                other_ops=other,
-            )
-        )
-    totals = {kind: _total(layer.params_by_kind[kind] for layer in layers) for kind in BREAKDOWN_NAMES}
-    return Costs(
-        network,
-        counting,
-        layers,
-        _total(layer.params for layer in layers),
-        _total(layer.macs for layer in layers),
-        _total(layer.other_ops for layer in layers),
-        totals,
+    if present is True:
+        macs = node.op.macs(inputs, node.output_shape)
+        other = node.op.other_ops(inputs, node.output_shape)
+    elif present is False:
+        by_kind = dict.fromkeys(BREAKDOWN_NAMES, 0)
+        macs = other = 0
+    else:
+        by_kind = {kind: intmath.where(present, v, 0) for kind, v in by_kind.items()}
+        macs = intmath.where(present, node.op.macs(inputs, node.output_shape), 0)
+        other = intmath.where(present, node.op.other_ops(inputs, node.output_shape), 0)
+    counted = [v for kind, v in by_kind.items() if kind in counting.kinds or (folded and kind == BIAS)]
+    if counting.fold_norms and not folded and node.op.folds_into_host:
+        counted.append(by_kind[NORM_AFFINE])
+    return LayerCost(
+        name=node.name,
+        op=node.op.op_name,
+        label=node.op.type_label(inputs),
+        group=node.group,
+        line=node.line,
+        input_shapes=node.input_shapes,
+        output_shape=node.output_shape,
+        present=present,
+        params_by_kind=by_kind,
+        params=sum(counted, 0),  # a few terms: no quadratic re-sorting of sympy sums
+        macs=macs,
+        other_ops=other,
     )
 
 

@@ -140,6 +140,8 @@ def _is_integer(x: Value) -> bool:
 
 def floor_div(a: Value, b: Value) -> Value:
     """floor(a / b); floor(floor(x) / n) collapses to floor(x / n) for readable closed forms."""
+    if type(a) is int and type(b) is int:  # the common case, without building Fractions
+        return a // b
     if is_number(a) and is_number(b):
         return math.floor(Fraction(a) / Fraction(b))
     if is_number(b) and b == 1 and _is_integer(a):
@@ -154,6 +156,8 @@ def floor_div(a: Value, b: Value) -> Value:
 
 def ceil_div(a: Value, b: Value) -> Value:
     """ceil(a / b); ceil(ceil(x) / n) collapses to ceil(x / n) (true for real x, integer n > 0)."""
+    if type(a) is int and type(b) is int:
+        return -(-a // b)
     if is_number(a) and is_number(b):
         return math.ceil(Fraction(a) / Fraction(b))
     if is_number(b) and b == 1 and _is_integer(a):

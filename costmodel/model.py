@@ -84,6 +84,21 @@ def model_from_file(path: str, display: str, variant: str | None = None) -> Mode
     return model
 
 
+REMEMBERED = 4  # points whose networks and counts a model keeps
+
+
+def _point_key(point: Point) -> tuple[tuple[str, Fraction], ...]:
+    return tuple(sorted(point.values.items()))
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Keep ``value`` among the last :data:`REMEMBERED` (a few networks, bounded memory at any size)."""
+    if len(cache) >= REMEMBERED:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
+
+
 class Model:
     def __init__(self, spec: Spec, structure: Structure) -> None:
         self.spec = spec
@@ -91,6 +106,10 @@ class Model:
         self.path: str | None = None  # the spec file, when read from one
         self._min_resolutions: dict[tuple[tuple[str, Any], ...], int | None] = {}
         self._last_min_resolution: int | None = None  # a first guess for the next point
+        # The last few points' networks and counts: a table row, a reference check and a report's
+        # views ask for the same point several times, and a network of 15,000 layers takes 0.2 s.
+        self._networks: dict[tuple[tuple[str, Fraction], ...], Network] = {}
+        self._costs: dict[tuple[Any, ...], Costs] = {}
         # A spec is only accepted if it builds at its default point.
         self.network(self.default_point())
 
@@ -209,6 +228,13 @@ class Model:
     # -- evaluation -------------------------------------------------------------------------------
 
     def network(self, point: Point) -> Network:
+        key = _point_key(point)
+        network = self._networks.get(key)
+        if network is None:
+            network = _remember(self._networks, key, self._evaluate(point))
+        return network
+
+    def _evaluate(self, point: Point) -> Network:
         try:
             return evaluate(self.structure, dict(point.values))
         except SpecError as err:
@@ -224,7 +250,13 @@ class Model:
             raise
 
     def costs(self, point: Point | None = None, counting: Counting | str = conventions.DEFAULT) -> Costs:
-        return count(self.network(point or self.default_point()), conventions.get_counting(counting))
+        point = point or self.default_point()
+        preset = conventions.get_counting(counting)
+        key = (_point_key(point), preset)
+        costs = self._costs.get(key)
+        if costs is None:
+            costs = _remember(self._costs, key, count(self.network(point), preset))
+        return costs
 
     def min_resolution(self, point: Point | None = None) -> int | None:
         """The smallest input side at which every layer still has at least one output pixel."""

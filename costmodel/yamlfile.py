@@ -98,13 +98,14 @@ def load_yaml(text: str, file: str, check: Callable[[yaml.Node], None] | None = 
     it repeats, so that a "billion laughs" file is refused before anything is built from it.
     """
     try:
-        _count_events(text)
+        aliases = _count_events(text)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 return None
-            _check_size(node)
+            if aliases:  # without aliases the events counted are the nodes, and their depth is checked
+                _check_size(node)
             if check is not None:  # the caller's own look at the composed document, before it is built
                 check(node)
             return loader.construct_document(node)
@@ -127,14 +128,19 @@ def load_yaml(text: str, file: str, check: Callable[[yaml.Node], None] | None = 
 _NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
 
 
-def _count_events(text: str) -> None:
-    """Refuse a document of more nodes than the yaml_nodes limit while it is parsed, before anything
-    is composed: parsing stops at the limit (a tenth of a second), where composing a 12 MB list of
-    a million layers would take half a minute and gigabytes."""
+MAX_DEPTH = 100  # nesting levels of a YAML document (a spec needs a handful; Python's stack allows ~1,000)
+
+
+def _count_events(text: str) -> bool:
+    """Refuse a document of more nodes than the yaml_nodes limit, or nested deeper than
+    :data:`MAX_DEPTH`, while it is parsed, before anything is composed: parsing stops at the limit (a
+    tenth of a second), where composing a 12 MB list of a million layers would take half a minute
+    and gigabytes. Returns whether the document has aliases (whose expanded size is counted next)."""
     most = limits.current().yaml_nodes
     loader = _Loader(text)
     try:
-        count = 0
+        count = depth = 0
+        aliases = False
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, _NODE_EVENTS):
@@ -143,11 +149,24 @@ def _count_events(text: str) -> None:
                     raise limits.exceeded("yaml_nodes", "the YAML has too many nodes").located(
                         line=event.start_mark.line + 1
                     )
+                if isinstance(event, yaml.AliasEvent):
+                    aliases = True
+                elif isinstance(event, _OPENING_EVENTS):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise SpecError(
+                            f"malformed YAML: nested more than {MAX_DEPTH} levels deep",
+                            line=event.start_mark.line + 1,
+                        )
+            elif isinstance(event, _CLOSING_EVENTS):
+                depth -= 1
+        return aliases
     finally:
         loader.dispose()
 
 
-MAX_DEPTH = 100  # nesting levels of a YAML document (a spec needs a handful; Python's stack allows ~1,000)
+_OPENING_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSING_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def _check_size(root: yaml.Node) -> None:

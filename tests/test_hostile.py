@@ -51,6 +51,10 @@ SPECS = {
     "variant-list.yaml": lambda: spec_with("mobilenet_v3_large", "variant: keras}", "variant: []}"),
     "adaptive-symbol.yaml": lambda: spec_with("alexnet", "size: 6}", "size: num_classes}"),
     "adaptive-huge.yaml": lambda: spec_with("alexnet", "size: 6}", "size: 999999999999}"),
+    "deep.yaml": lambda: spec_with(V1, "title: MobileNet v1", "title: " + "[" * 150 + "]" * 150),
+    "deep-alias.yaml": lambda: spec_with(
+        V1, "title: MobileNet v1", "title: &t [1]\nsource: " + "[" * 150 + "*t" + "]" * 150
+    ),
     "flat-20001.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\nlayers:\n" + "  - {op: relu}\n" * 20_001,
     "repeat-1e6.yaml": lambda: (
         "name: big\ninput: {channels: 3, size: 32}\n"
@@ -94,6 +98,8 @@ CASES = [
     ("layers-20001-flat", ["report", "flat-20001.yaml"], "flat-20001.yaml:4: the spec lists too many layers"),
     ("layers-1e6-repeated", ["expr", "repeat-1e6.yaml"], "past the limit layers="),
     ("laughs-9", ["report", "laughs9.yaml", "-o", "{out}"], "past the limit yaml_nodes="),
+    ("deep", ["report", "deep.yaml", "-o", "{out}"], "nested more than 100 levels deep"),
+    ("deep-alias", ["report", "deep-alias.yaml", "-o", "{out}"], "nested more than 100 levels deep"),
     ("laughs-6", ["report", "laughs6.yaml", "--format", "html", "-o", "{out}"], "past the limit yaml_nodes="),
     ("width-multiplier-list", ["report", "width-list.yaml"], "width multiplier must be a symbol's name"),
     ("out-condition-report", ["report", "out-condition.yaml"], "is a condition, not a number"),

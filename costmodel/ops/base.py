@@ -98,6 +98,7 @@ def declares(cls: type[Operator], capability: str) -> bool:
 
 
 REGISTRY: dict[str, type[Operator]] = {}
+_SCHEMAS: dict[type, dict[str, str]] = {}
 
 _Op = TypeVar("_Op", bound="type[Operator]")
 
@@ -235,7 +236,11 @@ class Operator:
 
     @classmethod
     def schema(cls) -> dict[str, str]:
-        return {f.name: f.metadata["kind"] for f in fields(cls)}
+        """Each attribute's YAML kind (read for every layer at every point: kept per class)."""
+        schema = _SCHEMAS.get(cls)
+        if schema is None:
+            schema = _SCHEMAS[cls] = {f.name: f.metadata["kind"] for f in fields(cls)}
+        return schema
 
     @classmethod
     def constants(cls) -> set[str]:
