@@ -18,14 +18,13 @@ from typing import Any
 
 import sympy
 
-from costmodel import intmath
+from costmodel import intmath, limits
 from costmodel.errors import UserError
 from costmodel.graph import Network
 
 Expr = Any  # a sympy expression
 
 # nodes of one choice or condition written out in the model's symbols (Inliner): a structural bound
-MAX_NODES = 100_000
 
 # make_divisible as costmodel defines it, for readers of the printed form and for sympify's locals
 MAKE_DIVISIBLE_TEXT = (
@@ -156,8 +155,9 @@ class Inliner:
     subexpression evaluated once.
 
     Written out, a chain of layers each of which exists where the width the one before chose passes
-    a bound doubles with every layer; past :data:`MAX_NODES` nodes in one choice or condition the
-    inlining stops with a :class:`InlineTooLarge` (the named form is as small as ever). Sums and
+    a bound doubles with every layer; past the ``formula_nodes`` limit (:mod:`costmodel.limits`) in one
+    choice or condition the inlining stops with a :class:`InlineTooLarge` (the named form is as small
+    as ever). Sums and
     products only grow with the network, and are not bounded.
     """
 
@@ -195,10 +195,13 @@ class Inliner:
         return found
 
     def check(self, nodes: int) -> None:
-        if nodes > MAX_NODES:
+        if nodes > limits.current().formula_nodes:
             raise InlineTooLarge(
-                f"the closed form written out as one expression would pass {MAX_NODES:,} nodes in one condition: "
-                "layers exist under conditions on widths that earlier conditions chose, one after another"
+                limits.past(
+                    "formula_nodes",
+                    "the closed form written out as one expression has too many nodes in one condition "
+                    "(layers exist under conditions on widths that earlier conditions chose, one after another)",
+                )
             )
 
     def chooses(self, expr: Expr) -> bool:

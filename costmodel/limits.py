@@ -45,6 +45,10 @@ class Limits:
     """arrays in one .npz file"""
     values: int = 100_000
     """points of one sweep, table or grid"""
+    pool_side: int = 1_024
+    """output side of an adaptive pool (counted, and written in a closed form, window by window)"""
+    formula_nodes: int = 100_000
+    """nodes of one condition or choice in a closed form written out as one expression"""
 
 
 class LimitError(SpecError):
@@ -85,9 +89,14 @@ def current() -> Limits:
 
 def exceeded(name: str, what: str, value: object = None) -> LimitError:
     """The error for ``what`` (worth ``value``, when given) past the limit ``name``, with how to raise it."""
+    return LimitError(past(name, what, value))
+
+
+def past(name: str, what: str, value: object = None) -> str:
+    """The message of :func:`exceeded`, for errors of other kinds (a shape rule's, a closed form's)."""
     limit = getattr(current(), name)
     shown = f" ({value})" if value is not None else ""
-    return LimitError(f"{what}{shown}: past the limit {name}={limit:,} (raise it with {ENVIRONMENT}={name}=N)")
+    return f"{what}{shown}: past the limit {name}={limit:,} (raise it with {ENVIRONMENT}={name}=N)"
 
 
 def show_bytes(count: int) -> str:

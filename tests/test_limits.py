@@ -9,10 +9,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from costmodel import limits
+from costmodel.cli import main
 from costmodel.errors import UsageError
 from costmodel.intmath import exact_number
+from costmodel.resources import spec_dir
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -90,3 +93,28 @@ def test_only_ascii_decimals_and_ratios_are_numbers(text: str) -> None:
 @pytest.mark.parametrize(("text", "value"), [("0.75", "3/4"), ("1e-3", "1/1000"), ("3/4", "3/4"), ("1_000", "1000")])
 def test_ordinary_numbers_are_exact(text: str, value: str) -> None:
     assert exact_number(text) == Fraction(value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "args", "message"),
+    [
+        ("pool_side=5", ["report", "alexnet"], "output side of an adaptive pool (6): past the limit pool_side=5"),
+        ("pool_side=6", ["report", "alexnet"], None),
+        ("formula_nodes=3", ["expr", "mobilenet_v3_large", "--format", "json"], "past the limit formula_nodes=3"),
+    ],
+)
+def test_the_shape_and_formula_limits_are_limits_like_the_others(
+    setting: str, args: list[str], message: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The adaptive pool's output side and the size of a written-out condition are read from the same
+    table as every other limit, and say how to raise them."""
+    spec = tmp_path / f"{args[1]}.yaml"  # a copy: a model read before, under other limits, is kept
+    spec.write_text((spec_dir() / spec.name).read_text())
+    monkeypatch.setenv(limits.ENVIRONMENT, setting)
+    result = CliRunner().invoke(main, [args[0], str(spec), *args[2:]])
+    if message is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "COSTMODEL_LIMITS=" in lines[0], lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from costmodel import intmath
+from costmodel import intmath, limits
 from costmodel.errors import SpecError
 from costmodel.intmath import Value
 from costmodel.ops import _windows
@@ -196,9 +196,6 @@ class GlobalAvgPool(ParameterFree):
         reader.add(node, cls.op_name, [node.inputs[0]])
 
 
-MAX_OUTPUT_SIDE = 1024
-
-
 def adaptive_bounds(size: Value, out: int) -> list[tuple[Value, Value]]:
     """PyTorch's adaptive pooling windows: [floor(i·size/out), ceil((i+1)·size/out))."""
     return [(intmath.floor_div(i * size, out), intmath.ceil_div((i + 1) * size, out)) for i in range(out)]
@@ -221,8 +218,8 @@ class AdaptiveAvgPool(ParameterFree):
         for v in (oh, ow):
             if not (intmath.is_number(v) and v == int(v) and v >= 1):
                 raise ShapeError(f"size must be a positive integer constant, got {v}")
-            if v > MAX_OUTPUT_SIDE:  # counted window by window, and a closed form has a term per window
-                raise ShapeError(f"size {v} is past {MAX_OUTPUT_SIDE}, the largest output side of an adaptive pool")
+            if v > limits.current().pool_side:  # counted window by window; a closed form has a term per window
+                raise ShapeError(limits.past("pool_side", "the output side of an adaptive pool", v))
         return (c, oh, ow)
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
