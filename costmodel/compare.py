@@ -49,18 +49,39 @@ def _range(part: str, what: str) -> list[str | None]:
     count = int((stop - start) / step) + 1
     if count > limits.current().values:
         raise limits.exceeded("values", f"{what}: {part} gives too many values", f"{count:,}")
-    return [decimal_text(start + k * step) for k in range(max(count, 0))]
+    start_places, step_places = _decimal_places(start), _decimal_places(step)
+    if start_places is None or step_places is None:
+        return [decimal_text(start + k * step) for k in range(max(count, 0))]
+    places = max(start_places, step_places)
+    scale = 10**places  # in whole units of the last decimal: 100,000 values in a few hundredths of a second
+    first, stride = int(start * scale), int(step * scale)
+    return [_shifted(first + k * stride, places) for k in range(max(count, 0))]
+
+
+def _decimal_places(value: Fraction) -> int | None:
+    """Decimal places that write ``value`` exactly (None where no decimal does: 1/3)."""
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    return max(twos, fives) if denominator == 1 else None
+
+
+def _shifted(units: int, places: int) -> str:
+    """``units`` of 10^-places as decimal_text writes it: 35, 2 -> '0.35'; 100, 2 -> '1'."""
+    if places == 0:
+        return str(units)
+    digits = str(abs(units)).rjust(places + 1, "0")
+    whole, fraction = digits[:-places], digits[-places:].rstrip("0")
+    return ("-" if units < 0 else "") + (f"{whole}.{fraction}" if fraction else whole)
 
 
 def decimal_text(value: Fraction) -> str:
     """An exact value as a spec or option writes it: '0.35', '112', or '1/3' where no decimal is exact."""
     if value.denominator == 1:
         return str(value.numerator)
-    denominator = value.denominator
-    for prime in (2, 5):
-        while denominator % prime == 0:
-            denominator //= prime
-    if denominator != 1:
+    if _decimal_places(value) is None:
         return str(value)
     text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -75,12 +96,21 @@ def comparison_rows(
 ) -> list[dict[str, Any]]:
     """One summary per model and configuration; a symbol a model lacks (α for SqueezeNet) is skipped
     for that model rather than an error, so one command can tabulate the whole family."""
-    rows = []
+    plans = []
     for model in models:
-        symbols = model.spec.symbols
         own_alphas = alphas if model.roles.width is not None else [None]
         own_resolutions = resolutions if model.base_resolution is not None else [None]
-        own_values = {name: value for name, value in values.items() if name in symbols}
+        plans.append((model, own_alphas, own_resolutions))
+    planned = sum(len(a) * len(r) for _, a, r in plans)
+    if planned > limits.current().table_rows:  # each row counts the network once: refused before any
+        raise limits.exceeded(
+            "table_rows",
+            "the table would have too many rows (for a grid of many points use `costmodel sweep`)",
+            f"{planned:,}",
+        )
+    rows = []
+    for model, own_alphas, own_resolutions in plans:
+        own_values = {name: value for name, value in values.items() if name in model.spec.symbols}
         for alpha, resolution in itertools.product(own_alphas, own_resolutions):
             point = model.point(alpha=alpha, resolution=resolution, values=own_values)
             rows.append(summary_context(model, point, counting))

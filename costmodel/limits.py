@@ -44,7 +44,9 @@ class Limits:
     archive_members: int = 10_000
     """arrays in one .npz file"""
     values: int = 100_000
-    """points of one sweep, table or grid"""
+    """values of one option (--alpha, --res...) of a sweep, table or grid"""
+    table_rows: int = 1_000
+    """rows of one table (each row counts the network once; a sweep evaluates a grid at once)"""
     pool_side: int = 1_024
     """output side of an adaptive pool (counted, and written in a closed form, window by window)"""
     formula_nodes: int = 100_000

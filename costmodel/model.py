@@ -84,6 +84,17 @@ def model_from_file(path: str, display: str, variant: str | None = None) -> Mode
     return model
 
 
+def input_side(text: str) -> int:
+    """An input side as a user gives it (--res, a range's value): a positive whole number of pixels."""
+    try:
+        side = exact_number(text, "resolution")
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"resolution must be a whole number, got {text!r}") from None
+    if side.denominator != 1 or side < 1:
+        raise UsageError(f"resolution must be a positive whole number, got {text}")
+    return int(side)
+
+
 REMEMBERED = 4  # points whose networks and counts a model keeps
 
 
@@ -187,12 +198,7 @@ class Model:
             if base is None:
                 raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
             if resolution is not None:
-                try:
-                    side = exact_number(resolution, "resolution")
-                except (ValueError, ZeroDivisionError):
-                    raise UsageError(f"resolution must be a whole number, got {resolution!r}") from None
-                if side.denominator != 1 or side < 1:
-                    raise UsageError(f"resolution must be a positive whole number, got {resolution}")
+                side = Fraction(input_side(resolution))
             else:
                 try:
                     scale = exact_number(rho, "rho")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from fractions import Fraction
 
+import pytest
 from click.testing import CliRunner
 from conftest import REFERENCE_DIR
 
 from costmodel import load_model
 from costmodel.cli import main
+from costmodel.compare import decimal_text, split_values
 from costmodel.resources import builtin_names
 
 
@@ -124,3 +127,17 @@ def test_table_rejects_a_bad_list() -> None:
     result = CliRunner().invoke(main, ["table", "mobilenet", "--alpha", "0.5,,1"])
     assert result.exit_code == 2
     assert "comma-separated" in result.output
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["0.1:0.3:0.1", "96:224:32", "0.25:1.5:0.05", "-1:1:0.25", "0.001:0.01:0.003", "1/3:2:1/3", "0.5:0.4:0.1",
+     "1e-3:2e-3:5e-4", "0:1:1/8", "-0.05:0.05:0.01", "0.35:0.35:0.1"],
+)  # fmt: skip
+def test_a_range_writes_each_value_as_decimal_text_does(part: str) -> None:
+    """Ranges are written in whole units of their last decimal (100,000 values in hundredths of a
+    second); every value is the text the one-by-one exact sum gives."""
+    start, stop, step = (Fraction(p) for p in part.split(":"))
+    count = max(int((stop - start) / step) + 1, 0)
+    expected = [decimal_text(start + k * step) for k in range(count)]
+    assert split_values(part, "--alpha") == expected

@@ -82,6 +82,7 @@ def solve(
     from costmodel import budget
     from costmodel.compare import split_values
     from costmodel.loading import load_model
+    from costmodel.model import input_side
     from costmodel.render import table, thousands
 
     model = load_model(model_name, variant)
@@ -90,7 +91,7 @@ def solve(
     if alpha is not None and resolution is not None:
         raise UsageError("fix one of --alpha and --res: solve finds the other")
     if alpha is None and resolution is None and model.roles.width is not None and model.base_resolution is not None:
-        sides = [int(s) for s in split_values(res_range, "--res-range") if s is not None]
+        sides = [input_side(s) for s in split_values(res_range, "--res-range") if s is not None]
         found = budget.frontier(
             model, bounds, sides, values=values, counting=counting, dtype=dtype, step=step, alpha_max=alpha_max
         )
