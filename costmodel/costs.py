@@ -20,8 +20,10 @@ BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
 BREAKDOWN_NAMES = {WEIGHT: "weights", BIAS: "biases", NORM_AFFINE: "norm_affine", NORM_STATS: "norm_stats"}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, slots=True)
 class LayerCost:
+    """One layer's counts (not frozen, as :class:`~costmodel.graph.Node`: one per layer per count)."""
+
     name: str
     op: str
     label: str

@@ -22,7 +22,7 @@ from costmodel.expressions import (
     is_condition,
 )
 from costmodel.graph import INPUT, Binding, Draft, Network, Node, Scope, Structure
-from costmodel.ops import CHANNELS, EXPR, FLAG, NUMBER, PAIR, Shape, ShapeError
+from costmodel.ops import CHANNELS, EXPR, FLAG, NUMBER, PAIR, Operator, Shape, ShapeError
 
 
 def evaluate(structure: Structure, env: dict[str, Any]) -> Network:
@@ -145,7 +145,7 @@ class _Evaluator:
         input_shapes = tuple(self.shapes[i] for i in draft.inputs)
         schema = draft.op.schema()
         values = {key: self.attribute(draft, key, schema[key], raw, line) for key, (raw, line) in draft.attrs.items()}
-        op = draft.op(**values)
+        op = _operator(draft.op, values)
         present = self.presence(draft, input_shapes)
         if present is False:
             output = input_shapes[-1]  # an absent layer passes its (last) input through
@@ -234,9 +234,30 @@ class _Evaluator:
 
     def presence(self, draft: Draft, shapes: tuple[Shape, ...]) -> Any:
         """Whether the layer exists here: True, False, or a sympy condition (closed forms)."""
+        if not draft.conditions and not draft.residual:
+            return True
         parts = [self.condition(binding, draft) for binding in draft.conditions]
         if draft.residual:
             if draft.condition is not None:
                 parts.append(self.condition(draft.condition, draft))
             parts.append(intmath.equal(shapes[0][0], shapes[1][0]))
         return intmath.all_of(parts)
+
+
+_OPERATORS: dict[Any, Operator] = {}
+
+
+def _operator(cls: type[Operator], values: dict[str, Any]) -> Operator:
+    """The operator with these attribute values, made once: a table of 131 widths or a 15,000-layer
+    check evaluates the same layers again and again, and most of them (activations, pools, norms)
+    are the same at every point. Keyed by each value's type too, so 1 and True stay apart."""
+    try:
+        key = (cls, *((name, type(value), value) for name, value in values.items())) if values else cls
+        found = _OPERATORS.get(key)
+    except TypeError:  # an unhashable value: made afresh
+        return cls(**values)
+    if found is None:
+        if len(_OPERATORS) >= 65_536:
+            _OPERATORS.clear()
+        found = _OPERATORS[key] = cls(**values)
+    return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from costmodel import intmath
@@ -98,7 +98,17 @@ def declares(cls: type[Operator], capability: str) -> bool:
 
 
 REGISTRY: dict[str, type[Operator]] = {}
+_FIELDS: dict[type, tuple[Field[Any], ...]] = {}
 _SCHEMAS: dict[type, dict[str, str]] = {}
+
+
+def _fields(cls: type) -> tuple[Field[Any], ...]:
+    """A dataclass's fields, looked up once per class (read for every layer of a spec)."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = fields(cls)
+    return found
+
 
 _Op = TypeVar("_Op", bound="type[Operator]")
 
@@ -239,23 +249,23 @@ class Operator:
         """Each attribute's YAML kind (read for every layer at every point: kept per class)."""
         schema = _SCHEMAS.get(cls)
         if schema is None:
-            schema = _SCHEMAS[cls] = {f.name: f.metadata["kind"] for f in fields(cls)}
+            schema = _SCHEMAS[cls] = {f.name: f.metadata["kind"] for f in _fields(cls)}
         return schema
 
     @classmethod
     def constants(cls) -> set[str]:
         """The attributes that must be constants (``note="constant"``): checked as a spec is read, so
         that a symbol there is refused by every command, not only by the closed forms."""
-        return {f.name for f in fields(cls) if f.metadata.get("note") == "constant"}
+        return {f.name for f in _fields(cls) if f.metadata.get("note") == "constant"}
 
     @classmethod
     def required(cls) -> set[str]:
-        return {f.name for f in fields(cls) if f.default is MISSING}
+        return {f.name for f in _fields(cls) if f.default is MISSING}
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         """Each attribute's default (dataclasses.MISSING for a required one)."""
-        return {f.name: f.default for f in fields(cls)}
+        return {f.name: f.default for f in _fields(cls)}
 
     @undeclared
     def output_shape(self, inputs: list[Shape]) -> Shape:
