@@ -66,8 +66,9 @@ def _resolve_ref(spec: Spec, draft: Draft, ref: str, names: set[str]) -> str:
 def _check_arity(spec: Spec, d: Draft) -> None:
     n = len(d.inputs)
     if not d.op.min_inputs <= n <= d.op.max_inputs:
-        want = str(d.op.min_inputs) if d.op.min_inputs == d.op.max_inputs else f"at least {d.op.min_inputs}"
-        raise spec.error(f"{d.op.op_name} takes {want} input(s), got {n}", line=d.line, layer=d.name)
+        low, high = d.op.min_inputs, d.op.max_inputs
+        want = f"{low} input{'s' * (low != 1)}" if low == high else f"{low} to {high} inputs"
+        raise spec.error(f"{d.op.op_name} takes {want}, got {n}", line=d.line, layer=d.name)
 
 
 class _Expander:

@@ -115,6 +115,9 @@ class Model:
         self.spec = spec
         self.structure = structure
         self.path: str | None = None  # the spec file, when read from one
+        # What a reader of the counts should know of where the model came from (an ONNX file's folded
+        # batch norms, its fixed batch): shown by every report.
+        self.notes: list[str] = []
         self._min_resolutions: dict[tuple[tuple[str, Any], ...], int | None] = {}
         self._last_min_resolution: int | None = None  # a first guess for the next point
         # The last few points' networks and counts: a table row, a reference check and a report's

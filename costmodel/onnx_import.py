@@ -69,6 +69,7 @@ def import_model(path: str | Path, display: str | None = None) -> Model:
     importer = _read(path, shown)
     spec_text, names = importer.spec()
     model = model_from_spec(spec_text, names, shown)
+    model.notes = importer.notes()
     for node in model.network(model.default_point()).nodes:
         expected = importer.shapes.get(importer.layer_outputs[node.name])
         if expected is None:
@@ -114,10 +115,11 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
         for array, (tensor, how, scale) in arrays.items():
             if tensor in tensors:
                 value = numpy_helper.to_array(tensors[tensor])
-            elif tensor in importer.constants:
-                value = importer.constants[tensor]
             else:
-                raise SpecError(f"its {array} is computed, not stored in the file", file=shown, layer=layer)
+                found = importer.value(tensor)  # a Constant, or computed from constants
+                if found is None:
+                    raise SpecError(f"its {array} depends on the image, not only on constants", file=shown, layer=layer)
+                value = found
             value = value.T if how == "T" else value.reshape(-1) if how == "flat" else value
             if scale != 1.0:
                 value = value * scale
@@ -350,9 +352,13 @@ def _check_tensor(tensor: Any, what: str, display: str) -> None:
 
 def model_from_spec(spec_text: str, names: dict[str, str], display: str) -> Model:
     """Parse, expand and evaluate a generated spec, with its layers renamed to the ONNX node names."""
-    spec = parse_spec(spec_text, display)
-    structure = expand(spec)
     rename = {INPUT: INPUT, **names}
+    try:
+        spec = parse_spec(spec_text, display)
+        structure = expand(spec)
+    except SpecError as err:  # the generated YAML's lines and names mean nothing to the user: the node's do
+        layer = rename.get(err.layer, err.layer) if err.layer else None
+        raise SpecError(err.message, file=display, layer=layer) from None
     drafts = []
     for draft in structure.drafts.values():
         original = rename[draft.name]
@@ -435,19 +441,21 @@ class _Importer:
         for node in nodes:
             if node.proto.domain not in ("", "ai.onnx"):
                 raise self.fail(f"unsupported ONNX operator '{node.proto.domain}.{node.op_type}'", node.name)
-            if node.op_type not in IMPORTERS and node.op_type not in NOT_LAYERS:
-                raise self.fail(f"unsupported ONNX operator '{node.op_type}'", node.name)
         self.constants = self.read_constants(nodes)
+        self.prefolded = self.prefold(nodes)
         input_name, (c, h, _) = self.image_input()
         self.shapes = self.infer_shapes(input_name)
         self.static = set(self.constant_shapes)
+        self.folded: dict[str, _OnnxNode] = {}  # tensor -> the node of constants that computes it
         self.nodes = []
         for node in nodes:
             constant_inputs = bool(node.inputs) and all(self.is_static(i) for i in node.inputs if i)
             if node.op_type in ("Constant", "Shape", "Size") or constant_inputs:
                 self.static.update(node.outputs)  # shapes are fixed here: a Shape is a constant too
-            elif node.op_type in NOT_LAYERS:
-                raise self.fail(f"unsupported ONNX operator '{node.op_type}' on an activation", node.name)
+                self.folded.update((output, node) for output in node.outputs if output)
+            elif node.op_type not in IMPORTERS:
+                known = node.op_type in NOT_LAYERS
+                raise self.fail(f"unsupported ONNX operator '{node.op_type}'{' on an activation' * known}", node.name)
             else:
                 self.nodes.append(node)
         self.consumers: dict[str, list[_OnnxNode]] = {}
@@ -495,6 +503,37 @@ class _Importer:
         }
         text = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=120)
         return text, {ids[original]: original for original in ids if original != INPUT_NAME}
+
+    def notes(self) -> list[str]:
+        """What a reader of this file's counts should know: its batch norms folded, its fixed batch."""
+        notes = []
+        batch = self.image_batch
+        if batch > 1:
+            notes.append(
+                f"the file takes a fixed batch of {batch} images; every count here is per image "
+                f"(one run of the file does {batch} times the MACs)"
+            )
+        norms = sum(node.op_type == "BatchNormalization" for node in self.nodes)
+        biased = [node for node in self.nodes if node.op_type == "Conv" and len(node.inputs) > 2 and node.inputs[2]]
+        if biased and not norms:
+            anonymous = sum(node.inputs[1].startswith("onnx::") for node in biased)
+            how = (
+                f"{anonymous} of them with weights the exporter renamed (onnx::Conv_…), as PyTorch's exporter "
+                "does when it folds a batch norm into a convolution"
+                if anonymous
+                else "either the model has none (AlexNet, SqueezeNet) or the exporter folded them into the "
+                "convolutions (PyTorch does in eval mode)"
+            )
+            convolutions = (
+                "1 convolution carries a bias" if len(biased) == 1 else f"{len(biased)} convolutions carry biases"
+            )
+            notes.append(
+                f"there is no batch norm in this file and {convolutions}: {how}. "
+                "A folded norm leaves one bias per channel where the model had γ and β, so the counts here "
+                "(under any --counting) are the file's, and a framework's count of the model before "
+                "export (torchvision's num_params) is larger by one value per channel of each folded norm"
+            )
+        return notes
 
     def named_nodes(self) -> list[_OnnxNode]:
         result = []
@@ -593,6 +632,7 @@ class _Importer:
         dims = value.type.tensor_type.shape.dim
         if len(dims) != 4:
             raise self.fail(f"input '{value.name}' has rank {len(dims)}; costmodel reads [N, C, H, W] images")
+        self.image_batch = int(dims[0].dim_value) if dims[0].HasField("dim_value") else 1
         sizes = []
         for axis, dim in zip(("channels", "height", "width"), dims[1:], strict=True):
             if not dim.HasField("dim_value"):
@@ -605,6 +645,8 @@ class _Importer:
 
     def infer_shapes(self, input_name: str) -> dict[str, tuple[int, ...] | None]:
         """Every tensor's shape with batch 1, from ONNX shape inference (None where it has none)."""
+        from onnx import numpy_helper
+
         # Inference runs on a copy without the large weights (declared as inputs of their shapes), so
         # that a 200 MB AlexNet is not copied and serialised twice.
         large = [init for init in self.graph.initializer if init.name not in self.constants]
@@ -614,10 +656,12 @@ class _Importer:
         )
         graph = proto.graph
         graph.name = self.graph.name
-        graph.node.extend(self.graph.node)
+        folded = self.prefolded
+        graph.node.extend(node for node in self.graph.node if not set(node.output) & folded)
         graph.input.extend(self.graph.input)
         graph.output.extend(self.graph.output)
         graph.initializer.extend(init for init in self.graph.initializer if init.name in self.constants)
+        graph.initializer.extend(numpy_helper.from_array(self.constants[name], name) for name in sorted(folded))
         graph.input.extend(
             self.onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims))
             for init in large
@@ -654,9 +698,79 @@ class _Importer:
         return shape
 
     def constant(self, tensor: str, node: _OnnxNode, what: str) -> np.ndarray:
-        if tensor not in self.constants:
-            raise self.fail(f"{node.op_type}'s {what} must be a constant (an initializer or a Constant)", node.name)
-        return self.constants[tensor]
+        value = self.value(tensor)
+        if value is None:
+            raise self.fail(f"{node.op_type}'s {what} must be a constant (computed from constants only)", node.name)
+        return value
+
+    def value(self, tensor: str) -> np.ndarray | None:
+        """A constant tensor's value: an initializer, a Constant, or computed from them (whatever the
+        operators: ``Expand(w, Shape(w))``, axes from a ``Concat`` of constants), once. None for a
+        tensor that depends on the image."""
+        if tensor in self.constants:
+            return self.constants[tensor]
+        stored = next((init for init in self.graph.initializer if init.name == tensor), None)
+        if stored is not None:
+            from onnx import numpy_helper
+
+            limits.check_memory(8 * math.prod(stored.dims), f"reading {tensor} of {self.display}")
+            self.constants[tensor] = numpy_helper.to_array(stored)
+            return self.constants[tensor]
+        node = self.folded.get(tensor)
+        if node is None:
+            return None
+        for output, value in zip(node.outputs, self.fold(node), strict=False):
+            self.constants[output] = value
+        return self.constants.get(tensor)
+
+    def fold(self, node: _OnnxNode) -> list[np.ndarray]:
+        """The outputs of a node whose inputs are all constants (or whose output is a fixed shape)."""
+        if node.op_type in ("Shape", "Size"):
+            shape = self.shape(node.inputs[0], node)
+            if node.op_type == "Size":
+                return [np.array(math.prod(shape), dtype=np.int64)]
+            start, end = node.attrs.get("start", 0), node.attrs.get("end")
+            return [np.array(shape[start:end], dtype=np.int64)]
+        inputs = []
+        for name in node.inputs:
+            if not name:
+                continue
+            value = self.value(name)
+            if value is None:  # not reached: a folded node's inputs are constants
+                raise self.fail(f"{node.op_type}: input '{name}' is not a constant", node.name)
+            inputs.append((name, value))
+        sizes = [math.prod(self.shapes.get(o) or (0,)) for o in node.outputs if o]
+        limits.check_memory(8 * (sum(sizes) + sum(v.size for _, v in inputs)), f"computing {node.name}")
+        try:
+            return self.evaluate(node, dict(inputs))
+        except Exception as err:  # the reference implementation's own errors, of many types
+            raise self.fail(f"{node.op_type} of constants could not be computed: {err}", node.name) from None
+
+    def evaluate(self, node: _OnnxNode, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        from onnx.reference import ReferenceEvaluator
+
+        return list(ReferenceEvaluator(node.proto, opsets={"": self.opset}).run(None, inputs))
+
+    def prefold(self, nodes: list[_OnnxNode]) -> set[str]:
+        """Small constants computed from small constants, before shape inference: inference then sees
+        their values (a ReduceMean's axes computed by a Concat of Constants). Returns the tensors made."""
+        done: set[str] = set()
+        for node in nodes:
+            if node.op_type == "Constant" or not node.inputs or not all(node.outputs):
+                continue
+            if not all(name == "" or name in self.constants for name in node.inputs):
+                continue
+            try:
+                values = self.evaluate(node, {name: self.constants[name] for name in node.inputs if name})
+            except Exception:  # noqa: S112 - left for fold(), which names the node if the value is needed
+                continue
+            if len(values) != len(node.outputs) or any(np.asarray(v).size > SMALL_CONSTANT for v in values):
+                continue
+            for output, value in zip(node.outputs, values, strict=True):
+                self.constants[output] = np.asarray(value)
+                self.constant_shapes[output] = tuple(np.asarray(value).shape)
+            done.update(node.outputs)
+        return done
 
     def src(self, tensor: str, node: _OnnxNode) -> str:
         if tensor not in self.source:

@@ -134,6 +134,7 @@ def report_context(
     context["blocks"] = blocks(context["layers"], costs, depth or 1, width)
     context["view"] = "blocks" if depth is not None else "layers"
     context["depth"] = depth
+    context["notes"] = list(model.notes)
     return context
 
 

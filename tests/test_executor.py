@@ -584,7 +584,8 @@ def test_run_prints_top_classes(tmp_path: Path) -> None:
     x = rand(2, 3, 64, 64, seed=5)
     np.save(tmp_path / "x.npy", x)
     result = ok("run", "squeezenet1_1", "--input", str(tmp_path / "x.npy"), "--top", "3")
-    lines = result.output.splitlines()
+    assert result.stderr == "weights: seeded (seed 0)\n"  # said on stderr, apart from the results
+    lines = result.stdout.splitlines()
     assert lines[0] == "output: 2×1000×1×1 (float32)"  # the input's side set the resolution
     model = load_model("squeezenet1_1")
     network = model.network(model.point(resolution=64))
@@ -605,7 +606,7 @@ def test_run_with_weights_writes_the_output(tmp_path: Path) -> None:
     ok(*args, "--weights", str(tmp_path / "w.npz"), "-o", str(tmp_path / "y.npy"))
     expected, _ = executor.forward(network, weights, x[None])
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
-    seeded = ok(*args).output  # without --weights: seed 0, another output
+    seeded = ok(*args).stdout  # without --weights: seed 0, another output
     assert seeded.splitlines()[0] == "output: 1×10 (float32)"
 
 

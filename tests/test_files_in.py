@@ -152,7 +152,7 @@ def test_a_uint8_image_runs(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.full((3, 32, 32), 7, dtype=np.uint8))
     result = cli("run", MODEL, "--input", str(tmp_path / "x.npy"), "--top", "1")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("output: 1×1000×1×1 (float32)")
+    assert result.stdout.startswith("output: 1×1000×1×1 (float32)")
 
 
 def test_the_input_is_checked_against_the_memory_limit_before_it_is_read(

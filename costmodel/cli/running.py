@@ -25,7 +25,8 @@ from costmodel.ops.base import show_shape
     "--weights",
     "weights_path",
     type=click.Path(dir_okay=False),
-    help="An .npz file keyed LAYER/ARRAY (e.g. conv1.conv/weight); default: the seeded weights.",
+    help="An .npz file keyed LAYER/ARRAY (e.g. conv1.conv/weight); default: an ONNX file's own weights, "
+    "else the seeded weights.",
 )
 @click.option(
     "--input",
@@ -36,7 +37,13 @@ from costmodel.ops.base import show_shape
 )
 @click.option("-o", "--output", type=OUTPUT_FILE, help="Write the output array to this .npy file.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Classes shown per image.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights without --weights.")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Run on seeded weights (default seed 0 where a spec has no weights of its own; an ONNX file's "
+    "weights are used unless a seed is given).",
+)
 def run_command(
     model_name: str,
     point: PointOptions,
@@ -45,11 +52,13 @@ def run_command(
     input_path: str,
     output: str | None,
     top: int,
-    seed: int,
+    seed: int | None,
 ) -> None:
     """Inference with NumPy alone: run MODEL on an image batch.
 
     Without --output, prints the output's shape and the top classes (index and value) of each image.
+    An ONNX file runs on the weights it holds; a spec on seeded weights, or on --weights. Which ones
+    ran is said on stderr.
     """
     import numpy as np
 
@@ -65,9 +74,19 @@ def run_command(
         point = replace(point, resolution=str(x.shape[2]))
     network = model.network(point.resolve(model))
     limits.check_memory(execution_bytes(network, batch=len(x)), f"running {model.name} on {len(x)} images here")
-    weights = executor.load_weights(weights_path) if weights_path else executor.seeded_weights(network, seed)
+    if weights_path is not None:
+        if seed is not None:
+            raise UsageError("give --weights or --seed, not both")
+        weights, which = executor.load_weights(weights_path), f"weights: {weights_path}"
+    elif seed is None and _is_onnx(model_name):
+        from costmodel.onnx_import import import_weights
+
+        weights, which = import_weights(model_name), f"weights: the file's initializers ({model_name})"
+    else:
+        weights, which = executor.seeded_weights(network, seed or 0), f"weights: seeded (seed {seed or 0})"
     executor.check_weights(network, weights)
     y, _ = executor.forward(network, weights, x)
+    click.echo(which, err=True)  # once it ran: an error stays the only line
     if output is not None:
 
         def save(handle: IO[bytes]) -> None:
@@ -80,6 +99,11 @@ def run_command(
     for i, row in enumerate(flat):
         best = np.argsort(-row, kind="stable")[:top]
         click.echo(f"image {i}: " + ", ".join(f"{int(j)} ({float(row[j]):.6g})" for j in best))
+
+
+def _is_onnx(model_name: str) -> bool:
+    """Whether MODEL names an ONNX file (as :func:`costmodel.loading.load_model` reads it)."""
+    return model_name.lower().endswith(".onnx")
 
 
 def _check_images(path: str, shape: tuple[int, ...]) -> None:

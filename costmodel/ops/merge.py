@@ -36,12 +36,13 @@ def _merge_check(op: str, inputs: list[Shape], spatial_only: bool) -> None:
 @register
 @dataclass(frozen=True)
 class Concat(ParameterFree):
-    """Concatenation along channels (the fire module's merge)."""
+    """Concatenation along channels (the fire module's merge); of one input, the identity (as ONNX's
+    Concat, which exporters write so: DenseNet's first layer of each block)."""
 
     op_name: ClassVar[str] = "concat"
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Concat",)  # along channels
     shape_doc: ClassVar[str] = "ΣC × H × W"
-    min_inputs: ClassVar[int] = 2
+    min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 64
 
     def output_shape(self, inputs: list[Shape]) -> Shape:

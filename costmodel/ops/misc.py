@@ -68,6 +68,8 @@ class Flatten(ParameterFree):
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         if not reader.is_flatten(node):
+            if reader.shape_of(node.inputs[0]) is None or reader.shape_of(node.outputs[0]) is None:
+                raise reader.fail(f"ONNX shape inference gives no static shape around this {node.op_type}", node.name)
             if node.op_type == "Flatten":
                 raise reader.fail(
                     f"Flatten with axis {node.attrs.get('axis', 1)} is not supported (only axis 1)", node.name

@@ -1,0 +1,241 @@
+"""ONNX files as exporters write them: their own weights, one-input merges, constant subgraphs, folded
+batch norms and fixed batches. Every file is built here with ``onnx.helper``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from click.testing import CliRunner  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from costmodel.cli import main  # noqa: E402
+from costmodel.errors import SpecError  # noqa: E402
+from costmodel.loading import load_model  # noqa: E402
+
+RNG = np.random.default_rng(7)
+
+
+def save(
+    path: Path,
+    nodes: list,
+    inits: dict[str, np.ndarray],
+    shape: tuple = (1, 3, 8, 8),
+    opset: int = 17,
+) -> str:
+    """A one-input model whose output is 'y'."""
+    graph = helper.make_graph(
+        nodes,
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.save(proto, str(path))
+    return str(path)
+
+
+def floats(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def classifier(path: Path, shape: tuple = (1, 3, 8, 8)) -> str:
+    """conv (with bias, no batch norm: as an exporter folds it) -> relu -> global pool -> flatten -> gemm."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/features/conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"], name="/features/relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"], name="/pool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="/flatten", axis=1),
+        helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["y"], name="/classifier/fc", transB=1),
+    ]
+    inits = {"w": floats(6, 3, 3, 3), "b": floats(6), "fc_w": floats(5, 6), "fc_b": floats(5)}
+    return save(path, nodes, inits, shape)
+
+
+def onnxruntime_output(path: str, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+# -- run uses the file's weights -------------------------------------------------------------------
+
+
+def test_run_on_a_file_uses_its_weights_and_says_so(tmp_path: Path) -> None:
+    path = classifier(tmp_path / "net.onnx", shape=(2, 3, 8, 8))
+    x = floats(2, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    assert "weights: the file's initializers" in result.output
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-5, atol=1e-5)
+
+
+def test_run_on_a_file_with_a_seed_uses_seeded_weights_and_says_so(tmp_path: Path) -> None:
+    path = classifier(tmp_path / "net.onnx")
+    x = floats(1, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x)
+    args = ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"), "--seed", "3"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "weights: seeded (seed 3)" in result.output
+    assert not np.allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-3, atol=1e-3)
+
+
+# -- one-input merges ------------------------------------------------------------------------------
+
+
+def test_a_one_input_concat_is_read_and_counts_nothing(tmp_path: Path) -> None:
+    """The legacy exporter's DenseNet holds Concat nodes of one input (valid ONNX: an identity)."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/block/conv"),
+        helper.make_node("Concat", ["c"], ["y"], name="/features/denseblock1/denselayer1/Concat", axis=1),
+    ]
+    path = save(tmp_path / "cat.onnx", nodes, {"w": floats(4, 3, 3, 3)})
+    costs = load_model(path).costs()
+    names = [layer.name for layer in costs.layers]
+    assert names == ["/block/conv", "/features/denseblock1/denselayer1/Concat"]
+    assert costs.layers[-1].macs == 0 and costs.layers[-1].output_shape == (4, 6, 6)
+    assert costs.macs == 4 * 3 * 9 * 36
+
+
+def test_errors_from_the_generated_spec_name_the_node_and_no_line(tmp_path: Path) -> None:
+    """A layer the spec language refuses is named by the file's node name, never by a line of the
+    spec generated from it (the user has no such file)."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="/stem/relu"),
+        helper.make_node("Sum", ["a"] * 65, ["y"], name="/odd/Sum"),  # valid ONNX: Sum takes any number
+    ]
+    path = save(tmp_path / "sum65.onnx", nodes, {})
+    assert onnxruntime_output(path, floats(1, 3, 8, 8)).shape == (1, 3, 8, 8)  # onnxruntime runs it
+    with pytest.raises(SpecError) as err:
+        load_model(path)
+    assert str(err.value) == f"{path}: layer '/odd/Sum': add takes 2 to 64 inputs, got 65"
+
+
+def test_run_takes_weights_or_a_seed_not_both(tmp_path: Path) -> None:
+    path = classifier(tmp_path / "net.onnx")
+    np.save(tmp_path / "x.npy", floats(1, 3, 8, 8))
+    np.savez(tmp_path / "w.npz", **{"/features/conv/weight": floats(6, 3, 3, 3)})
+    args = ["run", path, "--input", str(tmp_path / "x.npy"), "--weights", str(tmp_path / "w.npz"), "--seed", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and result.output == "error: give --weights or --seed, not both\n"
+
+
+# -- constant subgraphs ------------------------------------------------------------------------------
+
+
+def test_a_weight_computed_from_constants_is_folded(tmp_path: Path) -> None:
+    """The dynamo exporter without optimisation writes a conv's weight as Expand(w, Shape(w))."""
+    nodes = [
+        helper.make_node("Shape", ["w"], ["w_shape"], name="/conv/Shape"),
+        helper.make_node("Expand", ["w", "w_shape"], ["w_full"], name="/conv/Expand"),
+        helper.make_node("Conv", ["x", "w_full", "b"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["y"], name="/relu"),
+    ]
+    path = save(tmp_path / "expand.onnx", nodes, {"w": floats(4, 3, 3, 3), "b": floats(4)})
+    costs = load_model(path).costs()
+    assert [layer.name for layer in costs.layers] == ["/conv/Conv", "/relu"]
+    assert (costs.params, costs.macs) == (4 * 27 + 4, 4 * 27 * 64)
+    x = floats(1, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-5, atol=1e-5)
+
+
+def test_reduce_mean_axes_computed_from_constants(tmp_path: Path) -> None:
+    """SqueezeNet's head as exported: ReduceMean (opset 18: axes an input) with its axes computed."""
+    two, three = (
+        helper.make_tensor("two", TensorProto.INT64, [1], [2]),
+        helper.make_tensor("three", TensorProto.INT64, [1], [3]),
+    )
+    nodes = [
+        helper.make_node("Constant", [], ["a2"], name="/c2", value=two),
+        helper.make_node("Constant", [], ["a3"], name="/c3", value=three),
+        helper.make_node("Concat", ["a2", "a3"], ["axes"], name="/axes", axis=0),
+        helper.make_node("ReduceMean", ["x", "axes"], ["m"], name="/pool/ReduceMean", keepdims=1),
+        helper.make_node("Flatten", ["m"], ["y"], name="/flatten", axis=1),
+    ]
+    path = save(tmp_path / "mean.onnx", nodes, {}, opset=18)
+    costs = load_model(path).costs()
+    assert costs.layers[0].name == "/pool/ReduceMean" and costs.layers[0].output_shape == (3, 1, 1)
+
+
+def test_an_operator_of_constants_the_importer_has_no_layer_for_is_computed(tmp_path: Path) -> None:
+    """Constant subgraphs are evaluated whatever their operators (here Range and Cast)."""
+    nodes = [
+        helper.make_node(
+            "Constant", [], ["start"], name="/s", value=helper.make_tensor("s", TensorProto.INT64, [], [2])
+        ),
+        helper.make_node(
+            "Constant", [], ["limit"], name="/l", value=helper.make_tensor("l", TensorProto.INT64, [], [4])
+        ),
+        helper.make_node(
+            "Constant", [], ["delta"], name="/d", value=helper.make_tensor("d", TensorProto.INT64, [], [1])
+        ),
+        helper.make_node("Range", ["start", "limit", "delta"], ["axes"], name="/range"),
+        helper.make_node("ReduceMean", ["x", "axes"], ["y"], name="/mean", keepdims=1),
+    ]
+    path = save(tmp_path / "range.onnx", nodes, {}, opset=18)
+    assert load_model(path).costs().layers[0].output_shape == (3, 1, 1)
+
+
+def test_an_unsupported_operator_on_the_image_is_still_refused(tmp_path: Path) -> None:
+    path = save(tmp_path / "lrn.onnx", [helper.make_node("LRN", ["x"], ["y"], name="/lrn", size=3)], {})
+    with pytest.raises(SpecError) as err:
+        load_model(path)
+    assert str(err.value) == f"{path}: layer '/lrn': unsupported ONNX operator 'LRN'"
+
+
+# -- what a report says of the file ----------------------------------------------------------------
+
+
+def test_a_file_without_batch_norms_and_with_biased_convolutions_is_said_to_be_folded_or_norm_free(
+    tmp_path: Path,
+) -> None:
+    notes = load_model(classifier(tmp_path / "net.onnx")).notes
+    assert len(notes) == 1
+    assert notes[0].startswith("there is no batch norm in this file and 1 convolution carries a bias: either")
+    assert "torchvision's num_params) is larger by one value per channel" in notes[0]
+
+
+def test_weights_the_exporter_renamed_say_the_norms_were_folded(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Conv", ["x", "onnx::Conv_12", "onnx::Conv_13"], ["y"], name="/conv/Conv")]
+    path = save(tmp_path / "folded.onnx", nodes, {"onnx::Conv_12": floats(4, 3, 3, 3), "onnx::Conv_13": floats(4)})
+    (note,) = load_model(path).notes
+    assert "1 of them with weights the exporter renamed (onnx::Conv_…)" in note
+
+
+def test_a_file_with_batch_norms_has_no_note(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv"),
+        helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"], name="/bn"),
+    ]
+    inits = {"w": floats(4, 3, 3, 3), "g": floats(4), "b": floats(4), "m": floats(4), "v": np.ones(4, np.float32)}
+    assert load_model(save(tmp_path / "bn.onnx", nodes, inits)).notes == []
+
+
+def test_a_fixed_batch_is_counted_per_image_and_said_so(tmp_path: Path) -> None:
+    one = load_model(classifier(tmp_path / "one.onnx")).costs()
+    path = classifier(tmp_path / "four.onnx", shape=(4, 3, 8, 8))
+    model = load_model(path)
+    assert (model.costs().params, model.costs().macs) == (one.params, one.macs)
+    assert model.notes[0] == (
+        "the file takes a fixed batch of 4 images; every count here is per image (one run of the file does "
+        "4 times the MACs)"
+    )
+    shown_as = {
+        "table": "note: the file takes",
+        "json": '"notes": [',
+        "md": "Note: the file takes",
+        "html": "Note: the",
+    }
+    for fmt, shown in shown_as.items():
+        result = CliRunner().invoke(main, ["report", path, "--format", fmt])
+        assert result.exit_code == 0 and shown in result.output, result.output
