@@ -134,13 +134,20 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
 
 def count(network: Network, counting: Counting) -> Costs:
     foldable = foldable_norms(network) if counting.fold_norms else {}
-    layers = [_layer_cost(node, counting, foldable) for node in network.nodes]
+    seen: dict[Any, tuple[Any, ...]] = {}  # layers alike in operator, shapes and presence count alike
+    layers = [_layer_cost(node, counting, foldable, seen) for node in network.nodes]
     if all(intmath.is_number(value) for value in network.point.values()):
-        # a concrete network: plain sums (a 15,000-layer network is counted a dozen times by `check`)
-        totals = {kind: sum(layer.params_by_kind[kind] for layer in layers) for kind in BREAKDOWN_NAMES}
-        params = sum(layer.params for layer in layers)
-        macs = sum(layer.macs for layer in layers)
-        other = sum(layer.other_ops for layer in layers)
+        # a concrete network: plain sums in one pass (a 15,000-layer network is counted a dozen times
+        # by `check`)
+        totals = dict.fromkeys(BREAKDOWN_NAMES, 0)
+        params = macs = other = 0
+        for layer in layers:
+            for kind, value in layer.params_by_kind.items():
+                if value:
+                    totals[kind] += value
+            params += layer.params
+            macs += layer.macs
+            other += layer.other_ops
     else:
         totals = {kind: _total(layer.params_by_kind[kind] for layer in layers) for kind in BREAKDOWN_NAMES}
         params = _total(layer.params for layer in layers)
@@ -149,13 +156,44 @@ def count(network: Network, counting: Counting) -> Costs:
     return Costs(network, counting, layers, params, macs, other, totals)
 
 
-def _layer_cost(node: Node, counting: Counting, foldable: dict[str, Node]) -> LayerCost:
+def _layer_cost(
+    node: Node, counting: Counting, foldable: dict[str, Node], seen: dict[Any, tuple[Any, ...]]
+) -> LayerCost:
     """One layer's counts: numbers where it is present or absent, ``Piecewise`` where that depends
-    on the symbols."""
+    on the symbols. Worked out once per distinct (operator, shapes, presence) in ``seen``: a network
+    repeats its blocks, and their counts (``params_by_kind`` shared, never changed) with them."""
+    folded = node.name in foldable
+    key = None if folded else (node.op, node.input_shapes, node.output_shape, node.present)
+    try:
+        found = seen.get(key) if key is not None else None
+    except TypeError:  # an operator holding an unhashable value: counted on its own
+        key = found = None
+    if found is None:
+        found = _counts(node, counting, foldable, folded)
+        if key is not None:
+            seen[key] = found
+    label, by_kind, params, macs, other = found
+    return LayerCost(
+        name=node.name,
+        op=node.op.op_name,
+        label=label,
+        group=node.group,
+        line=node.line,
+        input_shapes=node.input_shapes,
+        output_shape=node.output_shape,
+        present=node.present,
+        params_by_kind=by_kind,
+        params=params,
+        macs=macs,
+        other_ops=other,
+    )
+
+
+def _counts(node: Node, counting: Counting, foldable: dict[str, Node], folded: bool) -> tuple[Any, ...]:
+    """(type label, parameters by kind, parameters, MACs, other ops) of one layer."""
     inputs = list(node.input_shapes)
     present = node.present
     by_kind: dict[str, Any] = dict.fromkeys(BREAKDOWN_NAMES, 0)
-    folded = node.name in foldable
     if folded:
         host = foldable[node.name]
         by_kind[BIAS] = 0 if getattr(host.op, "bias", False) else node.input_shapes[0][0]
@@ -175,20 +213,8 @@ def _layer_cost(node: Node, counting: Counting, foldable: dict[str, Node]) -> La
     counted = [v for kind, v in by_kind.items() if kind in counting.kinds or (folded and kind == BIAS)]
     if counting.fold_norms and not folded and node.op.folds_into_host:
         counted.append(by_kind[NORM_AFFINE])
-    return LayerCost(
-        name=node.name,
-        op=node.op.op_name,
-        label=node.op.type_label(inputs),
-        group=node.group,
-        line=node.line,
-        input_shapes=node.input_shapes,
-        output_shape=node.output_shape,
-        present=present,
-        params_by_kind=by_kind,
-        params=sum(counted, 0),  # a few terms: no quadratic re-sorting of sympy sums
-        macs=macs,
-        other_ops=other,
-    )
+    # a few terms in params: no quadratic re-sorting of sympy sums
+    return node.op.type_label(inputs), by_kind, sum(counted, 0), macs, other
 
 
 def _total(values: Iterable[Any]) -> Any:

@@ -86,14 +86,15 @@ def run_command(
         weights, which = executor.seeded_weights(network, seed or 0), f"weights: seeded (seed {seed or 0})"
     executor.check_weights(network, weights)
     y, _ = executor.forward(network, weights, x)
-    click.echo(which, err=True)  # once it ran: an error stays the only line
     if output is not None:
 
         def save(handle: IO[bytes]) -> None:
             np.save(handle, y)
 
         atomic_write.write_file(output, save)
+        click.echo(which, err=True)  # once all went well: an error stays the only line
         return
+    click.echo(which, err=True)
     click.echo(f"output: {'×'.join(map(str, y.shape))} ({y.dtype})")
     flat = y.reshape(y.shape[0], -1)
     for i, row in enumerate(flat):
