@@ -20,8 +20,9 @@ import sympy
 from costmodel import symbolic
 from costmodel.budget import BOUND_METRICS
 from costmodel.conventions import DEFAULT, Counting
-from costmodel.errors import UsageError
+from costmodel.errors import UsageError, show_value
 from costmodel.grid import CostGrid, point_values
+from costmodel.intmath import exact_number
 from costmodel.model import Model, Point
 
 METRICS = BOUND_METRICS
@@ -52,7 +53,10 @@ def elasticities(
     model: Model, point: Point, counting: Counting | str = DEFAULT, epsilon: Any = "0.1"
 ) -> list[Elasticity]:
     """Every metric's elasticity in α and in the resolution (those the model has) at ``point``."""
-    step = Fraction(str(epsilon))
+    try:
+        step = exact_number(str(epsilon), "epsilon")
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"epsilon must be a number between 0 and 1, got {show_value(epsilon)}") from None
     if not 0 < step < 1:
         raise UsageError(f"epsilon must be between 0 and 1, got {epsilon}")
     grid = CostGrid(model, counting)

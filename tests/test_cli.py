@@ -216,6 +216,14 @@ def test_report_output_file_equals_stdout(fmt: str, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [target.name], "temporary files left behind"
 
 
+@pytest.mark.parametrize("command", [("report", "squeezenet1_1", "--format", "json"), ("table", "squeezenet1_1")])
+def test_dash_as_output_is_stdout(command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o -`` prints, as without -o, and leaves no file named '-'."""
+    monkeypatch.chdir(tmp_path)
+    assert ok(*command, "-o", "-").stdout == ok(*command).stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_report_output_file_is_replaced_whole(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     target.write_text("x" * 10**6)

@@ -100,11 +100,22 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 class OutputFile(click.ParamType):
     """An ``-o`` target, checked as the option is read: a directory, device, FIFO or read-only file
-    is refused before any counting starts (:func:`costmodel.atomic_write.destination`)."""
+    is refused before any counting starts (:func:`costmodel.atomic_write.destination`).
+
+    ``-o -`` means stdout where the command's output is text it would print anyway (``stdout_ok``);
+    where it is a binary file or a second output beside the printed one, ``-`` is refused rather than
+    written as a file named ``-``."""
 
     name = "file"
 
+    def __init__(self, stdout_ok: bool = False) -> None:
+        self.stdout_ok = stdout_ok
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if str(value) == STDOUT:
+            if not self.stdout_ok:
+                self.fail("'-' (stdout) is not a file this command can write: give a file name", param, ctx)
+            return STDOUT
         try:
             atomic_write.destination(value)
         except UserError as err:
@@ -112,7 +123,9 @@ class OutputFile(click.ParamType):
         return str(value)
 
 
+STDOUT = "-"
 OUTPUT_FILE = OutputFile()
+TEXT_OUTPUT_FILE = OutputFile(stdout_ok=True)
 
 
 def parse_sets(pairs: Sequence[str], option: str = "--set") -> tuple[tuple[str, str], ...]:
@@ -239,13 +252,15 @@ def output_options(formats: Sequence[str], default: str) -> Decorator:
     file_option = click.option(
         "-o",
         "--output",
-        type=OUTPUT_FILE,
-        help="Write to this file instead of stdout; without --format its extension (.md, .html, ...) picks one.",
+        type=TEXT_OUTPUT_FILE,
+        help="Write to this file instead of stdout ('-': stdout); without --format its extension (.md, .html, "
+        "...) picks one.",
     )
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
         def wrapper(*args: Any, fmt: str | None, output: str | None, **kwargs: Any) -> Any:
+            output = None if output == STDOUT else output
             destination = Destination(output_format(fmt, output, formats, default), output)
             return command(*args, output=destination, **kwargs)
 
