@@ -7,12 +7,13 @@ and keys, missing block parameters, arity, cycles). Nothing here depends on a po
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import networkx as nx
 
 from costmodel import intmath, limits
-from costmodel.errors import SpecError, did_you_mean
+from costmodel.errors import SpecError, did_you_mean, show_name, show_number
 from costmodel.expressions import PARAM_PREFIX, Expr, ExpressionError, constant
 from costmodel.graph import INPUT, Binding, Draft, Scope, Structure
 from costmodel.ops import EXPR, FLAG, PAD, PAIR, REGISTRY
@@ -112,7 +113,13 @@ class _Expander:
         explicit = entry.get("name")
         if explicit is not None and (not isinstance(explicit, str) or not explicit.isidentifier()):
             raise self.fail(f"layer name {explicit!r} must be an identifier", entry.line_of("name"))
-        repeat = self.repeat(entry, scope)
+        repeat, counted_by = self.repeat(entry, scope)
+        if counted_by is not None and kind not in ("op", "use"):
+            raise self.fail(
+                "a repeat that depends on a symbol repeats an op or a block use (put the parallel or "
+                "residual in a block)",
+                entry.line_of("repeat"),
+            )
         label = self.kind_label(entry, kind)
         for r in range(repeat):
             if explicit is not None:
@@ -123,6 +130,18 @@ class _Expander:
             from_refs = self.from_refs(entry) if r == 0 else None
             first_rep = r == 0
             conditions = scope.conditions
+            if counted_by is not None and (
+                r > 0 or counted_by[1]
+            ):  # repetition r + 1 exists where the count reaches it
+                present = compile_expr(
+                    f"{r + 1} <= ({counted_by[0]})",
+                    self.spec.file,
+                    entry.line_of("repeat"),
+                    name,
+                    what="repeat",
+                    kind="condition",
+                )
+                conditions = (*conditions, Binding(present, scope, current))
             if "when" in entry and kind in ("op", "use"):
                 when = compile_expr(
                     entry["when"], self.spec.file, entry.line_of("when"), name, what="when", kind="condition"
@@ -147,19 +166,41 @@ class _Expander:
             return str(entry.get("merge", "parallel"))
         return "residual"
 
-    def repeat(self, entry: Located, scope: Scope) -> int:
+    def repeat(self, entry: Located, scope: Scope) -> tuple[int, tuple[str, bool] | None]:
+        """How many times the entry expands, and for a count that depends on symbols (EfficientNet's
+        ``ceil(n * depth)``), the count's text and whether the first repetition may be absent too.
+
+        Such a count expands to its largest value over the symbols' domain (found at its corners: a
+        repeat count grows or shrinks with each symbol), each repetition existing where the count
+        reaches it; the closed forms keep the count exact."""
         if "repeat" not in entry:
-            return 1
+            return 1, None
         line = entry.line_of("repeat")
         expr = compile_expr(entry["repeat"], self.spec.file, line, what="repeat")
+        symbols: set[str] = set()
         try:
-            value = _constant_value(expr, scope)
+            value = _structural_value(expr, scope, self.spec, {}, symbols)
         except ExpressionError as err:
             raise self.fail(f"repeat: {err}", line) from None
-        count = _repeat_count(value)
-        if count is None:
-            raise self.fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, got {value}", line)
-        return count
+        if not symbols:
+            count = _repeat_count(value)
+            if count is None:
+                raise self.fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, got {value}", line)
+            return count, None
+        counts = []
+        for corner in _corners(self.spec, sorted(symbols), self.fail, line):
+            try:
+                counts.append(_structural_value(expr, scope, self.spec, corner, set()))
+            except ExpressionError as err:
+                raise self.fail(f"repeat: {err}", line) from None
+        most, least = max(counts), min(counts)
+        if not all(intmath.is_number(c) and c == int(c) for c in counts) or most < 1 or most > MAX_REPEAT:
+            raise self.fail(
+                f"repeat must be a whole number from 1 to {MAX_REPEAT} over the domain of "
+                f"{', '.join(sorted(symbols))}, got {show_number(least)} to {show_number(most)}",
+                line,
+            )
+        return int(most), (str(entry["repeat"]), least < 1)
 
     def from_refs(self, entry: Located) -> list[str] | None:
         if "from" not in entry:
@@ -344,6 +385,50 @@ class _Expander:
             residual=True,
         )
         return self.add(draft)
+
+
+def _structural_value(expr: Expr, scope: Scope, spec: Spec, values: dict[str, Any], used: set[str]) -> Any:
+    """A repeat count: block parameters, and the spec's symbols at ``values`` (each name used is added
+    to ``used``; a symbol without a value counts as its default)."""
+
+    def lookup(name: str) -> Any:
+        if name.startswith(PARAM_PREFIX):
+            param = name[len(PARAM_PREFIX) :]
+            binding = scope.params.get(param)
+            if binding is None:
+                raise ExpressionError(f"unknown parameter ${param}")
+            return _structural_value(binding.expr, binding.scope, spec, values, used)
+        if name in spec.symbols:
+            used.add(name)
+            return values.get(name, spec.symbols[name].default)
+        raise ExpressionError(f"structure cannot depend on '{name}' (use a number, a block parameter or a symbol)")
+
+    return expr.evaluate(lookup)
+
+
+def _corners(spec: Spec, names: list[str], fail: Any, line: int) -> list[dict[str, Any]]:
+    """Every corner of the named symbols' domains (a strict bound approached from inside, by 10^-9)."""
+    if len(names) > 4:
+        raise fail(f"a repeat count depends on {len(names)} symbols; at most 4", line)
+    sides = []
+    for name in names:
+        symbol = spec.symbols[name]
+        low = [b + (_INSIDE if op == ">" else 0) for op, b in symbol.bounds if op in (">", ">=")]
+        high = [b - (_INSIDE if op == "<" else 0) for op, b in symbol.bounds if op in ("<", "<=")]
+        if not low or not high:
+            raise fail(
+                f"a repeat count that depends on {name} needs {name}'s domain bounded on both sides "
+                f'(e.g. domain: "> 0, <= 4"), got {show_name(symbol.domain or "none")!r}',
+                line,
+            )
+        sides.append((max(low), min(high)))
+    corners: list[dict[str, Any]] = [{}]
+    for name, (lowest, highest) in zip(names, sides, strict=True):
+        corners = [{**corner, name: value} for corner in corners for value in (lowest, highest)]
+    return corners
+
+
+_INSIDE = Fraction(1, 10**9)
 
 
 def _constant_value(expr: Expr, scope: Scope) -> Any:
