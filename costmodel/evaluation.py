@@ -212,15 +212,20 @@ class _Evaluator:
         """A named size that is itself a choice on ``present`` (the gate of a squeeze-excite that exists
         where its block does), where ``present`` is known to be ``taken``: the branch it takes, so the
         choice of a choice is one choice and not a chain of names."""
-        definition = self.definitions.get(size)
-        if definition is None:
-            return size
-        if (
-            getattr(definition, "is_Piecewise", False)
-            and len(definition.args) == 2
-            and definition.args[0].cond == present
-        ):
-            return definition.args[0].expr if taken else definition.args[1].expr
+        needed = _conjuncts(present)
+        for _ in range(len(self.definitions) + 1):  # a chain through the layers of an absent block
+            definition = self.definitions.get(size)
+            if definition is None or not getattr(definition, "is_Piecewise", False) or len(definition.args) != 2:
+                return size
+            cond = _conjuncts(definition.args[0].cond)
+            if cond == needed:
+                size = definition.args[0].expr if taken else definition.args[1].expr
+            elif not taken and needed <= cond:
+                # chosen under a condition that needs ``present`` and more (the expansion conv of a
+                # repeated block that may be absent): where ``present`` fails, so does that condition
+                size = definition.args[1].expr
+            else:
+                return size
         return size
 
     def condition(self, binding: Binding, draft: Draft) -> Any:
@@ -242,6 +247,15 @@ class _Evaluator:
                 parts.append(self.condition(draft.condition, draft))
             parts.append(intmath.equal(shapes[0][0], shapes[1][0]))
         return intmath.all_of(parts)
+
+
+def _conjuncts(condition: Any) -> frozenset[Any]:
+    """The parts of a sympy ``And`` (a condition that is no conjunction is its own one part), each in
+    sympy's canonical form: ``Piecewise`` writes ``2 <= n`` as ``n >= 2``."""
+    import sympy
+
+    parts = condition.args if isinstance(condition, sympy.And) else (condition,)
+    return frozenset(getattr(part, "canonical", part) for part in parts)
 
 
 _OPERATORS: dict[Any, Operator] = {}

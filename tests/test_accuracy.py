@@ -32,7 +32,8 @@ def test_the_published_accuracy_ships_with_the_tests() -> None:
 
 
 def _id(row: dict[str, Any]) -> str:
-    return f"{row['model']}-{row['alpha']}-{row['resolution']}-{row['top1']}-{row['source'][:30]}"
+    variant = f"-{row['variant']}" if "variant" in row else ""
+    return f"{row['model']}{variant}-{row['alpha']}-{row['resolution']}-{row['top1']}-{row['source'][:30]}"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -42,6 +43,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _matches(spec_row: Any, row: dict[str, Any], has_alpha: bool) -> bool:
     if spec_row.get("source") != row["source"]:
+        return False
+    if "variant" in row and spec_row.get("variant") != row["variant"]:  # rows that name one
         return False
     if has_alpha and not _same(spec_row.get("alpha"), row["alpha"]):
         return False

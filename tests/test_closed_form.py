@@ -32,7 +32,8 @@ def _point_or_none(model, **values):
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(m, marks=pytest.mark.slow) if m.startswith("mobilenet_v3") else m for m in MODELS]
+    "name",
+    [pytest.param(m, marks=pytest.mark.slow) if m.startswith(("mobilenet_v3", "efficientnet")) else m for m in MODELS],
 )
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(alpha=alphas, resolution=resolutions, num_classes=classes)

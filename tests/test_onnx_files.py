@@ -239,3 +239,32 @@ def test_a_fixed_batch_is_counted_per_image_and_said_so(tmp_path: Path) -> None:
     for fmt, shown in shown_as.items():
         result = CliRunner().invoke(main, ["report", path, "--format", fmt])
         assert result.exit_code == 0 and shown in result.output, result.output
+
+
+# -- SiLU as files before opset 24 write it ----------------------------------------------------------
+
+
+def test_sigmoid_times_its_input_is_one_silu_layer(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv"),
+        helper.make_node("Sigmoid", ["c"], ["s"], name="/act/Sigmoid"),
+        helper.make_node("Mul", ["c", "s"], ["y"], name="/act/Mul"),
+    ]
+    path = save(tmp_path / "silu.onnx", nodes, {"w": floats(4, 3, 3, 3)})
+    layers = load_model(path).costs().layers
+    assert [(layer.name, layer.op) for layer in layers] == [("/conv", "conv2d"), ("/act/Mul", "silu")]
+    x = floats(1, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_sigmoid_used_elsewhere_stays_a_sigmoid(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["s"], name="/gate"),
+        helper.make_node("Mul", ["x", "s"], ["m"], name="/mul"),
+        helper.make_node("Add", ["m", "s"], ["y"], name="/add"),
+    ]
+    layers = load_model(save(tmp_path / "gate.onnx", nodes, {})).costs().layers
+    assert [layer.op for layer in layers] == ["sigmoid", "mul", "add"]

@@ -35,11 +35,12 @@ def test_the_published_figures_ship_with_the_tests() -> None:
 
 
 def _id(row: dict) -> str:
-    return f"{row['model']}-{row['alpha']}-{row['resolution']}-{row['source'][:40]}"
+    variant = f"-{row['variant']}" if "variant" in row else ""
+    return f"{row['model']}{variant}-{row['alpha']}-{row['resolution']}-{row['source'][:40]}"
 
 
 def _costs(row: dict, counting: str):
-    model = load_model(row["model"])
+    model = load_model(row["model"], row.get("variant"))
     values = {"alpha": str(row["alpha"])} if "alpha" in model.spec.symbols else {}
     point = model.point(resolution=row["resolution"], values=values)
     return model, point, model.costs(point, counting)
@@ -128,8 +129,8 @@ def test_every_published_point_has_a_spec_row() -> None:
         points = set()
         for ref in model.spec.reference:
             p = dict(ref.get("point") or {})
-            points.add((Fraction(str(p.get("alpha", 1))), p.get("resolution", 224)))
-        if (Fraction(str(row["alpha"])), row["resolution"]) not in points:
+            points.add((ref.get("variant"), Fraction(str(p.get("alpha", 1))), p.get("resolution", 224)))
+        if (row.get("variant"), Fraction(str(row["alpha"])), row["resolution"]) not in points:
             missing.append(_id(row))
     assert not missing, missing
 

@@ -24,12 +24,16 @@ from typing import Any
 NOTE = "params = weights + biases + BN gamma/beta; gmacs = conv + FC MACs / 1e9, rounded to 3 decimals"
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
-# built-in model, its variant, its alpha -> torchvision's model file and weights enum
-MODELS: list[tuple[str, str | None, float, str, str]] = [
-    ("mnasnet", None, 0.5, "mnasnet.py", "MNASNet0_5_Weights"),
-    ("mnasnet", None, 0.75, "mnasnet.py", "MNASNet0_75_Weights"),
-    ("mnasnet", None, 1.0, "mnasnet.py", "MNASNet1_0_Weights"),
-    ("mnasnet", None, 1.3, "mnasnet.py", "MNASNet1_3_Weights"),
+# built-in model, its variant, alpha and input side -> torchvision's model file and weights enum
+MODELS: list[tuple[str, str | None, float, int, str, str]] = [
+    ("mnasnet", None, 0.5, 224, "mnasnet.py", "MNASNet0_5_Weights"),
+    ("mnasnet", None, 0.75, 224, "mnasnet.py", "MNASNet0_75_Weights"),
+    ("mnasnet", None, 1.0, 224, "mnasnet.py", "MNASNet1_0_Weights"),
+    ("mnasnet", None, 1.3, 224, "mnasnet.py", "MNASNet1_3_Weights"),
+    ("efficientnet", None, 1.0, 224, "efficientnet.py", "EfficientNet_B0_Weights"),
+    ("efficientnet", "b1", 1.0, 240, "efficientnet.py", "EfficientNet_B1_Weights"),
+    ("efficientnet", "b2", 1.1, 288, "efficientnet.py", "EfficientNet_B2_Weights"),
+    ("efficientnet", "b3", 1.2, 300, "efficientnet.py", "EfficientNet_B3_Weights"),
 ]
 
 
@@ -82,9 +86,9 @@ def _is_literal(node: ast.AST) -> bool:
 def rows(version: str, files: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(published rows, accuracy rows) for every built-in model torchvision has weights of."""
     published, accuracy = [], []
-    for model, variant, alpha, file, enum in MODELS:
+    for model, variant, alpha, side, file, enum in MODELS:
         meta = weights_meta(files[f"models/{file}"], enum)
-        where = {"model": model, **({"variant": variant} if variant else {}), "alpha": alpha, "resolution": 224}
+        where = {"model": model, **({"variant": variant} if variant else {}), "alpha": alpha, "resolution": side}
         published.append(
             {
                 **where,

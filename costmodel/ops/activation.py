@@ -131,6 +131,18 @@ class Sigmoid(_Simple):
         e = np.exp(-np.abs(x))  # never overflows
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False), 0
 
+    @classmethod
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        """A Sigmoid whose only use is ``Mul(x, Sigmoid(x))`` is SiLU as files before opset 24 write
+        it (PyTorch's exporters, and this tool's): one silu layer, named after the Mul."""
+        x = node.inputs[0]
+        user = reader.only_consumer(node.outputs[0])
+        if user is not None and user.op_type == "Mul" and sorted(user.inputs) == sorted([x, node.outputs[0]]):
+            reader.add(user, SiLU.op_name, [x])
+            reader.absorb(user)
+            return
+        reader.add(node, cls.op_name, [x])
+
 
 @register
 @dataclass(frozen=True)
