@@ -431,21 +431,6 @@ def _corners(spec: Spec, names: list[str], fail: Any, line: int) -> list[dict[st
 _INSIDE = Fraction(1, 10**9)
 
 
-def _constant_value(expr: Expr, scope: Scope) -> Any:
-    """Evaluate a structural expression (repeat counts): block parameters only, no symbols."""
-
-    def lookup(name: str) -> Any:
-        if name.startswith(PARAM_PREFIX):
-            param = name[len(PARAM_PREFIX) :]
-            binding = scope.params.get(param)
-            if binding is None:
-                raise ExpressionError(f"unknown parameter ${param}")
-            return _constant_value(binding.expr, binding.scope)
-        raise ExpressionError(f"structure cannot depend on '{name}' (use a number or a block parameter)")
-
-    return expr.evaluate(lookup)
-
-
 def _repeat_count(value: Any) -> int | None:
     """A repeat's value as a count, or None when it is not a whole number from 1 to MAX_REPEAT."""
     if intmath.is_number(value) and value == int(value) and 1 <= value <= MAX_REPEAT:
@@ -462,7 +447,8 @@ def _refuse_too_many_layers(spec: Spec) -> None:
     """Refuse a spec whose layers, blocks and repeats expanded, pass the layer limit, before expanding
     any: a count over the entries, each block counted once, that costs as little as the spec is long
     (``repeat: 1000`` of a block of ``repeat: 1000`` is counted, not unrolled). A repeat that depends
-    on a block parameter counts once here; the expansion counts it exactly as it goes."""
+    on a block parameter counts once here, one on symbols as at their defaults; the expansion counts
+    them exactly as it goes."""
     most = limits.current().layers
     counter = _LayerCount(spec)
     total = 0
@@ -517,7 +503,7 @@ class _LayerCount:
             return 1
         try:
             expr = compile_expr(entry["repeat"], self.spec.file, entry.line_of("repeat"), what="repeat")
-            value = _constant_value(expr, Scope(prefix="", block=None))
+            value = _structural_value(expr, Scope(prefix="", block=None), self.spec, {}, set())
         except (SpecError, ExpressionError):
             return 1  # a block parameter (or a mistake the expansion reports)
         return _repeat_count(value) or 1
