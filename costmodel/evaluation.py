@@ -22,7 +22,7 @@ from costmodel.expressions import (
     is_condition,
 )
 from costmodel.graph import INPUT, Binding, Draft, Network, Node, Scope, Structure
-from costmodel.ops import CHANNELS, EXPR, FLAG, NUMBER, PAIR, Operator, Shape, ShapeError
+from costmodel.ops import CHANNELS, EXPR, FLAG, INDEX, NUMBER, PAIR, Operator, Shape, ShapeError
 
 
 def evaluate(structure: Structure, env: dict[str, Any]) -> Network:
@@ -139,6 +139,8 @@ class _Evaluator:
             raise self.fail(f"{key} = {value.text} is {show_number(result)} here, not a whole number", draft, line)
         if kind in (CHANNELS, PAIR, EXPR) and intmath.is_number(result) and result < 1:
             raise self.fail(f"{key} = {value.text} is {show_number(result)} here; it must be at least 1", draft, line)
+        if kind == INDEX and intmath.is_number(result) and result < 0:  # a position: 0 is the first
+            raise self.fail(f"{key} = {value.text} is {show_number(result)} here; it must be at least 0", draft, line)
         return intmath.to_int(result)
 
     def node(self, draft: Draft) -> Node:

@@ -86,9 +86,10 @@ class _Writer:
     def inputs(self, node: Layer) -> list[str]:
         return [self.tensor(i) for i in node.inputs]
 
-    def emit(self, op_type: str, name: str, inputs: list[str], **attrs: Any) -> str:
-        self.nodes.append(self.helper.make_node(op_type, inputs, [name], name=name, **attrs))
-        return name
+    def emit(self, op_type: str, name: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
+        tensor = output or name
+        self.nodes.append(self.helper.make_node(op_type, inputs, [tensor], name=name, **attrs))
+        return tensor
 
     def constant(self, layer: str, name: str, value: np.ndarray) -> str:
         import numpy as np
@@ -96,6 +97,14 @@ class _Writer:
 
         full = f"{layer}/{name}"
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), full))
+        return full
+
+    def integers(self, layer: str, name: str, values: list[int]) -> str:
+        import numpy as np
+        from onnx import numpy_helper
+
+        full = f"{layer}/{name}"
+        self.initializers.append(numpy_helper.from_array(np.array(values, dtype=np.int64), full))
         return full
 
     def weights(self, node: Layer) -> list[str]:

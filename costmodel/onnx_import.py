@@ -52,9 +52,7 @@ def _importers() -> dict[str, type[Operator]]:
 # ONNX operator type -> the costmodel operator that reads it
 IMPORTERS: dict[str, type[Operator]] = _importers()
 # Operators that only ever compute on constants and shapes here; as such they are not layers.
-NOT_LAYERS = frozenset(
-    {"Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Cast", "Slice", "ConstantOfShape"}
-)
+NOT_LAYERS = frozenset({"Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape"})
 
 SMALL_CONSTANT = 4096  # initializers up to this many values are read (shapes, clip bounds); others only sized
 
@@ -458,10 +456,13 @@ class _Importer:
                 raise self.fail(f"unsupported ONNX operator '{node.op_type}'{' on an activation' * known}", node.name)
             else:
                 self.nodes.append(node)
+        self.node_names = {node.name for node in nodes}
         self.consumers: dict[str, list[_OnnxNode]] = {}
+        self.producers: dict[str, _OnnxNode] = {}
         for node in self.nodes:
             for i in node.inputs:
                 self.consumers.setdefault(i, []).append(node)
+            self.producers.update((o, node) for o in node.outputs if o)
         self.graph_outputs = {o.name for o in self.graph.output}
 
         self.source: dict[str, str] = {input_name: INPUT_NAME}  # tensor -> costmodel layer (original name)
@@ -477,7 +478,9 @@ class _Importer:
                     self.absorbed.add(node.name)  # part of the linear layer, which flattens its input
         for node in self.nodes:
             if node.name in self.absorbed:
-                if node.op_type in ("Flatten", "Reshape"):
+                # a flatten before a linear layer passes its input on; the output of a node that ends a
+                # layer (a channel shuffle's last Reshape) is already that layer's
+                if node.op_type in ("Flatten", "Reshape") and node.outputs[0] not in self.source:
                     self.source[node.outputs[0]] = self.src(node.inputs[0], node)
                 continue
             self.layer(node)
@@ -785,14 +788,35 @@ class _Importer:
             return users[0]
         return None
 
+    def producer(self, tensor: str) -> _OnnxNode | None:
+        return self.producers.get(tensor)
+
     # -- one node ---------------------------------------------------------------------------------
 
-    def add(self, node: _OnnxNode, op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> None:
-        entry: dict[str, Any] = {"op": op, "name": node.name, "from": [self.src(i, node) for i in inputs]}
+    def add(
+        self,
+        node: _OnnxNode,
+        op: str,
+        inputs: list[str],
+        output: str | None = None,
+        name: str | None = None,
+        **attrs: Any,
+    ) -> None:
+        layer = node.name if name is None else self.unused_name(name)
+        entry: dict[str, Any] = {"op": op, "name": layer, "from": [self.src(i, node) for i in inputs]}
         entry.update(attrs)
         self.layers.append(entry)
-        self.source[output or node.outputs[0]] = node.name
-        self.layer_outputs[node.name] = output or node.outputs[0]
+        self.source[output or node.outputs[0]] = layer
+        self.layer_outputs[layer] = output or node.outputs[0]
+
+    def unused_name(self, name: str) -> str:
+        """``name``, or ``name_2``, ``name_3``... when a node or another layer already has it (one node's
+        several layers are named apart from every node, so each name still says which node it came from)."""
+        candidate, n = name, 1
+        while candidate in self.node_names or candidate in self.layer_outputs:
+            n += 1
+            candidate = f"{name}_{n}"
+        return candidate
 
     def layer(self, node: _OnnxNode) -> None:
         IMPORTERS[node.op_type].from_onnx(node, self)  # checked before: only supported operators get here

@@ -329,6 +329,19 @@ CASES = [
         ),
     ),
     Case("mul elementwise", REGISTRY["mul"](), [(2, 3, 2, 2)] * 2, lambda op, xs, w: (xs[0] * xs[1], 0)),
+    # channel ops: a slice of the channels, and ShuffleNet's shuffle (channel i of each group side by side)
+    Case(
+        "slice channels [1, 3)",
+        REGISTRY["slice"](start=1, stop=3),
+        [(2, 4, 3, 3)],
+        lambda op, xs, w: (xs[0][:, 1:3], 0),
+    ),
+    Case(
+        "channel_shuffle of 6 in 2 groups",
+        REGISTRY["channel_shuffle"](groups=2),
+        [(2, 6, 3, 2)],
+        lambda op, xs, w: (xs[0][:, [0, 3, 1, 4, 2, 5]], 0),
+    ),
 ]
 
 

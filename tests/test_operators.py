@@ -481,7 +481,18 @@ MERGE_CASES = [
     Case("add three", op("add"), ((4, 3, 3),) * 3, (4, 3, 3), 0, 0, 72, "add"),
 ]
 
-CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES
+CHANNEL_CASES = [
+    # a slice takes stop - start channels and keeps the sides; a shuffle keeps the shape; neither counts anything
+    Case("first half", op("slice", start=0, stop=4), ((8, 5, 5),), (4, 5, 5), 0, 0, 0, "slice"),
+    Case("second half", op("slice", start=4, stop=8), ((8, 5, 5),), (4, 5, 5), 0, 0, 0, "slice"),
+    Case("one channel", op("slice", start=2, stop=3), ((6, 2, 3),), (1, 2, 3), 0, 0, 0, "slice"),
+    Case("all channels", op("slice", start=0, stop=3), ((3, 4, 4),), (3, 4, 4), 0, 0, 0, "slice"),
+    Case("2 groups", op("channel_shuffle", groups=2), ((8, 4, 4),), (8, 4, 4), 0, 0, 0, "channel_shuffle"),
+    Case("3 groups", op("channel_shuffle", groups=3), ((6, 2, 5),), (6, 2, 5), 0, 0, 0, "channel_shuffle"),
+    Case("1 group", op("channel_shuffle", groups=1), ((5, 3, 3),), (5, 3, 3), 0, 0, 0, "channel_shuffle"),
+]
+
+CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES + CHANNEL_CASES
 
 
 def cases(rows: list[Case]) -> Any:
@@ -521,6 +532,8 @@ def test_registry_entry_is_a_frozen_dataclass_under_its_name(name: str) -> None:
         ("batchnorm", set()),
         ("relu", set()),
         ("concat", set()),
+        ("slice", {"start", "stop"}),
+        ("channel_shuffle", {"groups"}),
     ],
 )
 def test_required_attributes(name: str, required: set[str]) -> None:
@@ -982,6 +995,22 @@ def test_symbolic_merges_do_not_raise_on_unknown_sizes() -> None:
         pytest.param(op("add"), [(4, 3, 3), (36,)], "rank", id="add rank mismatch"),
         pytest.param(op("mul"), [(4, 3, 3), (2, 1, 1)], "broadcast", id="mul gate of the wrong width"),
         pytest.param(op("mul"), [(4, 3, 3), (4,)], "rank", id="mul rank mismatch"),
+        pytest.param(
+            op("slice", start=4, stop=4), [(8, 2, 2)], "start 4 must be less than its stop 4", id="slice empty"
+        ),
+        pytest.param(
+            op("slice", start=5, stop=3), [(8, 2, 2)], "start 5 must be less than its stop 3", id="slice reversed"
+        ),
+        pytest.param(
+            op("slice", start=4, stop=9), [(8, 2, 2)], "stop 9 is past the input's 8 channels", id="slice past C"
+        ),
+        pytest.param(op("slice", start=-1, stop=2), [(8, 2, 2)], "at least 0", id="slice negative start"),
+        pytest.param(op("slice", start=0, stop=2), [(8,)], "(channels, height, width)", id="slice a vector"),
+        pytest.param(
+            op("channel_shuffle", groups=3), [(8, 2, 2)], "groups 3 does not divide the 8 input", id="shuffle groups∤C"
+        ),
+        pytest.param(op("channel_shuffle", groups=0), [(8, 2, 2)], "positive integer", id="shuffle groups 0"),
+        pytest.param(op("channel_shuffle", groups=2), [(8,)], "(channels, height, width)", id="shuffle a vector"),
     ],
 )
 def test_shape_errors(layer: Operator, inputs: list[Shape], fragment: str) -> None:

@@ -1,20 +1,21 @@
 """The operator registry: each operator type defined once, one module per family.
 
 ``costmodel.ops.base`` says what an operator is; ``conv``, ``linear``, ``norm``, ``activation``,
-``pool``, ``merge`` and ``misc`` define them. Importing this package registers every one of them in
-:data:`REGISTRY` (YAML name -> class). Adding an operator is one class in its family's module and one
-row in the tests.
+``pool``, ``merge``, ``misc`` and ``channels`` (slices and shuffles of the channels) define them.
+Importing this package registers every one of them in :data:`REGISTRY` (YAML name -> class). Adding an
+operator is one class in its family's module and one row in the tests.
 """
 
 from __future__ import annotations
 
-from costmodel.ops import activation, conv, linear, merge, misc, norm, pool
+from costmodel.ops import activation, channels, conv, linear, merge, misc, norm, pool
 from costmodel.ops.base import (
     BIAS,
     CAPABILITIES,
     CHANNELS,
     EXPR,
     FLAG,
+    INDEX,
     NORM_AFFINE,
     NORM_STATS,
     NUMBER,
@@ -33,7 +34,7 @@ from costmodel.ops.base import (
     product,
 )
 
-FAMILIES = (activation, conv, linear, merge, misc, norm, pool)
+FAMILIES = (activation, channels, conv, linear, merge, misc, norm, pool)
 
 __all__ = [
     "BIAS",
@@ -42,6 +43,7 @@ __all__ = [
     "EXPR",
     "FAMILIES",
     "FLAG",
+    "INDEX",
     "NORM_AFFINE",
     "NORM_STATS",
     "NUMBER",

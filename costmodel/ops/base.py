@@ -24,6 +24,7 @@ Array = Any  # a numpy.ndarray (numpy is imported only when a kernel runs)
 
 # Field kinds: how a YAML value becomes an attribute value.
 EXPR = "expr"  # an integer expression
+INDEX = "index"  # a whole number of at least 0: a position along an axis, never scaled by the width rule
 CHANNELS = "channels"  # an integer expression scaled by the spec's width rule unless fixed()
 PAIR = "pair"  # an expression or [h, w]
 PAD = "pad"  # like PAIR, or 'same' / 'valid'
@@ -142,12 +143,19 @@ class OnnxWriter(Protocol):
         """The tensors holding the layer's inputs."""
         ...
 
-    def emit(self, op_type: str, name: str, inputs: list[str], **attrs: Any) -> str:
-        """Add one ONNX node; returns its output tensor."""
+    def emit(self, op_type: str, name: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
+        """Add one ONNX node named ``name``; returns its output tensor: ``output``, by default named as the
+        node (so a layer written as several nodes can give its name to the node an importer reads it by,
+        whichever node makes the layer's output)."""
         ...
 
     def constant(self, layer: str, name: str, value: Array) -> str:
         """Add a float32 initializer ``layer/name``; returns its name."""
+        ...
+
+    def integers(self, layer: str, name: str, values: list[int]) -> str:
+        """Add a one-dimensional int64 initializer ``layer/name`` (a Slice's bounds, a Reshape's shape);
+        returns its name."""
         ...
 
     def weights(self, node: Layer) -> list[str]:
@@ -162,8 +170,11 @@ class OnnxReader(Protocol):
 
     opset: int
 
-    def add(self, node: Any, op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> None:
-        """Add a layer of operator ``op`` made from ``node`` (its output: ``output`` or the node's)."""
+    def add(
+        self, node: Any, op: str, inputs: list[str], output: str | None = None, name: str | None = None, **attrs: Any
+    ) -> None:
+        """Add a layer of operator ``op`` made from ``node`` (its output: ``output`` or the node's), named
+        after the node, or ``name`` where one node makes several layers (a Split's outputs)."""
         ...
 
     def fail(self, message: str, layer: str | None = None) -> Exception:
@@ -198,6 +209,10 @@ class OnnxReader(Protocol):
 
     def only_consumer(self, tensor: str) -> Any | None:
         """The one node that reads ``tensor``, if only one does and it is not a graph output."""
+        ...
+
+    def producer(self, tensor: str) -> Any | None:
+        """The node that makes ``tensor`` from the image (None for the input and for constants)."""
         ...
 
     def is_flatten(self, node: Any) -> bool:

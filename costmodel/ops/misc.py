@@ -18,6 +18,7 @@ from costmodel.ops.base import (
     product,
     register,
 )
+from costmodel.ops.channels import ChannelShuffle
 
 
 @register
@@ -68,6 +69,8 @@ class Flatten(ParameterFree):
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         if not reader.is_flatten(node):
+            if node.op_type == "Reshape" and ChannelShuffle.opens(node, reader):
+                return  # the start of a channel shuffle: read with the Transpose after it
             if reader.shape_of(node.inputs[0]) is None or reader.shape_of(node.outputs[0]) is None:
                 raise reader.fail(f"ONNX shape inference gives no static shape around this {node.op_type}", node.name)
             if node.op_type == "Flatten":
