@@ -34,6 +34,10 @@ MODELS: list[tuple[str, str | None, float, int, str, str]] = [
     ("efficientnet", "b1", 1.0, 240, "efficientnet.py", "EfficientNet_B1_Weights"),
     ("efficientnet", "b2", 1.1, 288, "efficientnet.py", "EfficientNet_B2_Weights"),
     ("efficientnet", "b3", 1.2, 300, "efficientnet.py", "EfficientNet_B3_Weights"),
+    ("shufflenet_v2", None, 1.0, 224, "shufflenetv2.py", "ShuffleNet_V2_X1_0_Weights"),
+    ("shufflenet_v2", "x0_5", 1.0, 224, "shufflenetv2.py", "ShuffleNet_V2_X0_5_Weights"),
+    ("shufflenet_v2", "x1_5", 1.0, 224, "shufflenetv2.py", "ShuffleNet_V2_X1_5_Weights"),
+    ("shufflenet_v2", "x2_0", 1.0, 224, "shufflenetv2.py", "ShuffleNet_V2_X2_0_Weights"),
 ]
 
 
