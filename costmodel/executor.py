@@ -482,12 +482,15 @@ class Session:
 
     def _sole_reader(self, node: Node, index: int, values: dict[str, Any]) -> bool:
         """Whether ``node`` may overwrite its input: it is that tensor's only reader, the tensor is not the
-        network input, and no other live name holds the same array (an absent layer passes arrays on)."""
+        network input, and no other live tensor shares its memory (an absent layer passes arrays on, and
+        a flatten is a view of its input: two flattens of one tensor are two names of the same numbers)."""
+        import numpy as np
+
         source = node.inputs[0]
         if source == "input" or self._consumers.get(source) != 1 or self._last_use.get(source) != index:
             return False
         array = values[source]
-        return sum(value is array for value in values.values()) == 1
+        return sum(value is array or np.may_share_memory(value, array) for value in values.values()) == 1
 
 
 def _reads(node: Node) -> tuple[str, ...]:

@@ -782,3 +782,28 @@ def test_without_the_variable_at_least_one_thread_and_no_more_than_asked(monkeyp
     monkeypatch.delenv(executor.THREADS_VARIABLE, raising=False)
     assert 1 <= executor.blas_threads(1) <= 1
     assert executor.blas_threads() >= 1
+
+
+def test_an_activation_never_overwrites_numbers_another_view_still_reads(tmp_path: Path) -> None:
+    """Two flattens of one tensor are views of the same numbers: a relu after one of them must not
+    run in place while the other is still to be read (the sum was relu(z) + relu(z), not relu(z) + z)."""
+    spec = tmp_path / "views.yaml"
+    spec.write_text(
+        "name: views\ninput: {channels: 3, size: 4}\nlayers:\n"
+        "  - {op: conv2d, name: conv, out: 2, k: 1}\n"
+        "  - parallel:\n"
+        "      - [{op: flatten, name: flat_a}, {op: relu, name: relu}]\n"
+        "      - [{op: flatten, name: flat_b}]\n"
+        "    merge: add\n"
+        "    name: add\n"
+    )
+    model = load_model(str(spec))
+    network = model.network(model.default_point())
+    weights = executor.seeded_weights(network, seed=3)
+    x = rand(2, 3, 4, 4, seed=1)
+    conv = weights["conv"]
+    z = np.einsum("oc,nchw->nohw", conv["weight"][:, :, 0, 0], x) + conv["bias"][None, :, None, None]
+    z = z.reshape(2, -1)
+    y, _ = executor.forward(network, weights, x)
+    assert (z < 0).any()  # the case where writing over z shows
+    np.testing.assert_allclose(y, np.maximum(z, 0) + z, rtol=1e-5, atol=1e-6)
