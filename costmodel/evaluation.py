@@ -161,6 +161,12 @@ class _Evaluator:
                         "; a residual adds its input back whenever the channel counts agree: "
                         "give it a condition such as `when: $stride == 1`"
                     )
+                elif draft.op.op_name == "mul" and len(input_shapes) == 2 and input_shapes[0][0] != input_shapes[1][0]:
+                    hint = (
+                        "; inside a branch, `in` and `in_channels` are the input of the layer that names them "
+                        "(the squeeze conv's, in a squeeze-excite gate), not the branch's: give the gate's "
+                        "width as a block parameter (c: in_channels), as the built-in squeeze_excite blocks do"
+                    )
                 raise self.fail(f"{err}{hint}", draft) from None
             except ExpressionError as err:
                 raise self.fail(str(err), draft) from None

@@ -7,6 +7,7 @@ and keys, missing block parameters, arity, cycles). Nothing here depends on a po
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from typing import Any
 
@@ -114,12 +115,6 @@ class _Expander:
         if explicit is not None and (not isinstance(explicit, str) or not explicit.isidentifier()):
             raise self.fail(f"layer name {explicit!r} must be an identifier", entry.line_of("name"))
         repeat, counted_by = self.repeat(entry, scope)
-        if counted_by is not None and kind not in ("op", "use"):
-            raise self.fail(
-                "a repeat that depends on a symbol repeats an op or a block use (put the parallel or "
-                "residual in a block)",
-                entry.line_of("repeat"),
-            )
         label = self.kind_label(entry, kind)
         for r in range(repeat):
             if explicit is not None:
@@ -142,19 +137,21 @@ class _Expander:
                     kind="condition",
                 )
                 conditions = (*conditions, Binding(present, scope, current))
-            if "when" in entry and kind in ("op", "use"):
+            if "when" in entry and kind in ("op", "use", "parallel"):  # a residual's when is its add's
                 when = compile_expr(
                     entry["when"], self.spec.file, entry.line_of("when"), name, what="when", kind="condition"
                 )
                 conditions = (*conditions, Binding(when, scope, current))
+            # a parallel or residual's layers take the conditions through their scope, as a block's do
+            guarded = scope if conditions == scope.conditions else dataclasses.replace(scope, conditions=conditions)
             if kind == "op":
                 current = self.op_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
             elif kind == "use":
                 current = self.use_entry(entry, scope, current, name, this_group, from_refs, first_rep, conditions)
             elif kind == "parallel":
-                current = self.parallel_entry(entry, scope, current, name, this_group, explicit is not None)
+                current = self.parallel_entry(entry, guarded, current, name, this_group, explicit is not None)
             else:
-                current = self.residual_entry(entry, scope, current, name, this_group, explicit is not None)
+                current = self.residual_entry(entry, guarded, current, name, this_group, explicit is not None)
         return current
 
     def kind_label(self, entry: Located, kind: str) -> str:
@@ -339,7 +336,7 @@ class _Expander:
 
     def parallel_entry(self, entry: Located, scope: Scope, current: str, name: str, group: str, named: bool) -> str:
         branches = entry["parallel"]
-        allowed = ("parallel", "merge", "name")
+        allowed = ("parallel", "merge", "name", "when")
         for key in entry:
             if key not in allowed:
                 raise self.fail(
