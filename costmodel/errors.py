@@ -11,6 +11,22 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
+# Control characters and line breaks a name from a spec or file may hold, escaped wherever an error
+# names it: C0 and C1 controls (NEL, U+0085, breaks a line; CSI, U+009B, starts a terminal escape), the
+# Unicode line and paragraph separators.
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    ord("\n"): "\\n",
+    ord("\t"): "\\t",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped (a name with a newline or an escape sequence in it
+    cannot break the line or colour the terminal)."""
+    return message.translate(_CONTROL)
+
 
 class UserError(Exception):
     """A mistake in what the user gave (a spec, a file, an option): one line, never a traceback."""
@@ -48,14 +64,14 @@ class SpecError(UserError):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         layer = f"layer '{self.layer}': " if self.layer else ""
-        return f"{where}{layer}{self.message}"
+        return one_line(f"{where}{layer}{self.message}")
 
 
 class UsageError(UserError):
     """A bad option value (alpha <= 0, an unknown symbol...): no file or line to point at."""
 
     def __str__(self) -> str:
-        return self.message
+        return one_line(self.message)
 
 
 class NotANumber(UsageError, ValueError):

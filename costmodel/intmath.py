@@ -196,7 +196,7 @@ def where(cond: Any, if_true: Value, if_false: Value) -> Value:
     # b if a != b else a is b (a width that passes through where a layer would not change it)
     if isinstance(cond, (sp.Ne, sp.Eq)) and {if_true, if_false} == set(cond.args):
         return if_true if isinstance(cond, sp.Ne) else if_false
-    return sp.Piecewise((if_true, cond), (if_false, True))
+    return sp.Piecewise((if_true, cond), (if_false, True), evaluate=False)  # eval only re-derives the two branches
 
 
 def _branch(value: Value, cond: Any, taken: bool) -> Value:

@@ -62,6 +62,23 @@ def per_layer(model: Model, metric: str = "macs", counting: Counting | str = DEF
     return _inlined_parts(form(model, metric, counting))
 
 
+def per_layer_at(
+    model: Model, point: Point, metric: str = "macs", counting: Counting | str = DEFAULT
+) -> dict[str, int]:
+    """Each layer's exact closed form evaluated at ``point`` (layers that count nothing left out): the
+    named form's parts with its quantities at the point, each shared quantity worked out once, which
+    is what :func:`per_layer` then :func:`evaluate` give without writing every layer out first."""
+    whole = form(model, metric, counting)
+    inline = Inliner({**_at(model, point)[0], **whole.definitions})  # the form's own names too, in order
+    result = {}
+    for name, part in whole.parts.items():
+        value = inline(sympy.sympify(part))
+        if not value.is_Integer:
+            raise ValueError(f"closed form of {name} did not evaluate to an integer: {value}")
+        result[name] = int(value)
+    return result
+
+
 def per_op_type(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT) -> dict[str, Any]:
     return _inlined_parts(form(model, metric, counting, by="type"))
 

@@ -65,11 +65,7 @@ def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[in
 
 
 def _closed(model: Model, metric: str, counting: Counting, point: Point) -> dict[str, int]:
-
-    return {
-        name: symbolic.evaluate(expr, model, point)
-        for name, expr in symbolic.per_layer(model, metric, counting).items()
-    }
+    return symbolic.per_layer_at(model, point, metric, counting)
 
 
 def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed: int = 0) -> Verification:

@@ -55,6 +55,7 @@ SPECS = {
     "deep-alias.yaml": lambda: spec_with(
         V1, "title: MobileNet v1", "title: &t [1]\nsource: " + "[" * 150 + "*t" + "]" * 150
     ),
+    "line-breaks.yaml": lambda: spec_with(V1, "multiplier: alpha}", 'multiplier: "a\\Nb\\Lc\\x9b[31m"}'),
     "flat-20001.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\nlayers:\n" + "  - {op: relu}\n" * 20_001,
     "repeat-1e6.yaml": lambda: (
         "name: big\ninput: {channels: 3, size: 32}\n"
@@ -109,6 +110,7 @@ CASES = [
     ("sensitivity-bad-epsilon", ["sensitivity", "squeezenet", "--epsilon", "424212.+_41_"], "epsilon must be a"),
     ("export-to-dash", ["export", V1, "-o", "-"], "'-' (stdout) is not a file this command can write"),
     ("whatif-to-dash", ["whatif", "alexnet", "--gap-head", "-o", "-"], "'-' (stdout) is not a file"),
+    ("line-breaks-in-a-name", ["report", "line-breaks.yaml"], "width multiplier 'a\\x85b\\u2028c\\x9b[31m'"),
     ("deep", ["report", "deep.yaml", "-o", "{out}"], "nested more than 100 levels deep"),
     ("deep-alias", ["report", "deep-alias.yaml", "-o", "{out}"], "nested more than 100 levels deep"),
     ("laughs-6", ["report", "laughs6.yaml", "--format", "html", "-o", "{out}"], "past the limit yaml_nodes="),
@@ -150,3 +152,16 @@ def test_hostile_input_is_one_line_exit_2_with_little_work_and_nothing_written(
     assert result.stdout == ""
     assert set(os.listdir(tmp_path)) == before
     assert spent < CPU_SECONDS, f"{spent:.2f} s of CPU to refuse"
+
+
+def test_an_error_naming_a_hostile_name_is_one_line_through_the_api_too(tmp_path: Path) -> None:
+    """NEL, the Unicode line separator and a C1 escape in a name stay escaped in ``str(error)``."""
+    from costmodel.errors import UserError
+    from costmodel.loading import load_model
+
+    path = tmp_path / "line-breaks.yaml"
+    path.write_text(SPECS["line-breaks.yaml"]())
+    with pytest.raises(UserError) as err:
+        load_model(str(path))
+    assert len(str(err.value).splitlines()) == 1
+    assert "'a\\x85b\\u2028c\\x9b[31m'" in str(err.value)

@@ -22,8 +22,8 @@ from typing import Any, NoReturn
 import click
 
 from costmodel.cli import budgets, checking, closed_forms, counting, exploring, running
-from costmodel.cli.options import EXIT_BUG, fail, one_line
-from costmodel.errors import UserError
+from costmodel.cli.options import EXIT_BUG, fail
+from costmodel.errors import UserError, one_line
 
 GC_THRESHOLD = 100_000  # allocations between collections of the youngest generation (Python's: 700)
 

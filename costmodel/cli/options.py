@@ -19,7 +19,7 @@ import click
 
 from costmodel import atomic_write, conventions
 from costmodel.conventions import Counting
-from costmodel.errors import UsageError, UserError
+from costmodel.errors import UsageError, UserError, one_line
 from costmodel.model import PointOptions
 
 
@@ -57,15 +57,6 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 EXIT_BUG = 3
-
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]} | {ord("\n"): "\\n", ord("\t"): "\\t"}
-
-
-def one_line(message: str) -> str:
-    """``message`` with control characters escaped (a name with a newline or an escape sequence in it
-    cannot break the line or colour the terminal)."""
-    return message.translate(_CONTROL)
-
 
 MAX_MESSAGE = 1000  # characters: a value quoted in a message cannot make a megabyte of line
 
