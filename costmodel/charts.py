@@ -153,7 +153,7 @@ class Drawer:
     @classmethod
     def start(cls) -> Drawer:
         drawer = cls()
-        if hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods():
+        if hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods() and _fork_is_safe():
             try:
                 context = multiprocessing.get_context("fork")
                 here, there = context.Pipe()
@@ -194,6 +194,20 @@ class Drawer:
         if self._child is not None:
             self._child.join(5)
             self._child = None
+
+
+# Runtimes that keep thread pools of their own: a child forked beside them (in a notebook or a test
+# run that used one) may find one of their locks held, and wait for ever. NumPy's BLAS pool is safe to
+# fork beside (OpenBLAS resets it in the child).
+_THREADED_RUNTIMES = ("onnxruntime", "torch", "tensorflow", "jax")
+
+
+def _fork_is_safe() -> bool:
+    """Whether a child forked now can draw: no runtime with thread pools of its own was loaded; else
+    the charts are drawn in this process."""
+    import sys
+
+    return not any(name in sys.modules for name in _THREADED_RUNTIMES)
 
 
 def _child(pipe: Any) -> None:  # pragma: no cover - runs in the forked process

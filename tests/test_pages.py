@@ -185,3 +185,18 @@ def test_without_matplotlib_the_page_says_what_the_charts_would_show(monkeypatch
     assert result.exit_code == 0, result.output
     assert "need matplotlib" in result.output
     assert "<svg" not in result.output
+
+
+def test_no_child_is_forked_beside_a_runtime_with_its_own_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child forked beside onnxruntime's thread pool (a notebook that ran a session) could wait for
+    ever on a lock one of its threads held: the charts are then drawn in this process."""
+    import sys
+    import types
+
+    from costmodel import charts
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", types.ModuleType("onnxruntime"))
+    drawer = charts.Drawer.start()
+    assert drawer._child is None and drawer._pipe is None
+    drawn = drawer.draw([], [], [])
+    assert set(drawn) == {"blocks", "types", "scaling"}
