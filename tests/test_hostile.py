@@ -57,6 +57,10 @@ SPECS = {
         V1, "title: MobileNet v1", "title: &t [1]\nsource: " + "[" * 150 + "*t" + "]" * 150
     ),
     "line-breaks.yaml": lambda: spec_with(V1, "multiplier: alpha}", 'multiplier: "a\\Nb\\Lc\\x9b[31m"}'),
+    "huge-pool.yaml": lambda: (
+        "name: tiny\ninput: {channels: 3, size: 32}\n"
+        "layers: [{op: max_pool, k: 1000000, ceil_mode: true, pad: 500000}]\n"
+    ),
     "flat-20001.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\nlayers:\n" + "  - {op: relu}\n" * 20_001,
     "repeat-1e6.yaml": lambda: (
         "name: big\ninput: {channels: 3, size: 32}\n"
@@ -112,6 +116,7 @@ CASES = [
     ("export-to-dash", ["export", V1, "-o", "-"], "'-' (stdout) is not a file this command can write"),
     ("whatif-to-dash", ["whatif", "alexnet", "--gap-head", "-o", "-"], "'-' (stdout) is not a file"),
     ("line-breaks-in-a-name", ["report", "line-breaks.yaml"], "width multiplier 'a\\x85b\\u2028c\\x9b[31m'"),
+    ("verify-huge-pool", ["verify", "huge-pool.yaml"], "padding a layer's input would need about 10.9 TiB"),
     ("deep", ["report", "deep.yaml", "-o", "{out}"], "nested more than 100 levels deep"),
     ("deep-alias", ["report", "deep-alias.yaml", "-o", "{out}"], "nested more than 100 levels deep"),
     ("laughs-6", ["report", "laughs6.yaml", "--format", "html", "-o", "{out}"], "past the limit yaml_nodes="),
@@ -167,3 +172,14 @@ def test_an_error_naming_a_hostile_name_is_one_line_through_the_api_too(tmp_path
         load_model(str(path))
     assert len(str(err.value).splitlines()) == 1
     assert "'a\\x85b\\u2028c\\x9b[31m'" in str(err.value)
+
+
+def test_a_minimum_resolution_no_input_reaches_is_a_failed_check_not_a_crash(tmp_path: Path) -> None:
+    """A reference row's min_resolution where no input up to 65536 is enough prints as 'none'."""
+    spec = tmp_path / "tall.yaml"
+    spec.write_text(
+        spec_with("mobilenet_v3_large", "input: {channels: 3, size: 224*rho}", "input: {channels: 3, size: 1000000}")
+    )
+    result = CliRunner().invoke(main, ["check", str(spec)])
+    assert result.exit_code == 1, result.output
+    assert "min_resolution = none (published 1;" in result.output

@@ -61,7 +61,8 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
             status = click.style("ok  ", fg="green") if c.ok else click.style("FAIL", fg="red", bold=True)
             if os.environ.get("NO_COLOR"):
                 status = "ok  " if c.ok else "FAIL"
-            actual = f"{c.actual:,}" if isinstance(c.actual, int) else f"{c.actual:.4g}"
+            # no actual value: a minimum resolution where no input up to 65536 is enough
+            actual = "none" if c.actual is None else f"{c.actual:,}" if isinstance(c.actual, int) else f"{c.actual:.4g}"
             line = f"{status} {model.spec.file}:{c.line}: {c.figure} = {actual} (published {c.expected}; {c.source})"
             if c.note:
                 line += f"\n     disagreement: {c.note}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from costmodel import intmath
+from costmodel import intmath, limits
 from costmodel.ops.base import Array, ShapeError, ints, numpy, pair
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
@@ -53,6 +53,9 @@ def padded(x: Array, pads: Pads, fill: float = 0.0) -> Array:
     if not (top or bottom or left or right):
         return x
     n, c, h, w = x.shape
+    # a window as wide as the padding it asks for (k 10^6, pad 5·10^5 over a 32-pixel side) pads to
+    # terabytes; checked here, where the size is known, before anything is allocated
+    limits.check_memory(n * c * (h + top + bottom) * (w + left + right) * x.dtype.itemsize, "padding a layer's input")
     out = np.full((n, c, h + top + bottom, w + left + right), fill, dtype=x.dtype)
     out[:, :, top : top + h, left : left + w] = x
     return out
