@@ -273,7 +273,7 @@ def _members(handle: IO[bytes], what: str, check_key: Callable[[str], None] | No
         keys: dict[str, zipfile.ZipInfo] = {}
         for info in infos:  # names, methods and declared sizes: nothing inflated yet
             name = info.filename
-            if info.is_dir() or not name.endswith(".npy"):
+            if not name or info.is_dir() or not name.endswith(".npy"):  # is_dir() fails on an empty name
                 raise _Problem(f"member '{name}' is not an .npy array (numpy.savez names them KEY.npy)")
             if name[:-4] in keys:
                 raise _Problem(f"member '{name}' appears twice")

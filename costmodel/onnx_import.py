@@ -376,6 +376,12 @@ def model_from_spec(spec_text: str, names: dict[str, str], display: str) -> Mode
         raise SpecError(err.message, file=display, layer=err.layer) from None
 
 
+def _text(value: Any) -> str:
+    """A descriptive string field of the file (its producer, its graph's name): protobuf hands text
+    that is not valid UTF-8 back as bytes, which is then left out."""
+    return value if isinstance(value, str) else ""
+
+
 def _group_of(name: str) -> str:
     """The top-level unit a layer belongs to, for breakdowns by group.
 
@@ -492,11 +498,12 @@ class _Importer:
         for entry in self.layers:
             entry["from"] = [ids[f] for f in entry["from"]]
             entry["name"] = ids[entry["name"]]
-        model_name = _identifier(Path(self.display).stem or self.graph.name or "onnx_model", set())
-        producer = " ".join(p for p in (self.proto.producer_name, self.proto.producer_version) if p)
+        graph_name = _text(self.graph.name)
+        model_name = _identifier(Path(self.display).stem or graph_name or "onnx_model", set())
+        producer = " ".join(p for p in (_text(self.proto.producer_name), _text(self.proto.producer_version)) if p)
         spec = {
             "name": model_name,
-            "title": self.graph.name or Path(self.display).name,
+            "title": graph_name or Path(self.display).name,
             "source": f"ONNX file {Path(self.display).name}"
             + (f", exported by {producer}" if producer else "")
             + f", opset {self.opset}",

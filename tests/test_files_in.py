@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from click.testing import CliRunner, Result
 from costmodel import arrays, executor
 from costmodel.cli import main
 from costmodel.errors import UserError
+
+DATA = Path(__file__).resolve().parent / "data"
 
 MODEL = "squeezenet1_1"
 FAST = 1.0  # seconds: "well under a second" for a refusal, once the program is loaded
@@ -250,6 +253,11 @@ def _weights_cases() -> list[Any]:
             lambda p: write_zip(p, {"conv1/weight.npy": npy_bytes(np.zeros(3, "m8[s]"))}), ("time deltas",), id="td"
         ),
         pytest.param(lambda p: write_zip(p, {"conv1/weight.npy": b""}), ("it is empty",), id="empty-member"),
+        pytest.param(  # zipfile cannot write a member without a name: a fuzz case's file, shipped
+            lambda p: shutil.copyfile(DATA / "npz_nameless_member.npz", p),
+            ("member '' is not an .npy array",),
+            id="nameless-member",
+        ),
         pytest.param(_truncated, ("damaged archive",), id="truncated"),
         pytest.param(_bad_crc, ("Bad CRC-32",), id="bad-crc"),
         pytest.param(_zip_bomb, ("would need about 4 GiB", "memory="), id="zip-bomb-4GiB"),

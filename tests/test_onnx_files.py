@@ -268,3 +268,14 @@ def test_a_sigmoid_used_elsewhere_stays_a_sigmoid(tmp_path: Path) -> None:
     ]
     layers = load_model(save(tmp_path / "gate.onnx", nodes, {})).costs().layers
     assert [layer.op for layer in layers] == ["sigmoid", "mul", "add"]
+
+
+def test_text_fields_that_are_not_utf8_are_left_out(tmp_path: Path) -> None:
+    """protobuf hands a string field that is not valid UTF-8 back as bytes (a damaged or hostile file)."""
+    path = classifier(tmp_path / "net.onnx")
+    proto = onnx.load(path)
+    proto.producer_name = "QQQQ"
+    raw = proto.SerializeToString().replace(b"QQQQ", b"\xff\xfe\xfd\xfc")
+    (tmp_path / "bad.onnx").write_bytes(raw)
+    model = load_model(str(tmp_path / "bad.onnx"))
+    assert "exported by" not in model.spec.source and model.costs().params > 0
