@@ -28,11 +28,16 @@ def _exists(path: Path) -> bool:
         return False
 
 
+def is_onnx(name_or_path: str | Path) -> bool:
+    """Whether MODEL names an ONNX file (read by the importer, with the weights it holds)."""
+    return str(name_or_path).lower().endswith(".onnx")
+
+
 def load_model(name_or_path: str | Path, variant: str | None = None) -> Model:
     """A built-in model by name or alias, a spec file or an ONNX file by path; optionally a variant."""
     text = str(name_or_path)
     path = Path(text)
-    if text.lower().endswith(".onnx"):  # an ONNX CNN, read into the same graph (the onnx extra)
+    if is_onnx(text):  # an ONNX CNN, read into the same graph (the onnx extra)
         if not _is_file(path):
             problem = "not a regular file" if _exists(path) else "no such ONNX file"
             raise UsageError(f"{problem}: {show_name(text)}")

@@ -102,7 +102,7 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
     shown = display or str(path)
     importer = _read(path, shown)
     _, names = importer.spec()
-    tensors = {init.name: init for init in importer.graph.initializer}
+    tensors = importer.initializers
     used = {tensor for arrays in importer.arrays.values() for tensor, _, _ in arrays.values()}
     values = sum(math.prod(tensors[t].dims) for t in used if t in tensors)
     limits.check_memory(8 * values, f"reading the weights of {shown}")  # each read, then made float32
@@ -611,7 +611,8 @@ class _Importer:
         """The values of small initializers and of Constant nodes (large weights: only their shapes)."""
         from onnx import numpy_helper
 
-        self.constant_shapes = {init.name: tuple(int(d) for d in init.dims) for init in self.graph.initializer}
+        self.initializers = {init.name: init for init in self.graph.initializer}
+        self.constant_shapes = {name: tuple(int(d) for d in init.dims) for name, init in self.initializers.items()}
         constants = {
             init.name: numpy_helper.to_array(init)
             for init in self.graph.initializer
@@ -719,7 +720,7 @@ class _Importer:
         tensor that depends on the image."""
         if tensor in self.constants:
             return self.constants[tensor]
-        stored = next((init for init in self.graph.initializer if init.name == tensor), None)
+        stored = self.initializers.get(tensor)
         if stored is not None:
             from onnx import numpy_helper
 

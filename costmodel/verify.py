@@ -64,10 +64,6 @@ def _closed_shapes(model: Model, point: Point) -> dict[str, tuple[bool, tuple[in
     return result
 
 
-def _closed(model: Model, metric: str, counting: Counting, point: Point) -> dict[str, int]:
-    return symbolic.per_layer_at(model, point, metric, counting)
-
-
 def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed: int = 0) -> Verification:
     """Run the network at ``point`` and compare every layer with the counts and the exact closed forms.
 
@@ -96,7 +92,9 @@ def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed:
     checks: list[tuple[str, dict[str, int], Costs, dict[str, int]]] = []
     all_costs = model.costs(point, everything)
     executor_all = {r.name: r.params for r in records}
-    checks.append(("params (all arrays)", executor_all, all_costs, _closed(model, "params", everything, point)))
+    checks.append(
+        ("params (all arrays)", executor_all, all_costs, symbolic.per_layer_at(model, point, "params", everything))
+    )
     executor_params = executor_all
     if convention != everything:
         if convention.fold_norms:
@@ -111,9 +109,11 @@ def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed:
                 r.name: sum(v for k, v in r.params_by_kind.items() if k in convention.kinds) for r in records
             }
         counted = model.costs(point, convention)
-        closed = _closed(model, "params", convention, point)
+        closed = symbolic.per_layer_at(model, point, "params", convention)
         checks.append((f"params ({convention.name})", executor_params, counted, closed))
-    checks.append(("MACs", {r.name: r.macs for r in records}, all_costs, _closed(model, "macs", everything, point)))
+    checks.append(
+        ("MACs", {r.name: r.macs for r in records}, all_costs, symbolic.per_layer_at(model, point, "macs", everything))
+    )
 
     closed_shapes = _closed_shapes(model, point)
     for node in network.nodes:

@@ -284,6 +284,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_builders import one_input_model  # noqa: E402
 
 
 def test_the_unit_exports_runs_and_imports_with_the_same_counts(tmp_path: Path) -> None:
@@ -338,15 +339,7 @@ def test_a_folded_export_of_the_unit_runs_as_the_executor(tmp_path: Path) -> Non
 
 def save(path: Path, nodes: list, inits: dict[str, np.ndarray], shape: tuple = (2, 8, 4, 4), opset: int = 17) -> str:
     """A one-input model whose output is 'y' (a batch of 2 unless PyTorch's Reshapes fix it at 1)."""
-    graph = helper.make_graph(
-        nodes,
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
-    return str(path)
+    return one_input_model(path, nodes, inits, shape, opset)
 
 
 def ints(*values: int) -> np.ndarray:

@@ -23,6 +23,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from click.testing import CliRunner  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_builders import one_input_model  # noqa: E402
 
 from costmodel import executor, intmath, onnx_export, onnx_import  # noqa: E402
 from costmodel.cli import main  # noqa: E402
@@ -311,17 +312,7 @@ def test_unsupported_operator_is_one_line_and_exit_2():
 
 def tiny(tmp_path, nodes, inits=(), shape=(1, 3, 8, 8), name="tiny.onnx", opset=17):
     """A one-input model from nodes whose last output is 'y'."""
-    graph = helper.make_graph(
-        nodes,
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in dict(inits).items()],
-    )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    path = tmp_path / name
-    onnx.save(proto, str(path))
-    return str(path)
+    return one_input_model(tmp_path / name, nodes, inits, shape, opset)
 
 
 W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}

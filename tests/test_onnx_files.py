@@ -12,7 +12,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from click.testing import CliRunner  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+from onnx_builders import one_input_model  # noqa: E402
 
 from costmodel.cli import main  # noqa: E402
 from costmodel.errors import SpecError  # noqa: E402
@@ -29,16 +30,7 @@ def save(
     opset: int = 17,
 ) -> str:
     """A one-input model whose output is 'y'."""
-    graph = helper.make_graph(
-        nodes,
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
-    )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    onnx.save(proto, str(path))
-    return str(path)
+    return one_input_model(path, nodes, inits, shape, opset)
 
 
 def floats(*shape: int) -> np.ndarray:

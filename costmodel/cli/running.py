@@ -63,7 +63,7 @@ def run_command(
     import numpy as np
 
     from costmodel import executor
-    from costmodel.loading import load_model
+    from costmodel.loading import is_onnx, load_model
 
     model = load_model(model_name, variant)
     x = arrays.read_npy(input_path, "the input", functools.partial(_check_images, input_path))
@@ -78,7 +78,7 @@ def run_command(
         if seed is not None:
             raise UsageError("give --weights or --seed, not both")
         weights, which = executor.load_weights(weights_path), f"weights: {weights_path}"
-    elif seed is None and _is_onnx(model_name):
+    elif seed is None and is_onnx(model_name):
         from costmodel.onnx_import import import_weights
 
         weights, which = import_weights(model_name), f"weights: the file's initializers ({model_name})"
@@ -100,11 +100,6 @@ def run_command(
     for i, row in enumerate(flat):
         best = np.argsort(-row, kind="stable")[:top]
         click.echo(f"image {i}: " + ", ".join(f"{int(j)} ({float(row[j]):.6g})" for j in best))
-
-
-def _is_onnx(model_name: str) -> bool:
-    """Whether MODEL names an ONNX file (as :func:`costmodel.loading.load_model` reads it)."""
-    return model_name.lower().endswith(".onnx")
 
 
 def _check_images(path: str, shape: tuple[int, ...]) -> None:

@@ -1,0 +1,32 @@
+"""ONNX files built in the tests: one image input ``x``, the graph's output ``y`` (onnx imported when
+called, so that a test module without the onnx extra can import this one and skip)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def one_input_model(
+    path: Path,
+    nodes: list[Any],
+    inits: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    shape: tuple[Any, ...] = (1, 3, 8, 8),
+    opset: int = 17,
+) -> str:
+    """Write a model of ``nodes`` reading ``x`` of ``shape`` (a dim may be a name) and making ``y``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        nodes,
+        path.stem,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in dict(inits).items()],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
+    return str(path)
