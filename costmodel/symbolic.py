@@ -19,7 +19,7 @@ import sympy
 
 from costmodel.conventions import DEFAULT, Counting, get_counting
 from costmodel.errors import UsageError
-from costmodel.forms import ClosedForm, Inliner, from_network
+from costmodel.forms import ClosedForm, Inliner, Renamer, from_network
 from costmodel.model import Model, Point
 from costmodel.smooth import continuous_symbols, relax_form
 
@@ -48,7 +48,9 @@ def form(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT,
                 name = layer.name if by == "layer" else layer.label
                 parts[name] = parts.get(name, 0) + value
         reserved = set(model.spec.symbols)
-        cache[key] = from_network(model.symbolic_network, parts, reserved)
+        network = model.symbolic_network
+        renamer = model.__dict__.get("_renamer") or model.__dict__.setdefault("_renamer", Renamer.of(network))
+        cache[key] = from_network(network, parts, reserved, renamer)
     return cache[key]
 
 
