@@ -132,9 +132,12 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
     return result
 
 
-def count(network: Network, counting: Counting) -> Costs:
+def count(network: Network, counting: Counting, seen: dict[Any, tuple[Any, ...]] | None = None) -> Costs:
+    """The costs of ``network`` under ``counting``. ``seen`` holds what a layer counts whatever the
+    preset (its operator, shapes and presence decide it): pass one per network to count it under
+    several presets without working each layer out again."""
     foldable = foldable_norms(network) if counting.fold_norms else {}
-    seen: dict[Any, tuple[Any, ...]] = {}  # layers alike in operator, shapes and presence count alike
+    seen = {} if seen is None else seen  # layers alike in operator, shapes and presence count alike
     layers = [_layer_cost(node, counting, foldable, seen) for node in network.nodes]
     if all(intmath.is_number(value) for value in network.point.values()):
         # a concrete network: plain sums in one pass (a 15,000-layer network is counted a dozen times
@@ -169,10 +172,13 @@ def _layer_cost(
     except TypeError:  # an operator holding an unhashable value: counted on its own
         key = found = None
     if found is None:
-        found = _counts(node, counting, foldable, folded)
+        found = _counts(node, foldable, folded)
         if key is not None:
             seen[key] = found
-    label, by_kind, params, macs, other = found
+    label, by_kind, macs, other = found
+    counted = [v for kind, v in by_kind.items() if kind in counting.kinds or (folded and kind == BIAS)]
+    if counting.fold_norms and not folded and node.op.folds_into_host:
+        counted.append(by_kind[NORM_AFFINE])
     return LayerCost(
         name=node.name,
         op=node.op.op_name,
@@ -183,14 +189,14 @@ def _layer_cost(
         output_shape=node.output_shape,
         present=node.present,
         params_by_kind=by_kind,
-        params=params,
+        params=sum(counted, 0),  # a few terms: no quadratic re-sorting of sympy sums
         macs=macs,
         other_ops=other,
     )
 
 
-def _counts(node: Node, counting: Counting, foldable: dict[str, Node], folded: bool) -> tuple[Any, ...]:
-    """(type label, parameters by kind, parameters, MACs, other ops) of one layer."""
+def _counts(node: Node, foldable: dict[str, Node], folded: bool) -> tuple[Any, ...]:
+    """(type label, parameters by kind, MACs, other ops) of one layer, whatever the preset."""
     inputs = list(node.input_shapes)
     present = node.present
     by_kind: dict[str, Any] = dict.fromkeys(BREAKDOWN_NAMES, 0)
@@ -210,11 +216,7 @@ def _counts(node: Node, counting: Counting, foldable: dict[str, Node], folded: b
         by_kind = {kind: intmath.where(present, v, 0) for kind, v in by_kind.items()}
         macs = intmath.where(present, node.op.macs(inputs, node.output_shape), 0)
         other = intmath.where(present, node.op.other_ops(inputs, node.output_shape), 0)
-    counted = [v for kind, v in by_kind.items() if kind in counting.kinds or (folded and kind == BIAS)]
-    if counting.fold_norms and not folded and node.op.folds_into_host:
-        counted.append(by_kind[NORM_AFFINE])
-    # a few terms in params: no quadratic re-sorting of sympy sums
-    return node.op.type_label(inputs), by_kind, sum(counted, 0), macs, other
+    return node.op.type_label(inputs), by_kind, macs, other
 
 
 def _total(values: Iterable[Any]) -> Any:

@@ -8,6 +8,7 @@ symbols, present under a sympy condition.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from costmodel import intmath
@@ -257,6 +258,7 @@ class _Evaluator:
         return intmath.all_of(parts)
 
 
+@functools.lru_cache(maxsize=4096)  # a block's condition is asked of every size it passes on
 def _conjuncts(condition: Any) -> frozenset[Any]:
     """The parts of a sympy ``And`` (a condition that is no conjunction is its own one part), each in
     sympy's canonical form: ``Piecewise`` writes ``2 <= n`` as ``n >= 2``."""

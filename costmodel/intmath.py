@@ -169,15 +169,28 @@ def ceil_div(a: Value, b: Value) -> Value:
 
 
 def smax(*args: Value) -> Value:
-    if all(is_number(a) for a in args):
-        return max(args)
-    return _sympy().Max(*args)
+    return _extreme(max, "Max", args)
 
 
 def smin(*args: Value) -> Value:
-    if all(is_number(a) for a in args):
-        return min(args)
-    return _sympy().Min(*args)
+    return _extreme(min, "Min", args)
+
+
+def _extreme(numeric: Any, name: str, args: tuple[Value, ...]) -> Value:
+    """max or min; on symbols a ``Max``/``Min`` that keeps its arguments as written, numbers folded.
+
+    sympy's own evaluation tries to order every pair of arguments through the assumptions system:
+    milliseconds per call on a width that is a ``Piecewise``, for a simplification the widths of a
+    network almost never allow."""
+    numbers = [a for a in args if is_number(a)]
+    if len(numbers) == len(args):
+        return numeric(args)
+    rest = list(dict.fromkeys(a for a in args if not is_number(a)))
+    if numbers:
+        rest.insert(0, numeric(numbers))
+    if len(rest) == 1:
+        return rest[0]
+    return getattr(_sympy(), name)(*rest, evaluate=False)
 
 
 def where(cond: Any, if_true: Value, if_false: Value) -> Value:

@@ -329,7 +329,8 @@ class Model:
         preset = conventions.get_counting(counting)
         cache: dict[Counting, Costs] = self.__dict__.setdefault("_symbolic_costs", {})
         if preset not in cache:
-            cache[preset] = count(self.symbolic_network, preset)
+            seen = self.__dict__.setdefault("_symbolic_layers", {})  # one layer's counts, any preset
+            cache[preset] = count(self.symbolic_network, preset, seen)
         return cache[preset]
 
     def substitution(self, point: Point) -> dict[Any, Any]:
