@@ -359,6 +359,7 @@ class Evaluator:
         wanted = dict(exprs) if exprs is not None else {"": form.body if expr is None else expr}
         self.results = {name: _compile(e) for name, e in wanted.items()}
         self.sizes = sizes  # widths and sides: every one must be at least 1
+        self._size_set = frozenset(sizes)  # looked up once per definition per call
         self.domains = dict(domains or {})  # name -> costmodel.spec.Symbol (integer, bounds)
 
     def __call__(self, resolution: Any = None, **values: Any) -> np.ndarray:
@@ -439,7 +440,7 @@ class Evaluator:
         length = (count,)
         for symbol, op in self.definitions:
             env[symbol] = op.run(env)
-            if symbol in self.sizes and np.any(np.asarray(env[symbol][0]) < 1):
+            if symbol in self._size_set and np.any(np.asarray(env[symbol][0]) < 1):
                 what = "pixels" if str(symbol).startswith("h") else "channels"
                 raise ValueError(f"not a valid point everywhere: a layer would have no {what} ({symbol} < 1)")
         results = {}

@@ -81,7 +81,7 @@ class CostGrid:
             for node in network.nodes:
                 exprs[f"size:{node.name}"] = product(node.output_shape)
                 if not isinstance(node.present, bool):
-                    exprs[f"present:{node.name}"] = sympy.Piecewise((1, node.present), (0, True))
+                    exprs[f"present:{node.name}"] = sympy.Piecewise((1, node.present), (0, True), evaluate=False)
             form = ClosedForm(dict(network.definitions), sympy.Integer(0))
             base = self.evaluator("macs")  # the symbols, domains and sizes, whatever the counting
             self._memory = Evaluator(
