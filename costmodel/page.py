@@ -78,24 +78,29 @@ def _layers_by_block(context: Mapping[str, Any]) -> dict[str, list[dict[str, Any
     return found
 
 
+# Past this many named quantities the exact form is a page of its own (EfficientNet names 362):
+# the report says so and points to `expr`, which prints it.
+EXACT_LINES_SHOWN = 60
+
+
 def _formulas(model: Model, point: Point, counting: Counting | str) -> dict[str, Any]:
-    """The exact MACs and parameters (named quantities and total) and their smooth laws, as MathML
-    and as LaTeX (for Markdown's math blocks)."""
+    """The exact MACs (named quantities and total) and the smooth laws of MACs and parameters, as
+    MathML and as LaTeX (for Markdown's math blocks)."""
     result: dict[str, Any] = {}
     for metric in ("macs", "params"):
-        form = symbolic.form(model, metric, counting)
-        used = form.used([form.body])
         law = symbolic.smooth(model, metric, counting, at=point)
-        lines = [(sympy.Symbol(str(s)), d) for s, d in used.items()]
         result[metric] = {
-            "exact_mathml": _generated(_mathml_lines([*lines, (sympy.Symbol("total"), form.body)])),
             "smooth_mathml": _generated(_mathml_lines([(sympy.Symbol(metric), law)])),
-            "exact_latex": "\\\\\n".join(
-                f"{sympy.latex(s)} &= {sympy.latex(d)}" for s, d in [*lines, (sympy.Symbol("total"), form.body)]
-            ),
             "smooth_latex": f"{metric} = {sympy.latex(law)}",
             "smooth_text": sympy.sstr(law),
         }
+    form = symbolic.form(model, "macs", counting)
+    used = form.used([form.body])
+    result["macs"].update(exact_quantities=len(used), exact_mathml=None, exact_latex=None)
+    if len(used) <= EXACT_LINES_SHOWN:
+        lines = [*((sympy.Symbol(str(s)), d) for s, d in used.items()), (sympy.Symbol("total"), form.body)]
+        result["macs"]["exact_mathml"] = _generated(_mathml_lines(lines))
+        result["macs"]["exact_latex"] = "\\\\\n".join(f"{sympy.latex(s)} &= {sympy.latex(d)}" for s, d in lines)
     return result
 
 

@@ -66,6 +66,20 @@ def test_the_markdown_report_has_its_formula_diagram_and_chart_files(tmp_path: P
         assert f"]({svg.name})" in text
 
 
+@pytest.mark.parametrize(("name", "written_out"), [("mobilenet_v3_large", True), ("efficientnet", False)])
+def test_the_exact_form_is_written_out_only_when_a_reader_can_take_it_in(name: str, written_out: bool) -> None:
+    from costmodel import symbolic
+    from costmodel.page import EXACT_LINES_SHOWN
+
+    form = symbolic.form(load_model(name), "macs", "torchvision")
+    quantities = len(form.used([form.body]))
+    assert (quantities <= EXACT_LINES_SHOWN) is written_out
+    text = run("report", name, "--format", "md", "--no-charts").stdout
+    assert ("\\begin{aligned}" in text) is written_out
+    assert (f"the form names {quantities} widths" in text) is not written_out
+    assert f"`costmodel expr {name}`" in text
+
+
 def test_the_html_page_is_self_contained() -> None:
     page = run("report", "mobilenet_v3_large", "--format", "html").stdout
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing to fetch
