@@ -166,6 +166,35 @@ def test_floor_and_ceil_value() -> None:
     assert intmath.ceil_value(X).subs(X, sympy.Rational(-1, 2)) == 0
 
 
+@FAST
+@given(
+    h=st.integers(1, 400),
+    alpha=positive_fractions,
+    scale=st.integers(-3, 3),
+    shift=fractions,
+    d=st.integers(1, 9),
+)
+def test_symbolic_floor_and_ceil_div_equal_the_numbers_they_stand_for(
+    h: int, alpha: Fraction, scale: int, shift: Fraction, d: int
+) -> None:
+    """The rounding a network's sizes go through, built from symbols with integer terms taken out
+    and evaluated at a point, is the rounding of the numbers (integer and fractional shifts alike)."""
+    at = {H: h, ALPHA: sympy.Rational(alpha.numerator, alpha.denominator)}
+    numerator = scale * H + 7 * ALPHA + sympy.Rational(shift.numerator, shift.denominator)
+    value = Fraction(scale * h) + 7 * alpha + shift
+    assert intmath.floor_div(numerator, d).xreplace(at) == ref_floor_div(value, d)
+    assert intmath.ceil_div(numerator, d).xreplace(at) == ref_ceil_div(value, d)
+    assert intmath.floor_value(numerator).xreplace(at) == ref_floor_div(value, 1)
+    assert intmath.ceil_value(numerator).xreplace(at) == ref_ceil_div(value, 1)
+
+
+def test_integer_terms_leave_the_rounding_as_sympy_takes_them_out() -> None:
+    assert intmath.floor_div(2 * H + 6, 2) == H + 3
+    assert intmath.floor_value(H + X + 3) == H + 3 + sympy.floor(X)
+    assert intmath.ceil_value(X - sympy.Rational(7, 2)) == sympy.ceiling(X - sympy.Rational(7, 2))
+    assert intmath.floor_div(112 * ALPHA - 7, 1) == sympy.floor(112 * ALPHA) - 7
+
+
 # -- conv_out / same_out --------------------------------------------------------------------------
 
 
