@@ -108,6 +108,14 @@ def comparison_rows(
             "the table would have too many rows (for a grid of many points use `costmodel sweep`)",
             f"{planned:,}",
         )
+    work = sum(len(a) * len(r) * len(model.structure.order) for model, a, r in plans)
+    if work > limits.current().table_layers:  # EfficientNet carries 969 layers to each row, most absent
+        raise limits.exceeded(
+            "table_layers",
+            "the table would count too many layers, rows times the layers of each network "
+            "(for a grid of many points use `costmodel sweep`, which evaluates the closed forms at once)",
+            f"{work:,}",
+        )
     rows = []
     for model, own_alphas, own_resolutions in plans:
         own_values = {name: value for name, value in values.items() if name in model.spec.symbols}

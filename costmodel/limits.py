@@ -47,6 +47,8 @@ class Limits:
     """values of one option (--alpha, --res...) of a sweep, table or grid"""
     table_rows: int = 1_000
     """rows of one table (each row counts the network once; a sweep evaluates a grid at once)"""
+    table_layers: int = 40_000
+    """rows of one table times the layers of each row's network (about a second of counting)"""
     pool_side: int = 1_024
     """output side of an adaptive pool (counted, and written in a closed form, window by window)"""
     formula_nodes: int = 100_000

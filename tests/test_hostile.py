@@ -110,6 +110,11 @@ CASES = [
         "memory=",
     ),
     ("table-99905-rows", ["table", "squeezenet1_1", "--res", "96:100000:1", "-o", "{out}"], "limit table_rows="),
+    (
+        "table-655-efficientnets",
+        ["table", "efficientnet", "--alpha", "0.1:1.4:0.01", "--res", "96:224:32", "-o", "{out}"],
+        "(546,270): past the limit table_layers=40,000",
+    ),
     ("solve-fractional-side", ["solve", V1, "--max-macs", "100M", "--res-range", "96:100:1.5"], "number, got 97.5"),
     ("sweep-fractional-side", ["sweep", V1, "--res", "96.5", "-o", "{out}"], "whole number, got 96.5"),
     ("sensitivity-bad-epsilon", ["sensitivity", "squeezenet", "--epsilon", "424212.+_41_"], "epsilon must be a"),
