@@ -452,15 +452,15 @@ class _Importer:
         self.static = set(self.constant_shapes)
         self.folded: dict[str, _OnnxNode] = {}  # tensor -> the node of constants that computes it
         self.nodes = []
+        unsupported = []
         for node in nodes:
             constant_inputs = bool(node.inputs) and all(self.is_static(i) for i in node.inputs if i)
             if node.op_type in ("Constant", "Shape", "Size") or constant_inputs:
                 self.static.update(node.outputs)  # shapes are fixed here: a Shape is a constant too
                 self.folded.update((output, node) for output in node.outputs if output)
-            elif node.op_type not in IMPORTERS:
-                known = node.op_type in NOT_LAYERS
-                raise self.fail(f"unsupported ONNX operator '{node.op_type}'{' on an activation' * known}", node.name)
             else:
+                if node.op_type not in IMPORTERS:
+                    unsupported.append(node)  # unless an operator claims it as part of its pattern
                 self.nodes.append(node)
         self.node_names = {node.name for node in nodes}
         self.consumers: dict[str, list[_OnnxNode]] = {}
@@ -473,6 +473,15 @@ class _Importer:
 
         self.source: dict[str, str] = {input_name: INPUT_NAME}  # tensor -> costmodel layer (original name)
         self.absorbed: set[str] = set()
+        for node in self.nodes:  # the nodes a pattern's first reads with it (GELU's around an Erf)
+            claims = getattr(IMPORTERS.get(node.op_type), "claims", None)
+            found = claims(node, self) if claims is not None else None
+            if found is not None:
+                self.absorbed.update(part.name for part in found[1])
+        for node in unsupported:
+            if node.name not in self.absorbed:
+                known = node.op_type in NOT_LAYERS
+                raise self.fail(f"unsupported ONNX operator '{node.op_type}'{' on an activation' * known}", node.name)
         self.layer_outputs: dict[str, str] = {}  # layer name -> the ONNX tensor it makes
         # layer name -> costmodel array name -> (ONNX tensor, "" / "T" (transpose) / "flat", scale)
         self.arrays: dict[str, dict[str, tuple[str, str, float]]] = {}

@@ -464,6 +464,8 @@ ELEMENTWISE_CASES = [
     Case("hard_sigmoid", op("hard_sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 48, "hard_sigmoid"),
     Case("sigmoid", op("sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 36, "sigmoid"),
     Case("silu", op("silu"), ((3, 2, 2),), (3, 2, 2), 0, 0, 48, "silu"),
+    Case("gelu", op("gelu"), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "gelu"),
+    Case("gelu, tanh", op("gelu", tanh=True), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "gelu"),
     Case("dropout", op("dropout", p=0.5), ((10,),), (10,), 0, 0, 0, "dropout"),
     Case("dropout default p", op("dropout"), ((4, 2, 2),), (4, 2, 2), 0, 0, 0, "dropout"),
     Case("softmax", op("softmax"), ((10,),), (10,), 0, 0, 30, "softmax"),
