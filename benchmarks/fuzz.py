@@ -102,6 +102,7 @@ def worker(cases_path: str, results_path: str, index: int, workers: int, mode: s
                     "returncode": outcome.returncode,
                     "seconds": round(outcome.seconds, 3),
                     "maxrss_kib": outcome.maxrss_kib,
+                    "allowance": round(outcome.allowance, 3),
                     "problems": [p.to_json() for p in problems],
                 }
                 if problems:
@@ -210,6 +211,14 @@ def summarise(cases: list[Case], records: list[dict[str, Any]], out: Path, examp
         print(
             f"per case: median {seconds[len(seconds) // 2]:.2f} s, slowest {seconds[-1]:.2f} s; "
             f"peak RSS: largest {max((r.get('maxrss_kib') or 0) for r in records) >> 10} MiB"
+        )
+    worked = [r for r in records if r.get("allowance") and r.get("seconds", 0) > HANG_AFTER and not r["problems"]]
+    if worked:
+        slowest = max(worked, key=lambda r: r["seconds"])
+        print(
+            f"verify runs over {HANG_AFTER:g} s within {HANG_AFTER:g} s plus the executor's time for their work "
+            f"(not hangs): {len(worked)}; slowest {slowest['seconds']:.2f} s with {slowest['allowance']:.2f} s "
+            f"of work (case {slowest['number']})"
         )
     # distinct failures: class + signature, with the shortest reproducer
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

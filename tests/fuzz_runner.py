@@ -16,7 +16,11 @@ problems, each with a class and a signature that deduplicates them:
 
 - ``traceback``: exit 3 (the CLI's "internal error" line), "Traceback" on stderr, an exception other
   than a ``UserError`` from the Python API, or death by a signal;
-- ``hang``: more than ``hang_after`` seconds (2 s) of wall time, or killed;
+- ``hang``: more than ``hang_after`` seconds (2 s) of wall time, or killed. A ``verify`` that succeeds
+  runs the network in NumPy, which no limit keeps under 2 s (15,000 layers of 512×32×32 are 10 G
+  operations): it is given, on top, the executor's time for the work it asked for, the tool's own count
+  of its MACs and other operations over the rates measured in this process (MobileNet v1's MACs, a
+  ReLU's elements: :func:`executed_seconds`), and counts as a hang only past that;
 - ``memory``: a peak RSS over ``memory_limit`` (1 GiB), or a ``MemoryError``;
 - ``exit_code``: a status outside {0, 1, 2}; 1 from a command other than check/verify; exit 0 or 1
   with an ``error:`` line or a warning on stderr; exit 2 without exactly one ``error: ...`` line on
@@ -69,6 +73,7 @@ class Outcome:
     stdout: str
     stderr: str
     killed: bool = False
+    allowance: float = 0.0  # seconds of executor work a successful verify asked for (see judge)
     stray_processes: bool = False
     new_files: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
@@ -420,9 +425,87 @@ def execute(case: Case, mode: str = "fork", kill_after: float = KILL_AFTER) -> t
             outcome = run_subprocess(case, directory, mode, kill_after)
         after = snapshot(directory)
         outcome.new_files, outcome.changed_files = compare(before, after)
+        if outcome.seconds > HANG_AFTER and not outcome.killed and outcome.returncode == 0:
+            outcome.allowance = executed_seconds(case, directory)
         return outcome, judge(case, outcome)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# -- the work a verify asked for --------------------------------------------------------------------------
+
+POINT_OPTIONS = {"--alpha", "--res", "--rho", "--classes", "--set", "--variant", "--counting"}
+
+
+def executed_seconds(case: Case, directory: Path) -> float:
+    """Seconds the executor takes here for what a successful ``verify`` case ran (0 for other cases):
+    its MACs and its other operations (activations, adds: bound by memory, not by arithmetic), as
+    ``report`` counts them at the case's point, each over its rate from :func:`executor_rates`."""
+    args = list(case.args)
+    if not args or args[0] != "verify" or "--all" in args:
+        return 0.0
+    report, rest = ["report"], args[1:]
+    while rest:
+        word = rest.pop(0)
+        if word in POINT_OPTIONS and rest:
+            report += [word, rest.pop(0)]
+        elif word == "--seed" and rest:
+            rest.pop(0)
+        elif not word.startswith("-"):
+            report.append(word)  # the model
+    import json
+
+    from click.testing import CliRunner
+
+    from costmodel.cli import main
+
+    previous = Path.cwd()
+    try:
+        os.chdir(directory)
+        result = CliRunner().invoke(main, [*report, "--format", "json"])
+    finally:
+        os.chdir(previous)
+    if result.exit_code != 0:
+        return 0.0
+    counted = json.loads(result.stdout)
+    macs_per_second, elements_per_second = executor_rates()
+    return counted["macs"] / macs_per_second + counted["other_ops"] / elements_per_second
+
+
+_RATES: list[tuple[float, float]] = []
+
+
+def executor_rates() -> tuple[float, float]:
+    """(MACs per second of the executor running MobileNet v1 at 224 layer by layer, as verify does;
+    elements per second of its ReLU on a 4 MB activation), medians of a few runs, measured once per
+    process under whatever load it has."""
+    if not _RATES:
+        import numpy as np
+
+        from costmodel.executor import Session, seeded_input, seeded_weights
+        from costmodel.loading import load_model
+        from costmodel.ops import REGISTRY
+
+        model = load_model("mobilenet_v1")
+        point = model.default_point()
+        network, costs = model.network(point), model.costs(point)
+        session = Session(network, seeded_weights(network, 0), fuse=False)
+        x = seeded_input(network, 1, 0)
+        relu = REGISTRY["relu"]()
+        activation = np.random.default_rng(0).standard_normal((1, 256, 64, 64)).astype(np.float32)
+
+        def median(run: Any, times: int) -> float:
+            seconds = []
+            for _ in range(times):
+                start = time.perf_counter()
+                run()
+                seconds.append(time.perf_counter() - start)
+            return sorted(seconds)[times // 2]
+
+        macs = int(costs.macs) / median(lambda: session.run(x), 3)
+        elements = activation.size / median(lambda: relu.kernel_in_place([activation], {}, overwrite=True), 21)
+        _RATES.append((macs, elements))
+    return _RATES[0]
 
 
 # -- judging ---------------------------------------------------------------------------------------------
@@ -485,7 +568,7 @@ def judge(
     stderr = outcome.stderr
     lines = stderr.splitlines()
     memory_error = "MemoryError" in stderr or "Unable to allocate" in stderr
-    if outcome.killed or outcome.seconds > hang_after:
+    if outcome.killed or outcome.seconds > hang_after + outcome.allowance:
         what = "killed" if outcome.killed else f"slow, exit {rc}"
         problems.append(
             Problem("hang", f"{command}: {what}, {case.kind} input {_size_class(case)}", f"{outcome.seconds:.1f} s")
