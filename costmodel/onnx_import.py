@@ -300,6 +300,9 @@ def _check_tensors(proto: Any, display: str) -> None:
     """Every initializer and Constant value: a self-contained tensor of real numbers whose data is
     exactly what its dims declare (numpy_helper.to_array trusts all of this)."""
     graph = proto.graph
+    names = [value.name for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer)]
+    if not all(isinstance(name, str) for name in names):  # protobuf hands invalid UTF-8 back as bytes
+        raise SpecError("a tensor's name in the graph is not UTF-8 text", file=display)
     if len(graph.sparse_initializer):
         name = graph.sparse_initializer[0].values.name
         raise SpecError(f"initializer '{name}' is sparse; costmodel reads dense initializers only", file=display)
@@ -604,15 +607,16 @@ class _Importer:
             return None
 
     def attribute_types(self, op_type: str, domain: str) -> dict[str, int]:
-        """Attribute name -> AttributeProto type, from the operator's schema at the file's opset (or the
-        newest, when the file's opset has none); empty for operators outside ONNX's own domain."""
+        """Attribute name -> AttributeProto type, from the operator's schema at the file's opset, and for
+        attributes that opset does not have (a MaxPool's dilations before opset 10, which the importer
+        still reads) from the newest; empty for operators outside ONNX's own domain."""
         key = (op_type, domain)
         if key not in self._attribute_types:
             types: dict[str, int] = {}
             if domain in ("", "ai.onnx"):
-                schema = self.schema(op_type, self.opset) or self.schema(op_type, None)
-                if schema is not None:
-                    types = {name: int(a.type.value) for name, a in schema.attributes.items()}
+                for schema in (self.schema(op_type, None), self.schema(op_type, self.opset)):
+                    if schema is not None:
+                        types.update({name: int(a.type.value) for name, a in schema.attributes.items()})
             self._attribute_types[key] = types
         return self._attribute_types[key]
 
@@ -675,7 +679,7 @@ class _Importer:
             ir_version=self.proto.ir_version, opset_import=self.proto.opset_import, functions=self.proto.functions
         )
         graph = proto.graph
-        graph.name = self.graph.name
+        graph.name = _text(self.graph.name)
         folded = self.prefolded
         graph.node.extend(node for node in self.graph.node if not set(node.output) & folded)
         graph.input.extend(self.graph.input)

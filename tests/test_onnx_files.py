@@ -271,3 +271,39 @@ def test_text_fields_that_are_not_utf8_are_left_out(tmp_path: Path) -> None:
     (tmp_path / "bad.onnx").write_bytes(raw)
     model = load_model(str(tmp_path / "bad.onnx"))
     assert "exported by" not in model.spec.source and model.costs().params > 0
+
+
+def _with_bytes(path: str, marker: str, tmp_path: Path) -> str:
+    """The file at ``path`` with the text ``marker`` replaced by bytes that are not UTF-8."""
+    raw = Path(path).read_bytes().replace(marker.encode(), b"\xff\xfe\xfd\x80")
+    (tmp_path / "bad.onnx").write_bytes(raw)
+    return str(tmp_path / "bad.onnx")
+
+
+def test_a_graph_name_that_is_not_utf8_is_left_out(tmp_path: Path) -> None:
+    proto = onnx.load(classifier(tmp_path / "net.onnx"))
+    proto.graph.name = "QQQQ"
+    onnx.save(proto, str(tmp_path / "named.onnx"))
+    model = load_model(_with_bytes(str(tmp_path / "named.onnx"), "QQQQ", tmp_path))
+    assert model.costs().params > 0 and "QQQQ" not in model.spec.title
+
+
+def test_a_tensor_name_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    proto = onnx.load(classifier(tmp_path / "net.onnx"))
+    proto.graph.output[0].name = "QQQQ"
+    proto.graph.node[-1].output[0] = "QQQQ"
+    onnx.save(proto, str(tmp_path / "renamed.onnx"))
+    result = CliRunner().invoke(main, ["report", _with_bytes(str(tmp_path / "renamed.onnx"), "QQQQ", tmp_path)])
+    assert result.exit_code == 2
+    assert "not UTF-8 text" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_attribute_of_a_later_opset_is_checked_against_its_type(tmp_path: Path) -> None:
+    """MaxPool has dilations from opset 10 on; an opset-6 file that gives one as an INT (not INTS) is
+    refused naming the node, not read as something to iterate."""
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["y"], name="/pool", kernel_shape=[2, 2], strides=[2, 2], dilations=1),
+    ]
+    path = save(tmp_path / "pool.onnx", nodes, {}, opset=6)
+    with pytest.raises(SpecError, match="/pool.*attribute 'dilations' of MaxPool must be INTS, got INT"):
+        load_model(path)
