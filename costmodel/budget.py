@@ -253,14 +253,14 @@ def frontier(
     count = len(candidates) * len(sides)
     if count > 5_000_000:
         raise UsageError(f"{len(candidates):,} widths × {len(sides):,} sides is too large a grid: a coarser step")
-    numerators = np.repeat(np.array([c.numerator for c in candidates]), len(sides))
-    denominators = np.repeat(np.array([c.denominator for c in candidates]), len(sides))
-    arrays: dict[str, Any] = {
-        width: (numerators, denominators),
-        "resolution": np.tile(np.array(sides), len(candidates)),
+    numerators = np.array([c.numerator for c in candidates]).reshape(-1, 1)  # α down, sides across
+    denominators = np.array([c.denominator for c in candidates]).reshape(-1, 1)
+    arrays: dict[str, Any] = {width: (numerators, denominators), "resolution": np.array(sides).reshape(1, -1)}
+    grid = CostGrid(model, counting, dtype)
+    shaped = {
+        m: np.broadcast_to(v, (len(candidates), len(sides)))
+        for m, v in grid(_metrics(bounds), **arrays, **others).items()
     }
-    costs = _evaluate_valid(CostGrid(model, counting, dtype), _metrics(bounds), {**arrays, **others}, count)
-    shaped = {m: v.reshape(len(candidates), len(sides)) for m, v in costs.items()}
     ok = _fits(shaped, bounds)
     rows: list[dict[str, Any]] = []
     for j in reversed(range(len(sides))):

@@ -24,6 +24,7 @@ from costmodel.forms import ClosedForm, Expr
 INT64_LIMIT = 1 << 62  # every intermediate's bound stays below this for the int64 path
 DECIMALS = 6  # float inputs are read as decimals of at most this many places (0.37 is 37/100)
 CHUNK = 1 << 16  # points per pass: the arrays of one pass stay in cache
+BROADCAST_POINTS = 1 << 18  # up to here a grid's inputs keep their own shapes (α down, sides across)
 
 Value = tuple[Any, Any]  # (numerator, denominator or None): arrays, or Python ints for constants
 Bound = tuple[int, int, int]  # bounds on |numerator|, on the denominator, and on |value|
@@ -384,6 +385,17 @@ class Evaluator:
         for name, (n, d) in inputs.items():
             self._check_domain(name, n, d)
         shape = np.broadcast_shapes(*(np.shape(n) for n, _ in inputs.values()))
+        size = int(np.prod(shape, dtype=np.int64))
+        if 0 < size <= BROADCAST_POINTS:
+            # arrays kept in their own shapes: a width that depends on α alone is worked out once per α,
+            # not once per (α, side) of a grid
+            given = {
+                self.symbols[name]: (np.asarray(n), None if d is None else np.asarray(d))
+                for name, (n, d) in inputs.items()
+            }
+            dtype = np.int64 if self._fits(given) else object
+            part = {s: (_cast(n, dtype), _cast(d, dtype)) for s, (n, d) in given.items()}
+            return {name: np.array(np.broadcast_to(v, shape)) for name, v in self._run(part, shape).items()}
         flat = {
             self.symbols[name]: (
                 np.broadcast_to(n, shape).reshape(-1),
@@ -391,12 +403,11 @@ class Evaluator:
             )
             for name, (n, d) in inputs.items()
         }
-        size = int(np.prod(shape, dtype=np.int64))
         dtype = np.int64 if self._fits(flat) else object
         out = {name: np.empty(size, dtype=dtype) for name in self.results}
         for start in range(0, size, CHUNK):
             part = {s: (_cast(n[start : start + CHUNK], dtype), _cast(d, dtype, start)) for s, (n, d) in flat.items()}
-            for name, values_ in self._run(part, min(CHUNK, size - start)).items():
+            for name, values_ in self._run(part, (min(CHUNK, size - start),)).items():
                 out[name][start : start + CHUNK] = values_
         return {name: array.reshape(shape) for name, array in out.items()}
 
@@ -436,8 +447,7 @@ class Evaluator:
             check(max(result.bound(bounds, check)[:2]))
         return largest < INT64_LIMIT
 
-    def _run(self, env: dict[Any, Value], count: int) -> dict[str, Any]:
-        length = (count,)
+    def _run(self, env: dict[Any, Value], shape: tuple[int, ...]) -> dict[str, Any]:
         for symbol, op in self.definitions:
             env[symbol] = op.run(env)
             if symbol in self._size_set and np.any(np.asarray(env[symbol][0]) < 1):
@@ -450,7 +460,7 @@ class Evaluator:
                 if np.any(n % d != 0):
                     raise ValueError("the count is not a whole number at some points: are they valid points?")
                 n = n // d
-            results[name] = np.broadcast_to(n, length)
+            results[name] = np.broadcast_to(n, shape)
         return results
 
 

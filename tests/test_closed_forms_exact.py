@@ -135,6 +135,29 @@ def test_the_compiled_evaluator_equals_the_count_at_10000_values(name: str) -> N
     assert _compiled_equals_the_count(name, 1000) >= 10_000
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "efficientnet"])
+def test_a_grid_of_widths_down_and_sides_across_is_the_count_at_every_cell(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """α as a column and the sides as a row keep their shapes through the evaluation (a width is worked
+    out once per α); the cells are the counts, and what the flattened, chunked evaluation gives."""
+    from costmodel import compiled
+
+    model = load_model(name)
+    alphas, sides = ["0.35", "0.8", "1.3"], [97, 160, 224]
+    evaluate = symbolic.compile(model, "macs")
+    grid = evaluate(
+        alpha=np.array([float(a) for a in alphas]).reshape(-1, 1), resolution=np.array(sides).reshape(1, -1)
+    )
+    assert grid.shape == (3, 3)
+    for i, alpha in enumerate(alphas):
+        for j, side in enumerate(sides):
+            assert grid[i, j] == model.costs(model.point(alpha=alpha, resolution=str(side))).macs
+    monkeypatch.setattr(compiled, "BROADCAST_POINTS", 0)
+    flat = evaluate(alpha=np.repeat([float(a) for a in alphas], 3), resolution=np.tile(sides, 3))
+    assert flat.tolist() == grid.reshape(-1).tolist()
+
+
 def test_the_compiled_evaluator_does_not_round_like_floats() -> None:
     """ceil(112·ρ) at 450 px is 225; 112 · (450/224) in floating point is 225.00000000000003."""
     model = load_model("mobilenet_v1")
