@@ -265,6 +265,13 @@ CASES = [
     unary("hard_sigmoid", "hard_sigmoid", elementwise(lambda v: relu6(v + 3) / 6)),
     unary("sigmoid", "sigmoid", elementwise(lambda v: 1 / (1 + math.exp(-v)))),
     unary("silu", "silu", elementwise(lambda v: v / (1 + math.exp(-v)))),
+    unary("gelu", "gelu", elementwise(lambda v: v * math.erfc(-v / math.sqrt(2)) / 2)),
+    unary(
+        "gelu, tanh",
+        "gelu",
+        elementwise(lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3)))),
+        tanh=True,
+    ),
     unary("dropout is the identity", "dropout", lambda x: x, p=0.5),
     unary("softmax on (N, F)", "softmax", ref_softmax, shape=(3, 6)),
     unary("softmax over channels", "softmax", ref_softmax, shape=(2, 4, 2, 3)),
