@@ -305,5 +305,5 @@ def test_an_attribute_of_a_later_opset_is_checked_against_its_type(tmp_path: Pat
         helper.make_node("MaxPool", ["x"], ["y"], name="/pool", kernel_shape=[2, 2], strides=[2, 2], dilations=1),
     ]
     path = save(tmp_path / "pool.onnx", nodes, {}, opset=6)
-    with pytest.raises(SpecError, match="/pool.*attribute 'dilations' of MaxPool must be INTS, got INT"):
+    with pytest.raises(SpecError, match=r"/pool.*attribute 'dilations' of MaxPool must be INTS, got INT"):
         load_model(path)
