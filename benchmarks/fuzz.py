@@ -216,9 +216,9 @@ def summarise(cases: list[Case], records: list[dict[str, Any]], out: Path, examp
     if worked:
         slowest = max(worked, key=lambda r: r["seconds"])
         print(
-            f"verify runs over {HANG_AFTER:g} s within {HANG_AFTER:g} s plus the executor's time for their work "
-            f"(not hangs): {len(worked)}; slowest {slowest['seconds']:.2f} s with {slowest['allowance']:.2f} s "
-            f"of work (case {slowest['number']})"
+            f"verify runs over {HANG_AFTER:g} s within {HANG_AFTER:g} s plus the time their network takes to run "
+            f"(not hangs): {len(worked)}; slowest {slowest['seconds']:.2f} s, its network run in "
+            f"{slowest['allowance']:.2f} s (case {slowest['number']})"
         )
     # distinct failures: class + signature, with the shortest reproducer
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

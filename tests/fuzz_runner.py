@@ -18,9 +18,8 @@ problems, each with a class and a signature that deduplicates them:
   than a ``UserError`` from the Python API, or death by a signal;
 - ``hang``: more than ``hang_after`` seconds (2 s) of wall time, or killed. A ``verify`` that succeeds
   runs the network in NumPy, which no limit keeps under 2 s (15,000 layers of 512×32×32 are 10 G
-  operations): it is given, on top, the executor's time for the work it asked for, the tool's own count
-  of its MACs and other operations over the rates measured in this process (MobileNet v1's MACs, a
-  ReLU's elements: :func:`executed_seconds`), and counts as a hang only past that;
+  operations, 4.6 s): it is given, on top, the time its network takes to run here at that point, as
+  verify runs it (:func:`executed_seconds`), and counts as a hang only past that;
 - ``memory``: a peak RSS over ``memory_limit`` (1 GiB), or a ``MemoryError``;
 - ``exit_code``: a status outside {0, 1, 2}; 1 from a command other than check/verify; exit 0 or 1
   with an ``error:`` line or a warning on stderr; exit 2 without exactly one ``error: ...`` line on
@@ -50,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 from fuzz_strategies import GENERATED, MISMATCH_COMMANDS, SPARSE, Case, generated_spec
 
 HANG_AFTER = 2.0
@@ -434,78 +434,51 @@ def execute(case: Case, mode: str = "fork", kill_after: float = KILL_AFTER) -> t
 
 # -- the work a verify asked for --------------------------------------------------------------------------
 
-POINT_OPTIONS = {"--alpha", "--res", "--rho", "--classes", "--set", "--variant", "--counting"}
+POINT_OPTIONS = {"--alpha": "alpha", "--res": "resolution", "--rho": "rho", "--classes": "classes"}
 
 
 def executed_seconds(case: Case, directory: Path) -> float:
-    """Seconds the executor takes here for what a successful ``verify`` case ran (0 for other cases):
-    its MACs and its other operations (activations, adds: bound by memory, not by arithmetic), as
-    ``report`` counts them at the case's point, each over its rate from :func:`executor_rates`."""
+    """Seconds that running the network of a successful ``verify`` case takes here, as verify runs it
+    (every layer on its own, seeded weights and input), timed in this process under whatever load the
+    case ran under (0 for other cases, and where the point does not resolve). What a verify does
+    besides running its network must fit in the plain 2 s."""
     args = list(case.args)
     if not args or args[0] != "verify" or "--all" in args:
         return 0.0
-    report, rest = ["report"], args[1:]
+    options: dict[str, Any] = {}
+    sets: list[str] = []
+    model_name, variant, rest = None, None, args[1:]
     while rest:
         word = rest.pop(0)
         if word in POINT_OPTIONS and rest:
-            report += [word, rest.pop(0)]
-        elif word == "--seed" and rest:
+            options[POINT_OPTIONS[word]] = rest.pop(0)
+        elif word == "--set" and rest:
+            sets.append(rest.pop(0))
+        elif word == "--variant" and rest:
+            variant = rest.pop(0)
+        elif word in ("--seed", "--counting") and rest:
             rest.pop(0)
-        elif not word.startswith("-"):
-            report.append(word)  # the model
-    import json
-
-    from click.testing import CliRunner
-
-    from costmodel.cli import main
+        elif not word.startswith("-") and model_name is None:
+            model_name = word
+    from costmodel.cli.options import parse_sets
+    from costmodel.errors import UserError
+    from costmodel.executor import Session, seeded_input, seeded_weights
+    from costmodel.loading import load_model
+    from costmodel.model import PointOptions
 
     previous = Path.cwd()
     try:
         os.chdir(directory)
-        result = CliRunner().invoke(main, [*report, "--format", "json"])
+        model = load_model(model_name or "", variant)
+        network = model.network(PointOptions(**options, values=parse_sets(sets)).resolve(model))
+        weights, x = seeded_weights(network, 0), seeded_input(network, 1, 0)
+        start = time.perf_counter()
+        Session(network, weights, fuse=False).run(x)
+        return time.perf_counter() - start
+    except (UserError, click.ClickException, ValueError):
+        return 0.0
     finally:
         os.chdir(previous)
-    if result.exit_code != 0:
-        return 0.0
-    counted = json.loads(result.stdout)
-    macs_per_second, elements_per_second = executor_rates()
-    return counted["macs"] / macs_per_second + counted["other_ops"] / elements_per_second
-
-
-_RATES: list[tuple[float, float]] = []
-
-
-def executor_rates() -> tuple[float, float]:
-    """(MACs per second of the executor running MobileNet v1 at 224 layer by layer, as verify does;
-    elements per second of its ReLU on a 4 MB activation), medians of a few runs, measured once per
-    process under whatever load it has."""
-    if not _RATES:
-        import numpy as np
-
-        from costmodel.executor import Session, seeded_input, seeded_weights
-        from costmodel.loading import load_model
-        from costmodel.ops import REGISTRY
-
-        model = load_model("mobilenet_v1")
-        point = model.default_point()
-        network, costs = model.network(point), model.costs(point)
-        session = Session(network, seeded_weights(network, 0), fuse=False)
-        x = seeded_input(network, 1, 0)
-        relu = REGISTRY["relu"]()
-        activation = np.random.default_rng(0).standard_normal((1, 256, 64, 64)).astype(np.float32)
-
-        def median(run: Any, times: int) -> float:
-            seconds = []
-            for _ in range(times):
-                start = time.perf_counter()
-                run()
-                seconds.append(time.perf_counter() - start)
-            return sorted(seconds)[times // 2]
-
-        macs = int(costs.macs) / median(lambda: session.run(x), 3)
-        elements = activation.size / median(lambda: relu.kernel_in_place([activation], {}, overwrite=True), 21)
-        _RATES.append((macs, elements))
-    return _RATES[0]
 
 
 # -- judging ---------------------------------------------------------------------------------------------
