@@ -133,12 +133,68 @@ def _read(path: str | Path, display: str) -> _Importer:
     if not data:
         raise SpecError("cannot read ONNX model: the file is empty", file=display)
     _check_encoding(data, onnx.ModelProto.DESCRIPTOR, display)
-    try:  # from the bytes: never follows a tensor's external data to another file
+    try:  # from the bytes: external data is read below, only from beside the file
         proto = onnx.load_model_from_string(data)
     except Exception as err:  # protobuf's errors are many and undocumented
         raise SpecError(f"cannot read ONNX model: {err}", file=display) from None
+    _read_external_data(proto, Path(path), len(data), display)
     _check_tensors(proto, display)
     return _Importer(proto, display)
+
+
+def _read_external_data(proto: Any, path: Path, read: int, display: str) -> None:
+    """The initializers whose data lies in another file (PyTorch's dynamo exporter writes
+    ``model.onnx.data`` beside the model by default) get it back, read from that file only where it is
+    a regular file in the model's own directory (no absolute path, no ``..``, no link leading out), its
+    offset and length inside it, and everything read within the ``onnx_bytes`` limit. Anything else
+    is refused naming the initializer."""
+    external = [t for t in proto.graph.initializer if t.data_location == _EXTERNAL or len(t.external_data)]
+    if not external:
+        return
+    directory = path.resolve().parent
+    files: dict[Path, bytes] = {}
+    for tensor in external:
+        what = f"initializer '{tensor.name}'"
+        entries = {entry.key: entry.value for entry in tensor.external_data}
+        location = entries.get("location", "")
+        if not isinstance(location, str) or not location or "\0" in location:
+            raise SpecError(f"{what} keeps its data in another file but names none", file=display)
+        relative = Path(location)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise SpecError(
+                f"{what} keeps its data in '{location}': costmodel reads external data only from a file "
+                "in the model's own directory",
+                file=display,
+            )
+        target = (directory / relative).resolve()
+        if directory not in target.parents:
+            raise SpecError(
+                f"{what} keeps its data in '{location}', which leads out of the model's directory", file=display
+            )
+        if target not in files:
+            remaining = limits.current().onnx_bytes - read - sum(len(b) for b in files.values())
+            data = readfile.read_bytes(target, "onnx_bytes", f"{display}: {what} (external data {location})")
+            if len(data) > remaining:
+                raise limits.exceeded("onnx_bytes", "the model and its external data are too large").located(
+                    file=display
+                )
+            files[target] = data
+        data = files[target]
+        try:
+            offset = int(entries.get("offset", "0"))
+            length = int(entries["length"]) if "length" in entries else len(data) - offset
+        except ValueError:
+            raise SpecError(
+                f"{what} has an external data offset or length that is not a number", file=display
+            ) from None
+        if offset < 0 or length < 0 or offset + length > len(data):
+            raise SpecError(
+                f"{what} takes bytes {offset:,} to {offset + length:,} of '{location}', which holds {len(data):,}",
+                file=display,
+            )
+        tensor.raw_data = data[offset : offset + length]
+        tensor.data_location = 0  # DEFAULT: the data is the tensor's own now
+        del tensor.external_data[:]
 
 
 # -- what is read before the importer sees it ------------------------------------------------------------

@@ -29,6 +29,7 @@ from click.testing import CliRunner, Result
 from costmodel import arrays, executor
 from costmodel.cli import main
 from costmodel.errors import UserError
+from costmodel.loading import load_model
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -396,10 +397,12 @@ def _tensor(**fields: Any) -> Any:
     return tensor
 
 
-def _external() -> Any:
+def _external(location: str = "weights.bin", **entries: str) -> Any:
+    """The weight 'w' kept in another file, as PyTorch's dynamo exporter writes it (``model.onnx.data``)."""
     tensor = _tensor(data_location=1)
-    entry = tensor.external_data.add()
-    entry.key, entry.value = "location", "weights.bin"
+    for key, value in {"location": location, **entries}.items():
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
     return tensor
 
 
@@ -416,7 +419,7 @@ def _external() -> Any:
         (lambda: _tensor(dims=[4, 3, 3, -3], raw_data=b""), "has a negative dimension in [4, 3, 3, -3]"),
         (lambda: _tensor(float_data=[0.0] * 100), "declares 108 FLOAT values (4×3×3×3) but holds 100"),
         (lambda: _tensor(raw_data=bytes(432), float_data=[0.0] * 108), "holds its values twice"),
-        (_external, "keeps its data in another file (external data)"),
+        (_external, "(external data weights.bin): cannot read: No such file or directory"),
     ],
     ids=[
         "raw-3-bytes",
@@ -437,10 +440,42 @@ def test_a_bad_initializer_is_one_line(tmp_path: Path, make: Callable[[], Any], 
     refused("report", str(path), fragments=(f"error: {path}: initializer 'w' {fragment}",))
 
 
-def test_external_data_is_never_read(tmp_path: Path) -> None:
-    (tmp_path / "weights.bin").write_bytes(bytes(432))  # onnx.load would have read it
-    path = onnx_file(tmp_path / "m.onnx", _external())
-    refused("report", str(path), fragments=("external data",))
+def test_external_data_beside_the_model_is_read(tmp_path: Path) -> None:
+    """Bytes 16 to 448 of weights.bin are the weight: its count, and the values `run` uses."""
+    values = np.arange(108, dtype=np.float32).reshape(4, 3, 3, 3) / 100
+    (tmp_path / "weights.bin").write_bytes(bytes(16) + values.tobytes() + bytes(8))
+    path = onnx_file(tmp_path / "m.onnx", _external(offset="16", length="432"))
+    from costmodel.onnx_import import import_weights
+
+    assert load_model(str(path)).costs().params == 108
+    np.testing.assert_array_equal(import_weights(str(path))["c"]["weight"], values)
+
+
+@pytest.mark.parametrize(
+    ("entries", "fragment"),
+    [
+        ({"location": "/dev/zero"}, "only from a file in the model's own directory"),
+        ({"location": "../outside.bin"}, "only from a file in the model's own directory"),
+        ({"location": "link.bin"}, "leads out of the model's directory"),
+        ({"location": "sub"}, "cannot read"),
+        ({"location": ""}, "keeps its data in another file but names none"),
+        ({"location": "weights.bin", "offset": "400", "length": "432"}, "takes bytes 400 to 832 of 'weights.bin'"),
+        ({"location": "weights.bin", "offset": "-1"}, "takes bytes -1"),
+        ({"location": "weights.bin", "length": "x"}, "offset or length that is not a number"),
+        ({"location": "weights.bin", "length": "100"}, "but holds 100 bytes of data"),
+    ],
+    ids=["absolute", "dotdot", "symlink-out", "directory", "none", "past-the-end", "negative", "nan", "short"],
+)
+def test_external_data_anywhere_else_is_refused(tmp_path: Path, entries: dict[str, str], fragment: str) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.bin").write_bytes(bytes(432))
+    (model_dir / "sub").mkdir()
+    (tmp_path / "outside.bin").write_bytes(bytes(432))
+    (model_dir / "link.bin").symlink_to(tmp_path / "outside.bin")
+    location = entries.pop("location")
+    path = onnx_file(model_dir / "m.onnx", _external(location, **entries))
+    refused("report", str(path), fragments=(fragment,))
 
 
 def test_a_bad_constant_is_one_line(tmp_path: Path) -> None:
