@@ -205,6 +205,7 @@ def _extreme(numeric: Any, name: str, args: tuple[Value, ...]) -> Value:
     sympy's own evaluation tries to order every pair of arguments through the assumptions system:
     milliseconds per call on a width that is a ``Piecewise``, for a simplification the widths of a
     network almost never allow."""
+    args = tuple(to_int(Fraction(int(a.p), int(a.q))) if getattr(a, "is_Rational", False) else a for a in args)
     numbers = [a for a in args if is_number(a)]
     if len(numbers) == len(args):
         return numeric(args)

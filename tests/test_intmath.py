@@ -315,6 +315,13 @@ def test_smin_smax_numbers() -> None:
     assert type(intmath.smax(3, 8)) is int
 
 
+def test_smin_smax_of_sympy_numbers_are_numbers() -> None:
+    """x**0 is sympy's 1: min(0, x**0) is 0, not Min(0, 1) left unevaluated (found by hypothesis)."""
+    assert intmath.smin(0, sympy.Integer(1)) == 0 and type(intmath.smin(0, sympy.Integer(1))) is int
+    assert intmath.smax(sympy.Rational(1, 2), Fraction(1, 3)) == Fraction(1, 2)
+    assert intmath.smax(H, sympy.Integer(3), 5) == sympy.Max(5, H, evaluate=False)
+
+
 def test_smin_smax_symbols() -> None:
     expr = intmath.smax(8, 2 * H)
     assert isinstance(expr, sympy.Max)
