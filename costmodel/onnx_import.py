@@ -52,6 +52,10 @@ def _importers() -> dict[str, type[Operator]]:
 # ONNX operator type -> the costmodel operator that reads it
 IMPORTERS: dict[str, type[Operator]] = _importers()
 # Operators that only ever compute on constants and shapes here; as such they are not layers.
+# what may run on a channels-last view (between ConvNeXt's Transposes): per-position and elementwise ops
+CHANNELS_LAST_OPS = frozenset(
+    {"layernorm", "conv2d", "gelu", "add", "mul", "scale", "relu", "relu6", "silu", "sigmoid", "hard_swish", "dropout"}
+)
 NOT_LAYERS = frozenset({"Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape"})
 
 SMALL_CONSTANT = 4096  # initializers up to this many values are read (shapes, clip bounds); others only sized
@@ -74,6 +78,8 @@ def import_model(path: str | Path, display: str | None = None) -> Model:
             continue
         got = tuple(int(v) for v in node.output_shape)
         want = tuple(expected[1:])
+        if importer.layer_outputs[node.name] in importer.channels_last and len(want) == 3:
+            want = (want[2], want[0], want[1])  # [H, W, C] of the view: the layer's (C, H, W)
         same = got == want if len(got) == len(want) else math.prod(got) == math.prod(want)
         if not same:
             raise SpecError(
@@ -118,6 +124,8 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
                 if found is None:
                     raise SpecError(f"its {array} depends on the image, not only on constants", file=shown, layer=layer)
                 value = found
+            if how == "T11":  # a MatMul over channels last, as a 1x1 convolution's (out, in, 1, 1)
+                value = value.T.reshape(*value.T.shape, 1, 1)
             value = value.T if how == "T" else value.reshape(-1) if how == "flat" else value
             if scale != 1.0:
                 value = value * scale
@@ -531,6 +539,7 @@ class _Importer:
         self.graph_outputs = {o.name for o in self.graph.output}
 
         self.source: dict[str, str] = {input_name: INPUT_NAME}  # tensor -> costmodel layer (original name)
+        self.channels_last: set[str] = set()  # [N, H, W, C] views of a layer's [N, C, H, W] output
         self.absorbed: set[str] = set()
         for node in self.nodes:  # the nodes a pattern's first reads with it (GELU's around an Erf)
             claims = getattr(IMPORTERS.get(node.op_type), "claims", None)
@@ -882,9 +891,36 @@ class _Importer:
         layer = node.name if name is None else self.unused_name(name)
         entry: dict[str, Any] = {"op": op, "name": layer, "from": [self.src(i, node) for i in inputs]}
         entry.update(attrs)
+        last = {i in self.channels_last for i in inputs}
+        if True in last:
+            if len(last) > 1:
+                raise self.fail(
+                    f"{node.op_type} of a channels-last and a channels-first tensor is not supported", node.name
+                )
+            if op not in CHANNELS_LAST_OPS:
+                raise self.fail(
+                    f"{node.op_type} on a channels-last tensor (after a Transpose) is not supported", node.name
+                )
+            self.channels_last.add(output or node.outputs[0])
         self.layers.append(entry)
         self.source[output or node.outputs[0]] = layer
         self.layer_outputs[layer] = output or node.outputs[0]
+
+    def is_channels_last(self, tensor: str) -> bool:
+        return tensor in self.channels_last
+
+    def alias(self, tensor: str, source: str, node: _OnnxNode) -> None:
+        """``tensor`` is ``source`` again (a reshape and its exact undoing): the same layer's output."""
+        self.source[tensor] = self.src(source, node)
+        if source in self.channels_last:
+            self.channels_last.add(tensor)
+
+    def view(self, node: _OnnxNode, channels_last: bool) -> None:
+        """``node`` (a Transpose between [N, C, H, W] and [N, H, W, C]) makes no layer: its output is
+        its input's layer seen the other way round."""
+        self.source[node.outputs[0]] = self.src(node.inputs[0], node)
+        if channels_last:
+            self.channels_last.add(node.outputs[0])
 
     def unused_name(self, name: str) -> str:
         """``name``, or ``name_2``, ``name_3``... when a node or another layer already has it (one node's
@@ -918,6 +954,8 @@ class _Importer:
         shape = self.shape(tensor, node)
         if len(shape) != 4:
             raise self.fail(f"{node.op_type} needs an [N, C, H, W] input, got shape {list(shape)}", node.name)
+        if tensor in self.channels_last:  # [N, H, W, C]
+            return shape[3], shape[1], shape[2]
         return shape[1], shape[2], shape[3]
 
     def window(self, node: _OnnxNode, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:

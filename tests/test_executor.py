@@ -213,6 +213,16 @@ def pool_case(name: str, kind: str, shape: tuple[int, ...], **attrs: Any) -> Cas
     return Case(name, op, [shape], lambda op, xs, w: (ref_pool(op, xs[0], kind), 0))
 
 
+def ref_layernorm(x: np.ndarray, w: dict[str, np.ndarray], eps: float) -> np.ndarray:
+    """Over the channels (axis 1) at each position, in float64 by loops over positions."""
+    x64 = np.moveaxis(x.astype(np.float64), 1, -1)
+    out = np.empty_like(x64)
+    for index in np.ndindex(x64.shape[:-1]):
+        v = x64[index]
+        out[index] = (v - v.mean()) / math.sqrt(((v - v.mean()) ** 2).mean() + eps) * w["gamma"] + w["beta"]
+    return np.moveaxis(out, -1, 1)
+
+
 def unary(name: str, op_name: str, fn: Any, shape: tuple[int, ...] = (2, 3, 4, 5), **attrs: Any) -> Case:
     return Case(name, REGISTRY[op_name](**attrs), [shape], lambda op, xs, w: (fn(xs[0]), 0))
 
@@ -266,6 +276,21 @@ CASES = [
     unary("sigmoid", "sigmoid", elementwise(lambda v: 1 / (1 + math.exp(-v)))),
     unary("silu", "silu", elementwise(lambda v: v / (1 + math.exp(-v)))),
     unary("gelu", "gelu", elementwise(lambda v: v * math.erfc(-v / math.sqrt(2)) / 2)),
+    Case(
+        "layernorm over channels",
+        REGISTRY["layernorm"](eps=1e-6),
+        [(2, 3, 4, 4)],
+        lambda op, xs, w: (ref_layernorm(xs[0], w, 1e-6), 0),
+    ),
+    Case(
+        "layernorm on (N, F)", REGISTRY["layernorm"](), [(3, 5)], lambda op, xs, w: (ref_layernorm(xs[0], w, 1e-5), 0)
+    ),
+    Case(
+        "scale per channel",
+        REGISTRY["scale"](),
+        [(2, 3, 4, 4)],
+        lambda op, xs, w: (xs[0].astype(np.float64) * w["weight"].reshape(1, -1, 1, 1), 0),
+    ),
     unary(
         "gelu, tanh",
         "gelu",

@@ -66,6 +66,10 @@ def conv_weights(out: int, cin_per_group: int, kh: int, kw: int, bias: bool) -> 
     return arrays
 
 
+def ln_weights(c: int) -> dict[str, tuple[str, Shape]]:
+    return {"gamma": (NORM_AFFINE, (c,)), "beta": (NORM_AFFINE, (c,))}
+
+
 def bn_weights(c: int) -> dict[str, tuple[str, Shape]]:
     return {
         "gamma": (NORM_AFFINE, (c,)),
@@ -465,6 +469,9 @@ ELEMENTWISE_CASES = [
     Case("sigmoid", op("sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 36, "sigmoid"),
     Case("silu", op("silu"), ((3, 2, 2),), (3, 2, 2), 0, 0, 48, "silu"),
     Case("gelu", op("gelu"), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "gelu"),
+    Case("layernorm", op("layernorm"), ((4, 3, 3),), (4, 3, 3), 8, 0, 7 * 36, "layernorm", ln_weights(4)),
+    Case("layernorm on features", op("layernorm", eps=1e-6), ((6,),), (6,), 12, 0, 42, "layernorm", ln_weights(6)),
+    Case("scale", op("scale"), ((4, 3, 3),), (4, 3, 3), 4, 0, 36, "scale", {"weight": (WEIGHT, (4,))}),
     Case("gelu, tanh", op("gelu", tanh=True), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "gelu"),
     Case("dropout", op("dropout", p=0.5), ((10,),), (10,), 0, 0, 0, "dropout"),
     Case("dropout default p", op("dropout"), ((4, 2, 2),), (4, 2, 2), 0, 0, 0, "dropout"),

@@ -220,7 +220,19 @@ class OnnxReader(Protocol):
         ...
 
     def spatial(self, node: Any, tensor: str) -> tuple[int, int, int]:
-        """(C, H, W) of an [N, C, H, W] tensor; an error otherwise."""
+        """(C, H, W) of an [N, C, H, W] tensor (or of its [N, H, W, C] view); an error otherwise."""
+        ...
+
+    def is_channels_last(self, tensor: str) -> bool:
+        """Whether ``tensor`` is an [N, H, W, C] view of a layer's output (after a Transpose)."""
+        ...
+
+    def alias(self, tensor: str, source: str, node: Any) -> None:
+        """``tensor`` holds what ``source`` holds (a reshape and its exact undoing): no layer."""
+        ...
+
+    def view(self, node: Any, channels_last: bool) -> None:
+        """``node`` (a Transpose to or from channels last) makes no layer: its output is its input's."""
         ...
 
     def window(self, node: Any, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:

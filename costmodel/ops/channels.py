@@ -175,6 +175,14 @@ class ChannelShuffle(ParameterFree):
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        perm = [int(p) for p in node.attrs.get("perm", [])]
+        rank = len(reader.shape(node.inputs[0], node))
+        if rank == 4 and perm == [0, 2, 3, 1] and not reader.is_channels_last(node.inputs[0]):
+            reader.view(node, channels_last=True)  # ConvNeXt's LayerNorm and MLP run channels last
+            return
+        if rank == 4 and perm == [0, 3, 1, 2] and reader.is_channels_last(node.inputs[0]):
+            reader.view(node, channels_last=False)
+            return
         found = cls.pattern(node, reader)
         if found is None:
             perm = list(node.attrs.get("perm", []))

@@ -117,11 +117,12 @@ class Linear(Operator):
         weight = reader.shape(node.inputs[1], node)
         if not reader.is_static(node.inputs[1]) or len(weight) != 2:
             raise reader.fail("only MatMul by a constant 2-D matrix (a fully-connected layer) is supported", node.name)
-        if len(reader.shape(node.inputs[0], node)) != 2:
+        over_channels = reader.is_channels_last(node.inputs[0])  # per position: a 1x1 convolution
+        if len(reader.shape(node.inputs[0], node)) != 2 and not over_channels:
             raise reader.fail("MatMul of a tensor of rank other than 2 is not supported", node.name)
         out = int(weight[1])
         output = node.outputs[0]
-        reader.stored(node, "weight", node.inputs[1], "T")
+        reader.stored(node, "weight", node.inputs[1], "T11" if over_channels else "T")
         bias = False
         add = reader.only_consumer(output)
         if add is not None and add.op_type == "Add":
@@ -131,4 +132,7 @@ class Linear(Operator):
                 reader.absorb(add)
                 output = add.outputs[0]
                 reader.stored(node, "bias", other)
+        if over_channels:
+            reader.add(node, "conv2d", [node.inputs[0]], output, out=out, k=1, bias=bias)
+            return
         reader.add(node, cls.op_name, [node.inputs[0]], output, out=out, bias=bias)

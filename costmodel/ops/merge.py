@@ -21,6 +21,7 @@ from costmodel.ops.base import (
     show_shape,
 )
 from costmodel.ops.misc import Dropout
+from costmodel.ops.norm import Scale
 
 
 def _merge_check(op: str, inputs: list[Shape], spatial_only: bool) -> None:
@@ -102,6 +103,21 @@ class Mul(ParameterFree):
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        data = reader.activation_inputs(node)
+        if len(data) == 1 and len(node.inputs) == 2:  # by a constant: a learned scale per channel
+            weight = node.inputs[1] if node.inputs[0] == data[0] else node.inputs[0]
+            c = reader.spatial(node, data[0])[0] if len(reader.shape(data[0], node)) == 4 else None
+            shape = tuple(int(d) for d in reader.shape(weight, node))
+            per_channel = (
+                {(c, 1, 1), (1, c, 1, 1)} if not reader.is_channels_last(data[0]) else {(c,), (1, 1, c), (1, 1, 1, c)}
+            )
+            if c is None or shape not in per_channel:
+                raise reader.fail(
+                    f"Mul by a constant of shape {list(shape)} is not supported (only one value per channel)", node.name
+                )
+            reader.stored(node, "weight", weight, "flat")
+            reader.add(node, Scale.op_name, data)
+            return
         inputs = _activations_only(node, reader)
         inputs.sort(key=lambda t: -product(reader.shape_of(t) or (0,)))  # (data, gate): the larger first
         reader.add(node, cls.op_name, inputs)

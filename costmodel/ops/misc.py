@@ -67,7 +67,31 @@ class Flatten(ParameterFree):
         out.emit("Flatten", node.name, out.inputs(node), axis=1)
 
     @classmethod
+    def claims(cls, node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any] | None:
+        """A Reshape whose only reader is a Gather that takes every element back in order into the
+        Reshape's input shape (PyTorch's dynamo exporter lowers an ``as_strided`` view so, after
+        ConvNeXt's average pool): (its input, [the Gather], the Gather), both then no layer at all."""
+        if node.op_type != "Reshape":
+            return None
+        gather = reader.only_consumer(node.outputs[0])
+        if gather is None or gather.op_type != "Gather" or gather.inputs[0] != node.outputs[0]:
+            return None
+        source, flat, result = (reader.shape_of(t) for t in (node.inputs[0], node.outputs[0], gather.outputs[0]))
+        if source is None or flat is None or result is None or len(flat) != 1 or tuple(result) != tuple(source):
+            return None
+        if int(gather.attrs.get("axis", 0)) != 0 or len(gather.inputs) < 2 or not reader.is_static(gather.inputs[1]):
+            return None
+        indices = reader.constant(gather.inputs[1], gather, "indices").reshape(-1)
+        if indices.size != flat[0] or any(int(i) != k for k, i in enumerate(indices)):
+            return None
+        return node.inputs[0], [gather], gather
+
+    @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        undone = cls.claims(node, reader)
+        if undone is not None:
+            reader.alias(undone[2].outputs[0], node.inputs[0], node)
+            return
         if not reader.is_flatten(node):
             if node.op_type == "Reshape" and ChannelShuffle.opens(node, reader):
                 return  # the start of a channel shuffle: read with the Transpose after it

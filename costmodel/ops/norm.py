@@ -1,4 +1,5 @@
-"""Batch normalisation, and the one rule for folding it into the layer before it.
+"""Normalisation: batch norm (and the one rule for folding it into the layer before it), layer norm over
+the channels at each position, and a learned per-channel scale (ConvNeXt's layer scale).
 
 Counting (``--counting folded``), the executor's sessions and the folded ONNX export all fold with
 :func:`fold` and the epsilon :data:`EPSILON`; which norms fold is :func:`costmodel.costs.foldable_norms`.
@@ -13,6 +14,8 @@ from costmodel.intmath import Value
 from costmodel.ops.base import (
     NORM_AFFINE,
     NORM_STATS,
+    NUMBER,
+    WEIGHT,
     Array,
     Layer,
     OnnxReader,
@@ -20,6 +23,7 @@ from costmodel.ops.base import (
     Operator,
     Shape,
     WeightArray,
+    attr,
     numpy,
     product,
     register,
@@ -107,3 +111,111 @@ class BatchNorm(Operator):
         for i, name in enumerate(NORM_ARRAYS):
             reader.stored(node, name, node.inputs[i + 1])
         reader.add(node, cls.op_name, [node.inputs[0]])
+
+
+@register
+@dataclass(frozen=True)
+class LayerNorm(Operator):
+    """Layer normalisation over the channels at each position (ConvNeXt's LayerNorm2d; over the features
+    of a vector): (x − mean) / √(var + eps) · γ + β, mean and variance across the channels."""
+
+    op_name: ClassVar[str] = "layernorm"
+    other_ops_per_element: ClassVar[int] = 7  # mean (add), variance (subtract, square, add), divide, scale, shift
+    # as files write it: a Transpose to channels last, LayerNormalization over the last axis, and back
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("LayerNormalization",)
+    params_doc: ClassVar[str] = "γ, β: C each (norm_affine)"
+    other_ops_doc: ClassVar[str] = "7·N"
+
+    eps: Any = attr(NUMBER, 1e-5, doc="added to the variance (ConvNeXt: 1e-6)")
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def macs(self, inputs: list[Shape], output: Shape) -> Value:
+        return 0
+
+    def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
+        return self.other_ops_per_element * product(output)
+
+    def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
+        c = (inputs[0][0],)
+        return {"gamma": WeightArray(NORM_AFFINE, c), "beta": WeightArray(NORM_AFFINE, c)}
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        np = numpy()
+        x = inputs[0].astype(np.float64)
+        per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        centred = x - x.mean(axis=1, keepdims=True)
+        y = centred / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + float(self.eps))
+        y = y * weights["gamma"].reshape(per_channel) + weights["beta"].reshape(per_channel)
+        return y.astype(inputs[0].dtype), 0
+
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
+        x = out.inputs(node)[0]
+        weights = out.weights(node)
+        if len(node.input_shapes[0]) != 3:
+            out.emit("LayerNormalization", node.name, [x, *weights], axis=-1, epsilon=float(self.eps))
+            return
+        last = out.emit("Transpose", f"{node.name}/to_channels_last", [x], perm=[0, 2, 3, 1])
+        normed = out.emit(
+            "LayerNormalization",
+            f"{node.name}/norm",
+            [last, *weights],
+            output=f"{node.name}/norm",
+            axis=-1,
+            epsilon=float(self.eps),
+        )
+        out.emit("Transpose", node.name, [normed], perm=[0, 3, 1, 2])
+
+    @classmethod
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        data = node.inputs[0]
+        rank = len(reader.shape(data, node))
+        axis = int(node.attrs.get("axis", -1)) % rank if rank else 0
+        over_channels = reader.is_channels_last(data) and axis == 3
+        if not (over_channels or (rank == 2 and axis == 1)):
+            raise reader.fail(
+                f"LayerNormalization over axis {node.attrs.get('axis', -1)} of a rank-{rank} tensor is not supported "
+                "(only over the channels: after a Transpose to channels last, or of an (N, F) tensor)",
+                node.name,
+            )
+        if len(node.inputs) < 3 or not node.inputs[2]:
+            raise reader.fail("LayerNormalization without a bias B is not supported", node.name)
+        reader.stored(node, "gamma", node.inputs[1], "flat")
+        reader.stored(node, "beta", node.inputs[2], "flat")
+        reader.add(node, cls.op_name, [data], eps=float(node.attrs.get("epsilon", 1e-5)))
+
+
+@register
+@dataclass(frozen=True)
+class Scale(Operator):
+    """A learned multiplier per channel (ConvNeXt's layer scale): x · w, w of C values."""
+
+    op_name: ClassVar[str] = "scale"
+    other_ops_per_element: ClassVar[int] = 1
+    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by Mul, from a Mul by a (C, 1, 1) constant
+    params_doc: ClassVar[str] = "C (weight)"
+    other_ops_doc: ClassVar[str] = "N"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def macs(self, inputs: list[Shape], output: Shape) -> Value:
+        return 0  # one multiply per element, no accumulation: counted under other ops
+
+    def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
+        return product(output)
+
+    def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
+        return {"weight": WeightArray(WEIGHT, (inputs[0][0],))}
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        x = inputs[0]
+        return x * weights["weight"].reshape((1, x.shape[1]) + (1,) * (x.ndim - 2)), 0
+
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
+        """Mul by the weight reshaped to (C, 1, 1): the importer reads that Mul back as this layer."""
+        c = int(node.input_shapes[0][0])
+        shape = out.integers(node.name, "shape", [c] + [1] * (len(node.input_shapes[0]) - 1))
+        weight = out.emit("Reshape", f"{node.name}/per_channel", [out.weights(node)[0], shape])
+        out.emit("Mul", node.name, [out.inputs(node)[0], weight])
