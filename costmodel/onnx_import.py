@@ -52,6 +52,7 @@ def _importers() -> dict[str, type[Operator]]:
 # ONNX operator type -> the costmodel operator that reads it
 IMPORTERS: dict[str, type[Operator]] = _importers()
 # Operators that only ever compute on constants and shapes here; as such they are not layers.
+SHAPE_ROUNDS = 3  # rounds of shape inference, each knowing the Shape values the one before inferred
 # what may run on a channels-last view (between ConvNeXt's Transposes): per-position and elementwise ops
 CHANNELS_LAST_OPS = frozenset(
     {"layernorm", "conv2d", "gelu", "add", "mul", "scale", "relu", "relu6", "silu", "sigmoid", "hard_swish", "dropout"}
@@ -516,6 +517,12 @@ class _Importer:
         self.prefolded = self.prefold(nodes)
         input_name, (c, h, _) = self.image_input()
         self.shapes = self.infer_shapes(input_name)
+        for _ in range(SHAPE_ROUNDS):  # sizes computed from an activation's Shape (the legacy chunk's Slice)
+            measured = self.measured_shapes(nodes)
+            if not measured:
+                break
+            self.prefolded |= measured | self.prefold(nodes)
+            self.shapes = self.infer_shapes(input_name)
         self.static = set(self.constant_shapes)
         self.folded: dict[str, _OnnxNode] = {}  # tensor -> the node of constants that computes it
         self.nodes = []
@@ -839,6 +846,23 @@ class _Importer:
         from onnx.reference import ReferenceEvaluator
 
         return list(ReferenceEvaluator(node.proto, opsets={"": self.opset}).run(None, inputs))
+
+    def measured_shapes(self, nodes: list[_OnnxNode]) -> set[str]:
+        """The values of Shape nodes whose input's shape inference now knows (batch 1), as constants not
+        yet known: what the sizes computed from them (a Slice's ends) need to be folded and inferred."""
+        made: set[str] = set()
+        for node in nodes:
+            if node.op_type != "Shape" or not node.outputs or node.outputs[0] in self.constants:
+                continue
+            shape = self.shapes.get(node.inputs[0]) if node.inputs else None
+            if shape is None:
+                continue
+            start, end = int(node.attrs.get("start", 0)), node.attrs.get("end")
+            value = np.array(shape[start : None if end is None else int(end)], dtype=np.int64)
+            self.constants[node.outputs[0]] = value
+            self.constant_shapes[node.outputs[0]] = tuple(value.shape)
+            made.add(node.outputs[0])
+        return made
 
     def prefold(self, nodes: list[_OnnxNode]) -> set[str]:
         """Small constants computed from small constants, before shape inference: inference then sees

@@ -307,3 +307,42 @@ def test_an_attribute_of_a_later_opset_is_checked_against_its_type(tmp_path: Pat
     path = save(tmp_path / "pool.onnx", nodes, {}, opset=6)
     with pytest.raises(SpecError, match=r"/pool.*attribute 'dilations' of MaxPool must be INTS, got INT"):
         load_model(path)
+
+
+def test_a_chunk_whose_bounds_come_from_the_shape_is_read(tmp_path: Path) -> None:
+    """torch.chunk as the legacy exporter writes it (ShuffleNet v2): Slice bounds computed from the
+    activation's Shape (Gather, Add, Div, Mul), which ONNX's shape inference alone cannot size."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv"),
+        helper.make_node("Shape", ["c"], ["shape"], name="/Shape"),
+        helper.make_node("Gather", ["shape", "axis1"], ["channels"], name="/Gather", axis=0),
+        helper.make_node("Add", ["channels", "one"], ["plus"], name="/Add"),
+        helper.make_node("Div", ["plus", "two"], ["half"], name="/Div"),
+        helper.make_node("Mul", ["half", "one"], ["middle"], name="/Mul"),
+        helper.make_node("Mul", ["half", "two"], ["end"], name="/Mul_1"),
+        helper.make_node("Slice", ["c", "zero", "middle", "axis1"], ["first"], name="/Slice"),
+        helper.make_node("Slice", ["c", "middle", "end", "axis1"], ["second"], name="/Slice_1"),
+        helper.make_node("Relu", ["second"], ["r"], name="/branch/Relu"),
+        helper.make_node("Concat", ["first", "r"], ["y"], name="/Concat", axis=1),
+    ]
+    inits = {
+        "w": floats(6, 3, 1, 1),
+        "axis1": np.array([1], np.int64),
+        "zero": np.array([0], np.int64),
+        "one": np.array([1], np.int64),
+        "two": np.array([2], np.int64),
+    }
+    path = save(tmp_path / "chunk.onnx", nodes, inits)
+    layers = load_model(path).costs().layers
+    assert [(layer.name, layer.op, layer.output_shape) for layer in layers] == [
+        ("/conv", "conv2d", (6, 8, 8)),
+        ("/Slice", "slice", (3, 8, 8)),
+        ("/Slice_1", "slice", (3, 8, 8)),
+        ("/branch/Relu", "relu", (3, 8, 8)),
+        ("/Concat", "concat", (6, 8, 8)),
+    ]
+    x = floats(1, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-5, atol=1e-6)
