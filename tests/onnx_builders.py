@@ -30,3 +30,19 @@ def one_input_model(
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
     return str(path)
+
+
+def run_matches_onnxruntime(path: str, x: np.ndarray, directory: Path, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """``costmodel run`` on the file (its own weights) gives what onnxruntime gives for ``x``."""
+    import onnxruntime as ort
+    from click.testing import CliRunner
+
+    from costmodel.cli import main
+
+    np.save(directory / "x.npy", x)
+    out = directory / "y.npy"
+    result = CliRunner().invoke(main, ["run", path, "--input", str(directory / "x.npy"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(np.load(out), expected, rtol=rtol, atol=atol)

@@ -72,7 +72,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from onnx import helper  # noqa: E402
-from onnx_builders import one_input_model  # noqa: E402
+from onnx_builders import one_input_model, run_matches_onnxruntime  # noqa: E402
 
 from costmodel.errors import SpecError  # noqa: E402
 
@@ -120,13 +120,7 @@ def convnext_block(path: Path, *, perm_back: list[int] | None = None, scale_shap
 
 
 def runs_as_onnxruntime(path: str, tmp_path: Path) -> None:
-    x = floats(1, 3, 8, 8)
-    np.save(tmp_path / "x.npy", x)
-    out = tmp_path / "y.npy"
-    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    np.testing.assert_allclose(np.load(out), expected, rtol=1e-4, atol=1e-5)
+    run_matches_onnxruntime(path, floats(1, 3, 8, 8), tmp_path, rtol=1e-4, atol=1e-5)
 
 
 def test_a_convnext_block_is_read_channels_first_counted_and_run(tmp_path: Path) -> None:

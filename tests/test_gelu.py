@@ -60,7 +60,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from onnx import helper  # noqa: E402
-from onnx_builders import one_input_model  # noqa: E402
+from onnx_builders import one_input_model, run_matches_onnxruntime  # noqa: E402
 
 from costmodel.errors import SpecError  # noqa: E402
 from costmodel.loading import load_model  # noqa: E402
@@ -102,13 +102,7 @@ def erf_gelu(halving_first: bool, scaled_by_mul: bool) -> list:
 
 
 def runs_as_onnxruntime(path: str, tmp_path: Path) -> None:
-    x = RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)
-    np.save(tmp_path / "x.npy", x)
-    out = tmp_path / "y.npy"
-    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-6)
+    run_matches_onnxruntime(path, RNG.standard_normal((1, 3, 8, 8)).astype(np.float32), tmp_path)
 
 
 @pytest.mark.parametrize(
