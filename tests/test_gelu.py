@@ -77,6 +77,22 @@ def constants() -> dict[str, np.ndarray]:
     }
 
 
+def test_the_dynamo_form_halving_one_plus_erf_is_one_gelu_layer(tmp_path: Path) -> None:
+    """torch.onnx.export(dynamo=True, opset_version=18): x · ((1 + erf(x / √2)) · 0.5)."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Div", ["c", "root2"], ["u"], name="node_Div_3"),
+        helper.make_node("Erf", ["u"], ["e"], name="node_Erf_4"),
+        helper.make_node("Add", ["e", "one"], ["a"], name="node_Add_6"),
+        helper.make_node("Mul", ["half", "a"], ["h"], name="node_Mul_8"),
+        helper.make_node("Mul", ["c", "h"], ["y"], name="node_gelu"),
+    ]
+    path = one_input_model(tmp_path / "gelu18.onnx", nodes, constants())
+    layers = load_model(path).costs().layers
+    assert [(layer.name, layer.op) for layer in layers] == [("/conv", "conv2d"), ("node_gelu", "gelu")]
+    runs_as_onnxruntime(path, tmp_path)
+
+
 def erf_gelu(halving_first: bool, scaled_by_mul: bool) -> list:
     """conv -> GELU as PyTorch's exporters write it before opset 20."""
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="/conv", pads=[1, 1, 1, 1])]

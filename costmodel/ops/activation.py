@@ -251,8 +251,8 @@ class GELU(Elementwise):
     def claims(cls, node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any] | None:
         """(x, the other nodes of the GELU around an Erf or a Tanh, the last of them) as PyTorch writes
         GELU before opset 20, else None: x · (1 + erf(x / √2)) / 2 (x / √2 as a Div or a Mul), or
-        x · (1 + tanh(√(2/π) · (x + 0.044715 · Pow(x, 3)))) / 2, the halving first or last. Each node
-        of it is the only reader of the one before it."""
+        x · (1 + tanh(√(2/π) · (x + 0.044715 · Pow(x, 3)))) / 2, the halving of x, of (1 + erf) or of
+        the product. Each node of it is the only reader of the one before it."""
         head = _erf_head(node, reader) if node.op_type == "Erf" else _tanh_head(node, reader)
         if head is None:
             return None
@@ -264,6 +264,11 @@ class GELU(Elementwise):
         if product is None or product.op_type != "Mul" or shifted.outputs[0] not in product.inputs:
             return None
         other = product.inputs[1] if product.inputs[0] == shifted.outputs[0] else product.inputs[0]
+        if _scalar(reader, other, product) == 0.5:  # (1 + erf) / 2 first, then times x (dynamo, opset 18)
+            last = reader.only_consumer(product.outputs[0])
+            if last is None or last.op_type != "Mul" or sorted(last.inputs) != sorted([x, product.outputs[0]]):
+                return None
+            return x, [*front, shifted, product, last], last
         if other == x:  # x · (1 + erf) then halved
             last = reader.only_consumer(product.outputs[0])
             if last is None or _times(reader, last, {"Div": 2, "Mul": 0.5}) != product.outputs[0]:
