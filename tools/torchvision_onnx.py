@@ -1,0 +1,134 @@
+"""Which torchvision classification models costmodel reads once PyTorch exports them, and whether the
+counts match.
+
+Each model (random weights, eval mode) is exported at a square side (default 224) by both of
+PyTorch's exporters, the legacy TorchScript one and dynamo; costmodel then imports each file and
+counts it. The reference is a hook count of the same model: the multiply-accumulates of every
+convolution and fully-connected product (output elements × input channels per group × kernel area)
+and of every matmul (attention), taken from the operands of the calls as they run.
+
+Needs torch, torchvision, onnx, onnxruntime and onnxscript beside costmodel, in a separate venv (torch
+is no dependency of the project; on this machine `pip install torch==2.14.1 torchvision==0.29.1` takes
+them from the disk):
+
+    python -m venv /tmp/tv && /tmp/tv/bin/pip install torch==2.14.1 torchvision==0.29.1 onnxscript -e '.[onnx]'
+    /tmp/tv/bin/python tools/torchvision_onnx.py --out /tmp/torchvision_onnx.md [--side 224] [--only resnet18,vit_b_16]
+
+Prints one Markdown row per model and exporter: whether the file imports, costmodel's MACs and the hook
+count, and the first line of the error where it does not import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def hook_macs(model: Any, x: Any) -> int:
+    """Multiply-accumulates of one forward pass, from the calls as they run (a TorchFunctionMode sees
+    every ``conv2d``, ``linear`` — nn.MultiheadAttention's input projection included, which is no
+    Linear module —, ``matmul``/``bmm`` and ``scaled_dot_product_attention``)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
+
+    total = 0
+    matmuls = (torch.matmul, torch.bmm, torch.Tensor.matmul, torch.Tensor.__matmul__)
+
+    class Count(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            nonlocal total
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            if func is F.conv2d:
+                weight = args[1] if len(args) > 1 else kwargs["weight"]
+                total += result.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+            elif func is F.linear:
+                weight = args[1] if len(args) > 1 else kwargs["weight"]
+                total += result.numel() * weight.shape[1]
+            elif func in matmuls:
+                total += result.numel() * args[0].shape[-1]
+            elif func is F.scaled_dot_product_attention:
+                q, k = args[0], args[1]
+                total += 2 * q.shape[:-1].numel() * k.shape[-2] * q.shape[-1]  # q·kᵀ, then the weights · v
+            return result
+
+    with torch.no_grad(), Count():
+        model(x)
+    return total
+
+
+def export(model: Any, x: Any, path: Path, dynamo: bool) -> None:
+    import torch
+
+    torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=18 if dynamo else 17)
+
+
+def classification_models(only: list[str] | None) -> list[str]:
+    import torchvision
+
+    names = torchvision.models.list_models(module=torchvision.models)
+    return [n for n in names if only is None or n in only]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=224)
+    parser.add_argument("--only", help="comma-separated model names (default: every classification model)")
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    args = parser.parse_args()
+
+    import torch
+    import torchvision
+
+    from costmodel.errors import UserError
+    from costmodel.loading import load_model
+
+    torch.manual_seed(0)
+    rows = [
+        f"torch {torch.__version__}, torchvision {torchvision.__version__}, side {args.side}",
+        "",
+        "| model | exporter | imports | costmodel MACs | hook MACs | match | not read: |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
+    print("\n".join(rows), flush=True)
+    directory = Path(tempfile.mkdtemp(prefix="torchvision-onnx-"))
+    for name in classification_models(args.only.split(",") if args.only else None):
+        model = torchvision.models.get_model(name, weights=None).eval()
+        x = torch.randn(1, 3, args.side, args.side)
+        try:
+            reference = hook_macs(model, x)
+        except Exception as err:  # a model that does not run at this side
+            print(f"| {name} | – | – | – | – | – | does not run at {args.side}: {str(err).splitlines()[0][:80]} |")
+            continue
+        for exporter, dynamo in (("legacy", False), ("dynamo", True)):
+            path = directory / f"{name}-{exporter}.onnx"
+            started = time.perf_counter()
+            try:
+                export(model, x, path, dynamo)
+            except Exception as err:
+                line = (
+                    f"| {name} | {exporter} | export fails | – | {reference:,} | – | {str(err).splitlines()[0][:80]} |"
+                )
+            else:
+                try:
+                    macs = int(load_model(str(path)).costs().macs)
+                except UserError as err:
+                    line = f"| {name} | {exporter} | no | – | {reference:,} | – | {str(err)[:120]} |"
+                else:
+                    match = "yes" if macs == reference else f"{macs - reference:+,}"
+                    line = f"| {name} | {exporter} | yes | {macs:,} | {reference:,} | {match} | |"
+                path.unlink(missing_ok=True)
+            rows.append(line)
+            print(line, f"<!-- {time.perf_counter() - started:.0f} s -->", flush=True)
+    if args.out:
+        args.out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
