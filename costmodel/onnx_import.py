@@ -51,12 +51,12 @@ def _importers() -> dict[str, type[Operator]]:
 
 # ONNX operator type -> the costmodel operator that reads it
 IMPORTERS: dict[str, type[Operator]] = _importers()
-# Operators that only ever compute on constants and shapes here; as such they are not layers.
 SHAPE_ROUNDS = 3  # rounds of shape inference, each knowing the Shape values the one before inferred
 # what may run on a channels-last view (between ConvNeXt's Transposes): per-position and elementwise ops
 CHANNELS_LAST_OPS = frozenset(
     {"layernorm", "conv2d", "gelu", "add", "mul", "scale", "relu", "relu6", "silu", "sigmoid", "hard_swish", "dropout"}
 )
+# Operators that only ever compute on constants and shapes here; as such they are not layers.
 NOT_LAYERS = frozenset({"Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape"})
 
 SMALL_CONSTANT = 4096  # initializers up to this many values are read (shapes, clip bounds); others only sized
