@@ -109,7 +109,7 @@ def comparison_rows(
             f"{planned:,}",
         )
     work = sum(len(a) * len(r) * len(model.structure.order) for model, a, r in plans)
-    if work > limits.current().table_layers:  # EfficientNet carries 969 layers to each row, most absent
+    if work > limits.current().table_layers:  # EfficientNet carries every repeat its depth allows, most absent
         raise limits.exceeded(
             "table_layers",
             "the table would count too many layers, rows times the layers of each network "

@@ -291,7 +291,7 @@ _RELATIONS.update({sympy.LessThan: "<=", sympy.GreaterThan: ">="})
 def _compile(expr: Expr) -> _Op:
     expr = sympy.sympify(expr)
     if expr.is_Rational:
-        return _Const(Fraction(int(expr.p), int(expr.q)))
+        return _Const(intmath.rational(expr))
     if expr.is_Symbol:
         return _Symbol(expr)
     if isinstance(expr, sympy.Add):

@@ -110,6 +110,11 @@ def _sympy() -> Any:
     return sympy
 
 
+def rational(x: Any) -> Fraction:
+    """A sympy Rational as an exact Fraction."""
+    return Fraction(int(x.p), int(x.q))
+
+
 def to_int(x: Value) -> Value:
     """An integral Fraction becomes an int; anything else is returned unchanged."""
     if isinstance(x, Fraction) and x.denominator == 1:
@@ -205,7 +210,7 @@ def _extreme(numeric: Any, name: str, args: tuple[Value, ...]) -> Value:
     sympy's own evaluation tries to order every pair of arguments through the assumptions system:
     milliseconds per call on a width that is a ``Piecewise``, for a simplification the widths of a
     network almost never allow."""
-    args = tuple(to_int(Fraction(int(a.p), int(a.q))) if getattr(a, "is_Rational", False) else a for a in args)
+    args = tuple(to_int(rational(a)) if getattr(a, "is_Rational", False) else a for a in args)
     numbers = [a for a in args if is_number(a)]
     if len(numbers) == len(args):
         return numeric(args)
@@ -381,8 +386,8 @@ def make_divisible_function() -> Any:
         @classmethod
         def eval(cls, value: Any, divisor: Any, min_value: Any = None) -> Any:
             if value.is_Rational and divisor.is_Integer and (min_value is None or min_value.is_Rational):
-                exact = Fraction(int(value.p), int(value.q))
-                low = None if min_value is None else Fraction(int(min_value.p), int(min_value.q))
+                exact = rational(value)
+                low = None if min_value is None else rational(min_value)
                 return sp.Integer(_make_divisible_rule(exact, int(divisor), low))
             return None
 

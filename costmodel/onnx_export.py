@@ -93,18 +93,19 @@ class _Writer:
 
     def constant(self, layer: str, name: str, value: np.ndarray) -> str:
         import numpy as np
-        from onnx import numpy_helper
 
-        full = f"{layer}/{name}"
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), full))
-        return full
+        return self._initializer(layer, name, np.ascontiguousarray(value, dtype=np.float32))
 
     def integers(self, layer: str, name: str, values: list[int]) -> str:
         import numpy as np
+
+        return self._initializer(layer, name, np.array(values, dtype=np.int64))
+
+    def _initializer(self, layer: str, name: str, array: np.ndarray) -> str:
         from onnx import numpy_helper
 
         full = f"{layer}/{name}"
-        self.initializers.append(numpy_helper.from_array(np.array(values, dtype=np.int64), full))
+        self.initializers.append(numpy_helper.from_array(array, full))
         return full
 
     def weights(self, node: Layer) -> list[str]:

@@ -913,6 +913,7 @@ class _Importer:
         **attrs: Any,
     ) -> None:
         layer = node.name if name is None else self.unused_name(name)
+        made = output or node.outputs[0]
         entry: dict[str, Any] = {"op": op, "name": layer, "from": [self.src(i, node) for i in inputs]}
         entry.update(attrs)
         last = {i in self.channels_last for i in inputs}
@@ -925,10 +926,10 @@ class _Importer:
                 raise self.fail(
                     f"{node.op_type} on a channels-last tensor (after a Transpose) is not supported", node.name
                 )
-            self.channels_last.add(output or node.outputs[0])
+            self.channels_last.add(made)
         self.layers.append(entry)
-        self.source[output or node.outputs[0]] = layer
-        self.layer_outputs[layer] = output or node.outputs[0]
+        self.source[made] = layer
+        self.layer_outputs[layer] = made
 
     def is_channels_last(self, tensor: str) -> bool:
         return tensor in self.channels_last
@@ -942,9 +943,8 @@ class _Importer:
     def view(self, node: _OnnxNode, channels_last: bool) -> None:
         """``node`` (a Transpose between [N, C, H, W] and [N, H, W, C]) makes no layer: its output is
         its input's layer seen the other way round."""
-        self.source[node.outputs[0]] = self.src(node.inputs[0], node)
-        if channels_last:
-            self.channels_last.add(node.outputs[0])
+        self.alias(node.outputs[0], node.inputs[0], node)
+        (self.channels_last.add if channels_last else self.channels_last.discard)(node.outputs[0])
 
     def unused_name(self, name: str) -> str:
         """``name``, or ``name_2``, ``name_3``... when a node or another layer already has it (one node's

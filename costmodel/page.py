@@ -78,7 +78,7 @@ def _layers_by_block(context: Mapping[str, Any]) -> dict[str, list[dict[str, Any
     return found
 
 
-# Past this many named quantities the exact form is a page of its own (EfficientNet names 362):
+# Past this many named quantities the exact form is a page of its own (EfficientNet names hundreds):
 # the report says so and points to `expr`, which prints it.
 EXACT_LINES_SHOWN = 60
 

@@ -49,8 +49,9 @@ def form(model: Model, metric: str = "macs", counting: Counting | str = DEFAULT,
                 parts[name] = parts.get(name, 0) + value
         reserved = set(model.spec.symbols)
         network = model.symbolic_network
-        renamer = model.__dict__.get("_renamer") or model.__dict__.setdefault("_renamer", Renamer.of(network))
-        cache[key] = from_network(network, parts, reserved, renamer)
+        if "_renamer" not in model.__dict__:  # one per model: its forms share most subexpressions
+            model.__dict__["_renamer"] = Renamer.of(network)
+        cache[key] = from_network(network, parts, reserved, model.__dict__["_renamer"])
     return cache[key]
 
 

@@ -173,6 +173,11 @@ class SiLU(Elementwise):
         reader.add(node, cls.op_name, [node.inputs[0]])
 
 
+# the tanh approximation of GELU: 0.5·x·(1 + tanh(BETA·(x + KAPPA·x³)))
+KAPPA = 0.044715
+BETA = math.sqrt(2 / math.pi)
+
+
 @register
 @dataclass(frozen=True)
 class GELU(Elementwise):
@@ -191,7 +196,7 @@ class GELU(Elementwise):
         np = numpy()
         x = inputs[0].astype(np.float64)
         if self.tanh:
-            y = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+            y = 0.5 * x * (1 + np.tanh(BETA * (x + KAPPA * x**3)))
         else:
             # Φ(x) = erfc(-x/√2)/2 from a rational erfc with relative error below 1.2e-7 everywhere
             # (Numerical Recipes' erfcc), so the tails keep their digits; NumPy has no erf
@@ -213,10 +218,10 @@ class GELU(Elementwise):
         if self.tanh:
             three = out.constant(node.name, "three", np.array(3, dtype=np.float32))
             cube = out.emit("Pow", f"{node.name}/pow", [x, three])
-            kappa = out.constant(node.name, "kappa", np.array(0.044715, dtype=np.float32))
+            kappa = out.constant(node.name, "kappa", np.array(KAPPA, dtype=np.float32))
             inner = out.emit("Mul", f"{node.name}/cubic", [cube, kappa])
             inner = out.emit("Add", f"{node.name}/inner", [x, inner])
-            beta = out.constant(node.name, "beta", np.array(math.sqrt(2 / math.pi), dtype=np.float32))
+            beta = out.constant(node.name, "beta", np.array(BETA, dtype=np.float32))
             inner = out.emit("Mul", f"{node.name}/scale", [inner, beta])
             curve = out.emit("Tanh", f"{node.name}/tanh", [inner])
         else:
@@ -296,7 +301,7 @@ def _tanh_head(node: Any, reader: OnnxReader) -> tuple[str, list[Any]] | None:
     scaling = reader.producer(node.inputs[0])
     if scaling is None or reader.only_consumer(scaling.outputs[0]) is not node:
         return None
-    inner = _times(reader, scaling, {"Mul": math.sqrt(2 / math.pi)})
+    inner = _times(reader, scaling, {"Mul": BETA})
     if inner is None:
         return None
     total = reader.producer(inner)
@@ -306,7 +311,7 @@ def _tanh_head(node: Any, reader: OnnxReader) -> tuple[str, list[Any]] | None:
         weighting = reader.producer(cubic)
         if weighting is None or reader.only_consumer(cubic) is not total:
             continue
-        cube = _times(reader, weighting, {"Mul": 0.044715})
+        cube = _times(reader, weighting, {"Mul": KAPPA})
         power = reader.producer(cube) if cube is not None else None
         if (
             cube is not None

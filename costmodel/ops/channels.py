@@ -139,7 +139,8 @@ class ChannelShuffle(ParameterFree):
     so that the next grouped convolution sees channels from every group."""
 
     op_name: ClassVar[str] = "channel_shuffle"
-    # only as torchvision's channel_shuffle exports: Reshape, Transpose, Reshape (the Reshapes belong to it)
+    # only as torchvision's channel_shuffle exports: Reshape, Transpose, Reshape (the Reshapes belong to it);
+    # a Transpose to channels last and back is read here too, as no layer (ConvNeXt)
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Transpose",)
 
     groups: Value = attr(EXPR, doc="a divisor of the channels")
@@ -185,7 +186,6 @@ class ChannelShuffle(ParameterFree):
             return
         found = cls.pattern(node, reader)
         if found is None:
-            perm = list(node.attrs.get("perm", []))
             raise reader.fail(
                 f"Transpose with perm {perm} is not supported (only a channel shuffle: Reshape to "
                 "[N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back to [N, C, H, W])",

@@ -15,6 +15,7 @@ from costmodel.ops.base import (
     ParameterFree,
     Shape,
     attr,
+    numpy,
     product,
     register,
 )
@@ -82,7 +83,8 @@ class Flatten(ParameterFree):
         if int(gather.attrs.get("axis", 0)) != 0 or len(gather.inputs) < 2 or not reader.is_static(gather.inputs[1]):
             return None
         indices = reader.constant(gather.inputs[1], gather, "indices").reshape(-1)
-        if indices.size != flat[0] or any(int(i) != k for k, i in enumerate(indices)):
+        np = numpy()
+        if not np.array_equal(indices, np.arange(flat[0])):
             return None
         return node.inputs[0], [gather], gather
 
