@@ -15,7 +15,7 @@ from costmodel import limits
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.intmath import exact_number
-from costmodel.model import Model
+from costmodel.model import Model, PointOptions
 from costmodel.report import summary_context
 
 
@@ -120,9 +120,19 @@ def comparison_rows(
     for model, own_alphas, own_resolutions in plans:
         own_values = {name: value for name, value in values.items() if name in model.spec.symbols}
         for alpha, resolution in itertools.product(own_alphas, own_resolutions):
-            point = model.point(alpha=alpha, resolution=resolution, values=own_values)
-            rows.append(summary_context(model, point, counting))
+            shaped = PointOptions(resolution=resolution).reshape(model)  # 224x160: the aspect asked for
+            point = shaped.point(alpha=alpha, resolution=resolution, values=own_values)
+            rows.append(summary_context(shaped, point, counting))
     return rows
+
+
+def input_label(row: dict[str, Any]) -> int | str | None:
+    """A summary's input side, or height x width where the input is not square."""
+    sides = row.get("input_size")
+    if sides is None:
+        return None
+    height, width = sides
+    return height if height == width else f"{height}x{width}"
 
 
 def headline(row: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +143,7 @@ def headline(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": name,
         "alpha": "—" if row["alpha"] is None else f"{row['alpha']:g}",
-        "resolution": "—" if row["resolution"] is None else row["resolution"],
+        "resolution": "—" if row["input_size"] is None else input_label(row),
         "params": row["params"],
         "macs": row["macs"],
         "size": row["model_size_bytes"]["float32"],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from costmodel.compare import input_label
 from costmodel.errors import UsageError
 
 # metric -> (header, kind): "count" scales with --units, "bytes" is shown in MiB, "percent" and "ms" as printed
@@ -59,7 +60,7 @@ def records(rows: Sequence[dict[str, Any]], source: str | None = None) -> list[d
             {
                 "model": row["model"] + (f" ({row['variant']})" if row.get("variant") else ""),
                 "alpha": row["alpha"],
-                "resolution": row["resolution"],
+                "resolution": input_label(row),
                 "macs": row["macs"],
                 "params": row["params"],
                 "flops": row["flops"],

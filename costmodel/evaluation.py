@@ -54,16 +54,18 @@ class _Evaluator:
         base = self.lookup(None, INPUT)
         try:
             channels = spec.input_channels.evaluate(base)
-            size = spec.input_size.evaluate(base)
+            height = spec.input_size.evaluate(base)
+            width = height if spec.input_width is None else spec.input_width.evaluate(base)
         except ExpressionError as err:
             raise self.fail(f"input: {err}", line=spec.input_line) from None
-        for what, value in (("input channels", channels), ("input size", size)):
+        what_side = "input size" if spec.input_width is None else "input height"
+        for what, value in (("input channels", channels), (what_side, height), ("input width", width)):
             if intmath.is_number(value) and (value != int(value) or value < 1):
                 raise self.fail(
                     f"{what} must be a positive whole number, got {show_number(value)}", line=spec.input_line
                 )
-        channels, size = intmath.to_int(channels), intmath.to_int(size)
-        self.shapes[INPUT] = (channels, size, size)
+        channels, height, width = intmath.to_int(channels), intmath.to_int(height), intmath.to_int(width)
+        self.shapes[INPUT] = (channels, height, width)
         nodes = [self.node(self.structure.drafts[name]) for name in self.structure.order]
         return Network(spec, dict(self.env), self.shapes[INPUT], nodes, self.definitions)
 

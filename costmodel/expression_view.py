@@ -225,7 +225,7 @@ def _where(point: Point) -> str:
     for name, value in point.values.items():
         shown = str(value) if value.denominator != 1 and len(str(value)) < 8 else str(plain_number(value))
         parts.append(f"{name} = {shown}")
-    side = f" ({point.resolution} px)" if point.resolution is not None else ""
+    side = f" ({point.label} px)" if point.label is not None else ""
     return ", ".join(parts) + side
 
 

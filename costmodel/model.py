@@ -11,6 +11,10 @@ This is the Python API behind every command::
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -26,7 +30,7 @@ from costmodel.expansion import expand
 from costmodel.expressions import ExpressionError, mapping_lookup
 from costmodel.graph import Network, Structure
 from costmodel.intmath import exact_number
-from costmodel.spec import CLASSES_SYMBOL, WIDTH_SYMBOL, Roles, Spec, read_spec
+from costmodel.spec import CLASSES_SYMBOL, WIDTH_SYMBOL, Roles, Spec, compile_expr, read_spec
 
 TOO_SMALL = "too small"
 
@@ -36,10 +40,25 @@ class Point:
     """Exact values for every symbol of a model, and the input side they give."""
 
     values: dict[str, Fraction]
-    resolution: int | None
+    resolution: int | None  # the input side; its height where the input is not square
+    width: int | None = None  # the input's width where it differs from its height
 
     def get(self, name: str) -> Fraction | None:
         return self.values.get(name)
+
+    @property
+    def label(self) -> str | None:
+        """The input as people write it: ``224``, or ``224x160`` (height × width) where not square."""
+        if self.resolution is None:
+            return None
+        return str(self.resolution) if self.width is None else f"{self.resolution}x{self.width}"
+
+    @property
+    def sides(self) -> tuple[int, int] | None:
+        """(height, width) of the input."""
+        if self.resolution is None:
+            return None
+        return self.resolution, self.resolution if self.width is None else self.width
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,13 @@ class PointOptions:
     @property
     def given(self) -> bool:
         return any(v is not None for v in (self.alpha, self.resolution, self.rho, self.classes)) or bool(self.values)
+
+    def reshape(self, model: Model) -> Model:
+        """``model`` with the input's aspect these options ask for (``--res 224x160`` on a square model)."""
+        if self.resolution is None:
+            return model
+        height, width = input_sides(self.resolution)
+        return model if width is None else model.with_input(height, width)
 
     def resolve(self, model: Model) -> Point:
         """The full point on ``model`` (a UsageError for a value outside its domain)."""
@@ -84,15 +110,47 @@ def model_from_file(path: str, display: str, variant: str | None = None) -> Mode
     return model
 
 
-def input_side(text: str) -> int:
+def input_side(text: Any) -> int:
     """An input side as a user gives it (--res, a range's value): a positive whole number of pixels."""
+    if isinstance(text, str) and _SIDES.fullmatch(text.strip()):
+        raise UsageError(
+            f"resolution {text.strip()!r}: a non-square input is taken at one point (report, verify, expr, run, "
+            "export, whatif, sensitivity); give a square side here"
+        )
     try:
         side = exact_number(text, "resolution")
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"resolution must be a whole number, got {text!r}") from None
+        raise UsageError(f"resolution must be a whole number or HxW, got {text!r}") from None
     if side.denominator != 1 or side < 1:
         raise UsageError(f"resolution must be a positive whole number, got {text}")
     return int(side)
+
+
+_SIDES = re.compile(r"\s*([^x×X]+?)\s*[x×X]\s*([^x×X]+?)\s*")
+
+
+def input_sides(value: Any) -> tuple[int, int | None]:
+    """A resolution as a user gives it: ``192`` (square: no width), ``224x160`` (height × width) or a
+    pair; a width equal to the height is no width."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise UsageError(f"a resolution is a side or (height, width), got {value!r}")
+        height, width = (input_side(str(v)) for v in value)
+    else:
+        match = _SIDES.fullmatch(str(value))
+        if match is None:
+            return input_side(value), None
+        height, width = (input_side(v) for v in match.groups())
+    return height, None if width == height else width
+
+
+def show_side(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
+
+
+def _sides(height: Fraction | None, width: Fraction | None) -> str:
+    shown = show_side(height) if height is not None else "?"
+    return shown if width is None or width == height else f"{shown}x{show_side(width)}"
 
 
 REMEMBERED = 4  # points whose networks and counts a model keeps
@@ -159,6 +217,55 @@ class Model:
         except ExpressionError as err:
             raise SpecError(f"input size: {err}", file=self.spec.file, line=self.spec.input_line) from None
 
+    @cached_property
+    def base_width(self) -> Fraction | None:
+        """The input's width at rho = 1 where the input scales with rho (base_resolution, its height, set)."""
+        if self.base_resolution is None:
+            return None
+        if self.spec.input_width is None:
+            return self.base_resolution
+        env: dict[str, Any] = {name: s.default for name, s in self.spec.symbols.items()}
+        env[self._rho()] = Fraction(1)
+        try:
+            return Fraction(self.spec.input_width.evaluate(mapping_lookup(env)))
+        except ExpressionError as err:
+            raise SpecError(f"input width: {err}", file=self.spec.file, line=self.spec.input_line) from None
+
+    def _input_width(self, values: dict[str, Fraction]) -> Fraction | None:
+        """The input's width at a point, where the spec gives it apart from the height."""
+        if self.spec.input_width is None:
+            return None
+        try:
+            return Fraction(self.spec.input_width.evaluate(mapping_lookup(values)))
+        except ExpressionError as err:
+            raise SpecError(f"input width: {err}", file=self.spec.file, line=self.spec.input_line) from None
+
+    def with_input(self, height: int, width: int) -> Model:
+        """This model with an input of another aspect: ``height`` × ``width`` at the point it is asked at.
+
+        The width follows the height as rho moves, rounded to the nearest pixel (at least one), so that every
+        closed form stays a function of one rho and every height has a whole width.
+        """
+        base, base_width = self.base_resolution, self.base_width
+        if base is None or base_width is None:
+            raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
+        if width * base == height * base_width:
+            return self
+        ratio = Fraction(width, height)
+        text = f"max(1, floor(({self.spec.input_size.text}) * {ratio.numerator} / {ratio.denominator} + 1/2))"
+        symbols = dict(self.spec.symbols)  # its default point is the one asked for (a model must build there)
+        symbols[self._rho()] = dataclasses.replace(symbols[self._rho()], default=Fraction(height) / base)
+        spec = dataclasses.replace(
+            self.spec,
+            symbols=symbols,
+            input_width=compile_expr(text, self.spec.file, self.spec.input_line, what="input width"),
+        )
+        structure = copy.copy(self.structure)
+        structure.spec = spec
+        model = Model(spec, structure)
+        model.path, model.notes = self.path, list(self.notes)
+        return model
+
     def _rho(self) -> str:
         """The resolution multiplier's symbol, where the input scales with one (base_resolution set)."""
         if self.roles.resolution is None:
@@ -196,12 +303,14 @@ class Model:
                 raise UsageError(f"{name} must be a number, got {value!r}") from None
         if resolution is not None and rho is not None:
             raise UsageError("give either a resolution or rho, not both")
+        asked_width = None
         if resolution is not None or rho is not None:
             base = self.base_resolution
             if base is None:
                 raise UsageError(f"{self.name}'s input size does not scale with rho; it cannot take a resolution")
             if resolution is not None:
-                side = Fraction(input_side(resolution))
+                height, asked_width = input_sides(resolution)
+                side = Fraction(height)
             else:
                 try:
                     scale = exact_number(rho, "rho")
@@ -232,7 +341,23 @@ class Model:
             except ExpressionError as err:
                 raise SpecError(f"input size: {err}", file=self.spec.file, line=self.spec.input_line) from None
             res = int(side) if side.denominator == 1 else None
-        return Point(full, res)
+        width = self._input_width(full)
+        if asked_width is not None and width is None:
+            width = side  # a square model asked for another aspect
+        if width is not None and res is not None:
+            if asked_width is not None and width != asked_width:
+                raise UsageError(
+                    f"{self.name}'s input is {_sides(self.base_resolution, self.base_width)} at rho = 1: "
+                    f"{res} high is {show_side(width)} wide, not {asked_width} (Model.with_input({res}, "
+                    f"{asked_width}) gives it that aspect)"
+                )
+            if width.denominator != 1 or width < 1:
+                nearest = max(1, round(width))
+                raise UsageError(
+                    f"a {res}-pixel-high input of {self.name} ({_sides(self.base_resolution, self.base_width)} at "
+                    f"rho = 1) would be {show_side(width)} wide: give both sides, e.g. --res {res}x{nearest}"
+                )
+        return Point(full, res, None if width is None or width == side else int(width))
 
     # -- evaluation -------------------------------------------------------------------------------
 
@@ -249,14 +374,25 @@ class Model:
         except SpecError as err:
             if TOO_SMALL in err.message and self.base_resolution is not None:
                 minimum = self.min_resolution(point)
-                below = f"below the minimum {minimum}" if minimum else "too small, and no input up to 65536 is enough"
+                if minimum:
+                    below = f"below the minimum {self._label_at(point, minimum)}"
+                else:
+                    below = "too small, and no input up to 65536 is enough"
                 raise SpecError(
-                    f"{err.message}: resolution {point.resolution} is {below}",
+                    f"{err.message}: resolution {point.label} is {below}",
                     file=err.file,
                     line=err.line,
                     layer=err.layer,
                 ) from None
             raise
+
+    def _label_at(self, point: Point, height: int) -> str:
+        """``height``, or height x width where the input is not square, at ``point``'s other values."""
+        base = self.base_resolution
+        if self.spec.input_width is None or base is None:
+            return str(height)
+        width = self._input_width({**point.values, self._rho(): Fraction(height) / base})
+        return f"{height}x{show_side(width)}" if width is not None else str(height)
 
     def costs(self, point: Point | None = None, counting: Counting | str = conventions.DEFAULT) -> Costs:
         point = point or self.default_point()
@@ -282,8 +418,10 @@ class Model:
         return self._min_resolutions[key]
 
     def _bisect_min_resolution(self, values: dict[str, Any], rho: str, base: Fraction) -> int | None:
-        def valid(side: int) -> bool:
-            values[rho] = Fraction(side) / base
+        step = self._height_step
+
+        def valid(steps: int) -> bool:
+            values[rho] = Fraction(steps * step) / base
             try:
                 evaluate(self.structure, dict(values))
             except SpecError as err:
@@ -295,14 +433,14 @@ class Model:
         # Most points share their minimum (1 for the MobileNets, whatever the width): try it first,
         # then the last answer, before bisecting (a table of 131 widths spent 13 s bisecting).
         if valid(1):
-            return 1
-        hint = self._last_min_resolution
-        if hint is not None and hint > 1 and valid(hint) and not valid(hint - 1):
-            return hint
-        high = int(base)
+            return step
+        hint = (self._last_min_resolution or 0) // step
+        if hint > 1 and valid(hint) and not valid(hint - 1):
+            return hint * step
+        high = max(1, int(base) // step)
         while not valid(high):
             high *= 2
-            if high > 1 << 16:
+            if high * step > 1 << 16:
                 return None
         low = 0  # invalid (no pixels) by definition
         while high - low > 1:
@@ -311,8 +449,23 @@ class Model:
                 high = mid
             else:
                 low = mid
-        self._last_min_resolution = high
-        return high
+        self._last_min_resolution = high * step
+        return high * step
+
+    @cached_property
+    def _height_step(self) -> int:
+        """The heights a non-square input scaling with rho has whole widths at: multiples of this."""
+        base, width = self.base_resolution, self.base_width
+        if base is None or width is None or base == width or base.denominator != 1 or width.denominator != 1:
+            return 1
+        values: dict[str, Any] = {name: s.default for name, s in self.spec.symbols.items()}
+        widths = []
+        for height in (1, 2, 3):  # a width rounded to whole pixels (Model.with_input) needs no step
+            values[self._rho()] = Fraction(height) / base
+            widths.append(self._input_width(values))
+        if all(w is not None and w.denominator == 1 for w in widths):
+            return 1
+        return int(base) // math.gcd(int(base), int(width))
 
     # -- closed forms ---------------------------------------------------------------------------
 

@@ -515,7 +515,7 @@ class _Importer:
                 raise self.fail(f"unsupported ONNX operator '{node.proto.domain}.{node.op_type}'", node.name)
         self.constants = self.read_constants(nodes)
         self.prefolded = self.prefold(nodes)
-        input_name, (c, h, _) = self.image_input()
+        input_name, (c, h, w) = self.image_input()
         self.shapes = self.infer_shapes(input_name)
         for _ in range(SHAPE_ROUNDS):  # sizes computed from an activation's Shape (the legacy chunk's Slice)
             measured = self.measured_shapes(nodes)
@@ -592,7 +592,7 @@ class _Importer:
             + (f", exported by {producer}" if producer else "")
             + f", opset {self.opset}",
             "description": "Generated from the ONNX graph: concrete layers at its fixed input size.",
-            "input": {"channels": c, "size": h},
+            "input": {"channels": c, "size": h if h == w else [h, w]},
             "layers": [{k: v for k, v in entry.items() if v is not None} for entry in self.layers],
         }
         text = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=120)
@@ -735,8 +735,6 @@ class _Importer:
                 raise self.fail(f"input '{value.name}' has a symbolic {axis}; costmodel needs a fixed input size")
             sizes.append(int(dim.dim_value))
         c, h, w = sizes
-        if h != w:
-            raise self.fail(f"input '{value.name}' is {h}×{w}; costmodel's specs have square inputs")
         return value.name, (c, h, w)
 
     def infer_shapes(self, input_name: str) -> dict[str, tuple[int, ...] | None]:

@@ -143,7 +143,7 @@ class Report:
 
     def __repr__(self) -> str:
         c = self.context
-        return f"<Report of {c['model']}: {c['params']:,} params, {c['macs']:,} MACs at {c['resolution']} px>"
+        return f"<Report of {c['model']}: {c['params']:,} params, {c['macs']:,} MACs at {self.point.label} px>"
 
     def _page(self, with_charts: bool) -> dict[str, Any]:
         return page_context(self._page_input, self.model, self.point, self.counting, with_charts=with_charts)

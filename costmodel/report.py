@@ -36,6 +36,7 @@ def point_summary(model: Model, point: Point) -> dict[str, Any]:
         "alpha": plain_number(alpha) if alpha is not None else None,
         "rho": plain_number(rho) if rho is not None else None,
         "resolution": point.resolution,
+        "input_size": list(point.sides) if point.sides is not None else None,
         "symbols": {k: plain_number(v) for k, v in values.items() if k not in (width, resolution)},
     }
 
@@ -85,7 +86,7 @@ def published_accuracy(model: Model, point: Point) -> list[dict[str, Any]]:
     for row in model.spec.accuracy:
         alpha = row.get("alpha")
         same_alpha = alpha is None or Fraction(str(alpha)) == point_alpha
-        same_resolution = row.get("resolution", 224) == point.resolution
+        same_resolution = row.get("resolution", 224) == point.resolution and point.width is None
         same_variant = row.get("variant") in (None, model.spec.variant)
         if same_alpha and same_resolution and same_variant and point_is_default_elsewhere(model, point):
             rows.append({key: row.get(key) for key in ("top1", "top5", "latency_ms", "source")})

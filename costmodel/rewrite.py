@@ -36,7 +36,7 @@ from costmodel.expansion import expand
 from costmodel.graph import INPUT, Network
 from costmodel.model import Model
 from costmodel.ops import FLAG, NUMBER, PAD
-from costmodel.spec import parse_spec
+from costmodel.spec import Spec, parse_spec
 
 TRICKS = ("separable", "full_conv", "fire", "gap_head")
 PASS_THROUGH = ("batchnorm", "relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", "silu", "dropout")
@@ -346,12 +346,18 @@ def spec_text(model: Model, layers: list[Layer], title: str) -> str:
         "source": f"costmodel whatif --{title.replace('_', '-')} of {spec.name}"
         + (f" [{spec.variant}]" if spec.variant else ""),
         "symbols": symbols,
-        "input": {"channels": spec.input_channels.text, "size": spec.input_size.text},
+        "input": {"channels": spec.input_channels.text, "size": _input_size(spec)},
         "layers": [layer.entry() for layer in layers],
     }
     if not symbols:
         del data["symbols"]
     return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True))
+
+
+def _input_size(spec: Spec) -> str | list[str]:
+    if spec.input_width is None:
+        return spec.input_size.text
+    return [spec.input_size.text, spec.input_width.text]
 
 
 def read_back(text: str, display: str) -> Model:

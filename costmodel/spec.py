@@ -152,6 +152,7 @@ class Spec:
     accuracy: list[Located] = field(default_factory=list)
     variant: str | None = None  # the variant this spec was read as
     variants: dict[str, str] = field(default_factory=dict)  # every variant: name -> description
+    input_width: Expr | None = None  # a non-square input's width (None: as wide as input_size is high)
 
     def error(self, message: str, line: int | None = None, layer: str | None = None) -> SpecError:
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -218,7 +219,7 @@ def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
     if not _NAME.match(name):
         raise SpecError(f"model name {name!r} must be a plain identifier", file=file, line=data.line_of("name"))
     symbols = _symbols(data.get("symbols") or Located(), file, data.line_of("symbols"))
-    channels, size, input_line = _input(data["input"], file, data.line_of("input"))
+    channels, size, input_width, input_line = _input(data["input"], file, data.line_of("input"))
     width = _width(data.get("width"), file, data.line_of("width"), symbols)
     defaults = _defaults(data.get("defaults") or Located(), file)
     blocks = _blocks(data.get("blocks") or Located(), file)
@@ -240,6 +241,7 @@ def parse_spec(text: str, file: str, variant: str | None = None) -> Spec:
         symbols=symbols,
         input_channels=channels,
         input_size=size,
+        input_width=input_width,
         input_line=input_line,
         width=width,
         defaults=defaults,
@@ -461,9 +463,10 @@ def _domain(text: str, name: str, file: str, line: int) -> tuple[bool, tuple[tup
     return integer, tuple(bounds)
 
 
-def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, int]:
+def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, Expr | None, int]:
+    """Channels, height and width (None for a square input, ``size: S``; ``size: [H, W]`` otherwise)."""
     if not isinstance(raw, Located) or "channels" not in raw or "size" not in raw:
-        raise SpecError("'input' must be {channels: C, size: S}", file=file, line=line)
+        raise SpecError("'input' must be {channels: C, size: S} or {channels: C, size: [H, W]}", file=file, line=line)
     for key in raw:
         if key not in ("channels", "size"):
             raise SpecError(
@@ -472,8 +475,14 @@ def _input(raw: Any, file: str, line: int) -> tuple[Expr, Expr, int]:
                 line=raw.line_of(key),
             )
     channels = compile_expr(raw["channels"], file, raw.line_of("channels"), what="input channels")
-    size = compile_expr(raw["size"], file, raw.line_of("size"), what="input size")
-    return channels, size, raw.line
+    size, where = raw["size"], raw.line_of("size")
+    if isinstance(size, list):
+        if len(size) != 2:
+            raise SpecError(f"input size takes S or [H, W], got a list of {len(size)}", file=file, line=where)
+        height = compile_expr(size[0], file, where, what="input height")
+        width = compile_expr(size[1], file, where, what="input width")
+        return channels, height, None if width.text == height.text else width, raw.line
+    return channels, compile_expr(size, file, where, what="input size"), None, raw.line
 
 
 def _width(raw: Any, file: str, line: int, symbols: dict[str, Symbol]) -> WidthRule | None:

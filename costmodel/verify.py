@@ -142,8 +142,8 @@ def point_label(model: Model, point: Point) -> str:
             parts.append(f"α={show_number(value)}")
         elif name != model.roles.resolution and value != model.spec.symbols[name].default:
             parts.append(f"{name}={show_number(value)}")
-    if point.resolution is not None:
-        parts.append(f"{point.resolution}×{point.resolution}")
+    if point.sides is not None:
+        parts.append("×".join(map(str, point.sides)))
     return " ".join(parts)
 
 

@@ -113,7 +113,7 @@ def verify(
     else:
         if model_name is None:
             raise UsageError("name a MODEL (or PATH), or give --all")
-        model = load_model(model_name, variant)
+        model = point.reshape(load_model(model_name, variant))
         runs = [(model, point.resolve(model))]
     failed = 0
     for model, at in runs:

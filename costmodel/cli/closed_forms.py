@@ -60,7 +60,7 @@ def expr(
     from costmodel.expression_view import expression_output
     from costmodel.loading import load_model
 
-    model = load_model(model_name, variant)
+    model = point.reshape(load_model(model_name, variant))
     fixed = point.fixed(model)
     factors = {name: _factor(name, value) for name, value in parse_sets(scales, "--scale")}
     text = expression_output(

@@ -195,7 +195,7 @@ def report(
     from costmodel.loading import load_model
     from costmodel.report import display_rows, report_context
 
-    model = load_model(model_name, variant)
+    model = point.reshape(load_model(model_name, variant))
     at = point.resolve(model)
     drawn = not no_charts and (output.fmt == "html" or (output.fmt == "md" and output.path is not None))
     drawer = None

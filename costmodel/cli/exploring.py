@@ -117,7 +117,7 @@ def sensitivity(
     from costmodel.render import table
     from costmodel.sensitivity import elasticities
 
-    model = load_model(model_name, variant)
+    model = point.reshape(load_model(model_name, variant))
     at = point.resolve(model)
     found = elasticities(model, at, counting, epsilon)
     if fmt == "json":
@@ -141,7 +141,7 @@ def sensitivity(
 
 def _where(point: Any) -> str:
     parts = [f"{k} = {float(v):g}" for k, v in point.values.items()]
-    return ", ".join(parts) + (f" ({point.resolution} px)" if point.resolution else "")
+    return ", ".join(parts) + (f" ({point.label} px)" if point.label else "")
 
 
 @click.command()
@@ -313,7 +313,7 @@ def whatif(
 
     if (trick is None) == (fire_args is None):
         raise UsageError("choose one trick: --separable, --full-conv, --fire SR,PCT3X3 or --gap-head")
-    model = load_model(model_name, variant)
+    model = point.reshape(load_model(model_name, variant))
     if fire_args is not None:
         ratio, _, share = fire_args.partition(",")
         if not share:

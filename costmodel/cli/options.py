@@ -135,7 +135,8 @@ _POINT_OPTIONS: tuple[Decorator, ...] = (
     click.option(
         "--res",
         "resolution",
-        help="Input side in pixels (e.g. 192); sets ρ = res / the spec's base side (224 for the built-ins).",
+        help="Input side in pixels (e.g. 192), or height x width (224x160); sets ρ = res / the spec's base side "
+        "(224 for the built-ins).",
     ),
     click.option("--rho", help="Resolution multiplier ρ; the input side is rounded to whole pixels."),
     click.option("--classes", help="Number of classes (num_classes)."),

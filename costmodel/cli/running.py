@@ -33,7 +33,7 @@ from costmodel.ops.base import show_shape
     "input_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help="An .npy array: (N, C, H, W) or one (C, H, W) image; a square image's side sets --res unless given.",
+    help="An .npy array: (N, C, H, W) or one (C, H, W) image; its height and width set --res unless given.",
 )
 @click.option("-o", "--output", type=OUTPUT_FILE, help="Write the output array to this .npy file.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Classes shown per image.")
@@ -69,9 +69,9 @@ def run_command(
     x = arrays.read_npy(input_path, "the input", functools.partial(_check_images, input_path))
     if x.ndim == 3:
         x = x[None]
-    square = x.shape[2] == x.shape[3]
-    if point.resolution is None and point.rho is None and model.base_resolution is not None and square:
-        point = replace(point, resolution=str(x.shape[2]))
+    if point.resolution is None and point.rho is None and model.base_resolution is not None:
+        point = replace(point, resolution=f"{x.shape[2]}x{x.shape[3]}")
+    model = point.reshape(model)
     network = model.network(point.resolve(model))
     limits.check_memory(execution_bytes(network, batch=len(x)), f"running {model.name} on {len(x)} images here")
     if weights_path is not None:
@@ -131,7 +131,7 @@ def export(model_name: str, point: PointOptions, variant: str | None, seed: int,
     require_onnx("costmodel export")
     from costmodel.loading import load_model
 
-    model = load_model(model_name, variant)
+    model = point.reshape(load_model(model_name, variant))
     export_model(model, point.resolve(model), output, seed=seed, fold_bn=fold_bn)  # written whole, via atomic_write
     click.echo(f"wrote {output}", err=True)
 
