@@ -130,8 +130,8 @@ _SIDES = re.compile(r"\s*([^x×X]+?)\s*[x×X]\s*([^x×X]+?)\s*")
 
 
 def input_sides(value: Any) -> tuple[int, int | None]:
-    """A resolution as a user gives it: ``192`` (square: no width), ``224x160`` (height × width) or a
-    pair; a width equal to the height is no width."""
+    """A resolution as a user gives it: ``192`` (one side: no width, the model's aspect), ``224x160``
+    (height × width) or a pair."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise UsageError(f"a resolution is a side or (height, width), got {value!r}")
@@ -141,7 +141,7 @@ def input_sides(value: Any) -> tuple[int, int | None]:
         if match is None:
             return input_side(value), None
         height, width = (input_side(v) for v in match.groups())
-    return height, None if width == height else width
+    return height, width
 
 
 def show_side(value: Fraction) -> str:

@@ -96,7 +96,7 @@ class _Writer:
 
         return self._initializer(layer, name, np.ascontiguousarray(value, dtype=np.float32))
 
-    def integers(self, layer: str, name: str, values: list[int]) -> str:
+    def integers(self, layer: str, name: str, values: list[int] | np.ndarray) -> str:
         import numpy as np
 
         return self._initializer(layer, name, np.array(values, dtype=np.int64))

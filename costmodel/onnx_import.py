@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -343,7 +343,7 @@ def _check_encoding(data: bytes, model: Any, display: str) -> None:
 
 
 # ONNX data type -> its name, the field that holds its values when not in raw_data, bytes per raw value:
-# the real floating-point and integer types
+# the real floating-point and integer types, and booleans
 _TENSOR_TYPES = {
     1: ("FLOAT", "float_data", 4),
     2: ("UINT8", "int32_data", 1),
@@ -357,8 +357,10 @@ _TENSOR_TYPES = {
     12: ("UINT32", "uint64_data", 4),
     13: ("UINT64", "uint64_data", 8),
     16: ("BFLOAT16", "int32_data", 2),
+    9: ("BOOL", "int32_data", 1),  # masks (dynamo's adaptive pooling)
 }
 _EXTERNAL = 1  # TensorProto.EXTERNAL
+_BOOL = 9  # TensorProto.BOOL
 
 
 def _check_tensors(proto: Any, display: str) -> None:
@@ -396,7 +398,7 @@ def _check_tensor(tensor: Any, what: str, display: str) -> None:
 
         names = TensorProto.DataType.values()
         shown = TensorProto.DataType.Name(tensor.data_type) if tensor.data_type in names else str(tensor.data_type)
-        raise fail(f"has data type {shown}; costmodel reads real floating-point and integer tensors only")
+        raise fail(f"has data type {shown}; costmodel reads real floating-point, integer and boolean tensors only")
     dims = [int(d) for d in tensor.dims]
     if any(d < 0 for d in dims):
         raise fail(f"has a negative dimension in {dims}")
@@ -537,6 +539,8 @@ class _Importer:
                     unsupported.append(node)  # unless an operator claims it as part of its pattern
                 self.nodes.append(node)
         self.node_names = {node.name for node in nodes}
+        self.position = {node.name: i for i, node in enumerate(self.nodes)}
+        self.memo: dict[Any, Any] = {}  # what operators' pattern readers found, by node
         self.consumers: dict[str, list[_OnnxNode]] = {}
         self.producers: dict[str, _OnnxNode] = {}
         for node in self.nodes:
@@ -899,6 +903,53 @@ class _Importer:
     def producer(self, tensor: str) -> _OnnxNode | None:
         return self.producers.get(tensor)
 
+    def regions(self, start: _OnnxNode, limit: int) -> Iterator[tuple[list[_OnnxNode], _OnnxNode]]:
+        """The nodes computing from ``start``'s outputs alone (and constants), in order, at each node
+        whose outputs are all that the ones before leave to be read; within ``limit`` nodes, and until
+        another activation comes in."""
+        made, region = set(start.outputs), [start]
+        position = self.position.get(start.name, len(self.nodes))
+        for node in self.nodes[position + 1 : position + 1 + limit]:
+            activations = [i for i in node.inputs if i and not self.is_static(i)]
+            if not any(i in made for i in activations):
+                continue
+            if not all(i in made for i in activations):
+                return
+            region.append(node)
+            made.update(o for o in node.outputs if o)
+            inside = {n.name for n in region}
+            leaving = {
+                t
+                for t in made
+                if t in self.graph_outputs or any(user.name not in inside for user in self.consumers.get(t, []))
+            }
+            if leaving <= set(node.outputs):
+                yield list(region), node
+
+    def computes(self, nodes: list[_OnnxNode], source: str, probe: np.ndarray) -> np.ndarray | None:
+        """What ``nodes`` make of ``probe`` given as ``source`` (their constants as in the file), by ONNX's
+        reference implementation; None where it cannot run them."""
+        from onnx import TensorProto, helper, numpy_helper
+        from onnx.reference import ReferenceEvaluator
+
+        made = {o for n in nodes for o in n.outputs}
+        constants = {i for n in nodes for i in n.inputs if i and i != source and i not in made}
+        values = {name: self.value(name) for name in sorted(constants)}
+        if any(v is None for v in values.values()):
+            return None
+        graph = helper.make_graph(
+            [n.proto for n in nodes],
+            "region",
+            [helper.make_tensor_value_info(source, TensorProto.FLOAT, list(probe.shape))],
+            [helper.make_tensor_value_info(nodes[-1].outputs[0], TensorProto.FLOAT, None)],
+            initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in values.items()],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+        try:
+            return np.asarray(next(iter(ReferenceEvaluator(model).run(None, {source: probe}))))
+        except Exception:  # the reference implementation's own errors, of many types
+            return None
+
     # -- one node ---------------------------------------------------------------------------------
 
     def add(
@@ -957,6 +1008,10 @@ class _Importer:
         IMPORTERS[node.op_type].from_onnx(node, self)  # checked before: only supported operators get here
 
     def stored(self, node: _OnnxNode, array: str, tensor: str, how: str = "", scale: float = 1.0) -> None:
+        initializer = self.initializers.get(tensor)
+        known = self.constants.get(tensor)
+        if (initializer is not None and initializer.data_type == _BOOL) or (known is not None and known.dtype == bool):
+            raise self.fail(f"{node.op_type}'s {array} '{tensor}' holds booleans; a weight holds numbers", node.name)
         self.arrays.setdefault(node.name, {})[array] = (tensor, how, scale)
 
     def absorb(self, node: _OnnxNode) -> None:

@@ -223,7 +223,7 @@ def test_ranges_and_sweeps_take_square_sides() -> None:
 
 def test_input_sides() -> None:
     assert input_sides("224") == (224, None)
-    assert input_sides("224x224") == (224, None)
+    assert input_sides("224x224") == (224, 224)
     assert input_sides(" 224 × 160 ") == (224, 160)
     assert input_sides((224, 160)) == (224, 160)
 

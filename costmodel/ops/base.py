@@ -12,7 +12,7 @@ point and sympy closed forms for symbols.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -153,9 +153,9 @@ class OnnxWriter(Protocol):
         """Add a float32 initializer ``layer/name``; returns its name."""
         ...
 
-    def integers(self, layer: str, name: str, values: list[int]) -> str:
-        """Add a one-dimensional int64 initializer ``layer/name`` (a Slice's bounds, a Reshape's shape);
-        returns its name."""
+    def integers(self, layer: str, name: str, values: list[int] | Array) -> str:
+        """Add an int64 initializer ``layer/name`` (a Slice's bounds, a Reshape's shape, a GatherND's
+        indices); returns its name."""
         ...
 
     def weights(self, node: Layer) -> list[str]:
@@ -233,6 +233,19 @@ class OnnxReader(Protocol):
 
     def view(self, node: Any, channels_last: bool) -> None:
         """``node`` (a Transpose to or from channels last) makes no layer: its output is its input's."""
+        ...
+
+    memo: dict[Any, Any]
+    """Where an operator's pattern reader keeps what it found (claims runs before from_onnx)."""
+
+    def regions(self, start: Any, limit: int) -> Iterator[tuple[list[Any], Any]]:
+        """The nodes computing from ``start``'s outputs alone, at each node whose outputs are all the
+        ones before leave to be read (and that node); within ``limit`` nodes, until another activation
+        comes in."""
+        ...
+
+    def computes(self, nodes: list[Any], source: str, probe: Array) -> Array | None:
+        """What ``nodes`` make of ``probe`` given as ``source``, by ONNX's reference implementation."""
         ...
 
     def window(self, node: Any, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from costmodel import intmath, limits
-from costmodel.errors import SpecError
 from costmodel.intmath import Value
 from costmodel.ops import _windows
 from costmodel.ops.base import (
@@ -207,7 +206,9 @@ class AdaptiveAvgPool(ParameterFree):
     """Average pooling to a fixed output size, whatever the input (torchvision's AlexNet head)."""
 
     op_name: ClassVar[str] = "adaptive_avg_pool"
-    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # ONNX has no adaptive pool: files hold AveragePool
+    # ONNX has no adaptive pool: files hold an AveragePool where the sides divide, else PyTorch's
+    # lowering around a GatherND of the windows (read by claims)
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("GatherND",)
     shape_doc: ClassVar[str] = "C × h × w"
     other_ops_doc: ClassVar[str] = "C · Σ window heights · Σ window widths"
     size: Any = attr(PAIR, doc="output size, or [h, w]", note="constant")
@@ -244,22 +245,92 @@ class AdaptiveAvgPool(ParameterFree):
         return (sums / ((r1 - r0) * (c1 - c0))).astype(x.dtype), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
-        """An AveragePool where the output side divides the input side (ONNX has no adaptive pool)."""
+        """An AveragePool where the output side divides the input side (ONNX has no adaptive pool), else
+        the windows gathered and averaged, as PyTorch's dynamo exporter writes it (read back by claims)."""
         _, h, w = ints(*node.input_shapes[0])
         oh, ow = ints(*pair(self.size))
-        if h % oh or w % ow:
-            raise SpecError(
-                f"adaptive_avg_pool from {h}×{w} to {oh}×{ow} is not an ONNX AveragePool: the output side "
-                "must divide the input side (choose another resolution)",
-                layer=node.name,
+        if h % oh == 0 and w % ow == 0:
+            k = [h // oh, w // ow]
+            out.emit(
+                "AveragePool",
+                node.name,
+                out.inputs(node),
+                kernel_shape=k,
+                strides=k,
+                pads=[0, 0, 0, 0],
+                count_include_pad=1,
             )
-        k = [h // oh, w // ow]
-        out.emit(
-            "AveragePool",
-            node.name,
-            out.inputs(node),
-            kernel_shape=k,
-            strides=k,
-            pads=[0, 0, 0, 0],
-            count_include_pad=1,
-        )
+            return
+        np = numpy()
+        rows, cols = adaptive_bounds(h, oh), adaptive_bounds(w, ow)
+        kh, kw = (max(end - start for start, end in bounds) for bounds in (rows, cols))
+        # window i's a-th row: start + a, repeating its last row past its end (masked out below)
+        row = np.array([[min(start + a, end - 1) for a in range(kh)] for start, end in rows])
+        col = np.array([[min(start + b, end - 1) for b in range(kw)] for start, end in cols])
+        indices = np.stack(np.broadcast_arrays(row[:, :, None, None], col[None, None, :, :]), axis=-1)
+        inside = np.array([[a < end - start for a in range(kh)] for start, end in rows])
+        across = np.array([[b < end - start for b in range(kw)] for start, end in cols])
+        mask = inside[:, :, None, None] & across[None, None, :, :]
+        areas = np.array([[(r1 - r0) * (c1 - c0) for c0, c1 in cols] for r0, r1 in rows])
+        x = out.inputs(node)[0]
+        last = out.emit("Transpose", f"{node.name}/to_hw", [x], perm=[2, 3, 0, 1])
+        windows = out.emit("GatherND", f"{node.name}/windows", [last, out.integers(node.name, "indices", indices)])
+        back = out.emit("Transpose", f"{node.name}/to_nc", [windows], perm=[4, 5, 0, 1, 2, 3])
+        kept = out.emit("Mul", f"{node.name}/mask", [back, out.constant(node.name, "inside", mask)])
+        sums = out.emit("ReduceSum", f"{node.name}/sum", [kept, out.integers(node.name, "axes", [3, 5])], keepdims=0)
+        out.emit("Div", node.name, [sums, out.constant(node.name, "areas", areas)])
+
+    @classmethod
+    def claims(cls, node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any] | None:
+        """(x, the other nodes, the last) of PyTorch's lowering of an adaptive average pool whose output
+        side does not divide the input side (dynamo; AlexNet and VGG at 193): a Transpose of x, a GatherND
+        of every window's rows and columns padded to the largest window, Where masks zeroing the padding,
+        Gathers and Adds summing, a Div by the window areas. Taken as such only when those nodes compute
+        exactly the pool on a probe input: whatever the exporter's next version writes in between."""
+        key = (cls.op_name, node.name)
+        if key not in reader.memo:
+            reader.memo[key] = _lowered_adaptive_pool(node, reader)
+        found = reader.memo[key]
+        return None if found is None else found[:3]
+
+    @classmethod
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        found = cls.claims(node, reader)
+        if found is None:
+            raise reader.fail(
+                "GatherND is read only as PyTorch's lowering of an adaptive average pool, and this one does not "
+                "compute one",
+                node.name,
+            )
+        x, _, last = found
+        oh, ow = reader.memo[(cls.op_name, node.name)][3]
+        reader.add(last, cls.op_name, [x], last.outputs[0], size=oh if oh == ow else [oh, ow])
+
+
+REGION_NODES = 64  # the most nodes a lowered adaptive pool may take (AlexNet's takes 17)
+
+
+def _lowered_adaptive_pool(node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any, tuple[int, int]] | None:
+    if node.op_type != "GatherND" or not node.inputs or not reader.is_static(node.inputs[-1]):
+        return None
+    transpose = reader.producer(node.inputs[0])
+    if transpose is None or transpose.op_type != "Transpose" or reader.only_consumer(transpose.outputs[0]) is not node:
+        return None
+    x = transpose.inputs[0]
+    source = reader.shape_of(x)
+    if source is None or len(source) != 4:
+        return None
+    np = numpy()
+    probe = np.random.default_rng(0).standard_normal(tuple(int(d) for d in source)).astype(np.float32)
+    for nodes, last in reader.regions(transpose, REGION_NODES):
+        made = reader.shape_of(last.outputs[0])
+        if made is None or len(made) != 4 or tuple(made[:2]) != tuple(source[:2]) or min(made[2:]) < 1:
+            continue
+        if max(made[2:]) > limits.current().pool_side:
+            return None
+        oh, ow = int(made[2]), int(made[3])
+        computed = reader.computes(nodes, x, probe)
+        expected, _ = AdaptiveAvgPool(size=(oh, ow)).kernel([probe], {})
+        if computed is not None and computed.shape == expected.shape and np.allclose(computed, expected, 1e-5, 1e-6):
+            return x, [n for n in nodes if n is not node], last, (oh, ow)
+    return None
