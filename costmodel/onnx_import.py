@@ -1022,7 +1022,12 @@ class _Importer:
         return self.shapes.get(tensor)
 
     def static_shape(self, tensor: str) -> tuple[int, ...] | None:
-        return self.constant_shapes.get(tensor)
+        shape = self.constant_shapes.get(tensor)
+        if shape is None and tensor in self.folded:  # computed from constants (an Identity of another)
+            value = self.value(tensor)
+            if value is not None:
+                shape = self.constant_shapes[tensor] = tuple(int(d) for d in value.shape)
+        return shape
 
     def activation_inputs(self, node: _OnnxNode) -> list[str]:
         return [i for i in node.inputs if i and not self.is_static(i)]

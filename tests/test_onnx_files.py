@@ -18,6 +18,7 @@ from onnx_builders import one_input_model  # noqa: E402
 from costmodel.cli import main  # noqa: E402
 from costmodel.errors import SpecError  # noqa: E402
 from costmodel.loading import load_model  # noqa: E402
+from costmodel.onnx_import import SMALL_CONSTANT  # noqa: E402
 
 RNG = np.random.default_rng(7)
 
@@ -139,6 +140,36 @@ def test_a_weight_computed_from_constants_is_folded(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_bias_the_exporter_shares_through_an_identity_is_still_a_bias(tmp_path: Path) -> None:
+    """The legacy exporter writes one initializer for equal ones (ConvNeXt's zero biases) and an Identity
+    of it for the others: convnext_large at 193 refused its last MatMul's bias Add."""
+    n = SMALL_CONSTANT + 1  # a bias too large to be computed before shape inference
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["p"], name="/pool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="/flatten", axis=1),
+        helper.make_node("Identity", ["shared"], ["b1"], name="Identity_7"),
+        helper.make_node("MatMul", ["f", "w1"], ["m1"], name="/fc1/MatMul"),
+        helper.make_node("Add", ["b1", "m1"], ["a1"], name="/fc1/Add"),
+        helper.make_node("MatMul", ["a1", "w2"], ["m2"], name="/fc2/MatMul"),
+        helper.make_node("Add", ["b2", "m2"], ["y"], name="/fc2/Add"),
+    ]
+    inits = {"w1": floats(3, n), "shared": floats(n), "w2": floats(n, 5), "b2": floats(5)}
+    path = save(tmp_path / "shared.onnx", nodes, inits)
+    costs = load_model(path).costs()
+    assert [(layer.name, layer.op) for layer in costs.layers] == [
+        ("/pool", "global_avg_pool"),
+        ("/fc1/MatMul", "linear"),
+        ("/fc2/MatMul", "linear"),
+    ]
+    assert (costs.params, costs.macs) == (3 * n + n + n * 5 + 5, 3 * n + n * 5)
+    x = floats(1, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    expected = onnxruntime_output(path, x)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 def test_reduce_mean_axes_computed_from_constants(tmp_path: Path) -> None:
