@@ -101,8 +101,8 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
     """The weights an ONNX file holds, keyed as costmodel's executor takes them (layer -> array name).
 
     With :func:`import_model`'s network, ``costmodel.executor.forward`` computes what the file computes
-    (up to the batch-norm epsilon, which costmodel fixes at 1e-5, and padding put before rather than
-    after where costmodel reads an odd asymmetric padding as TensorFlow's 'same').
+    (up to the batch-norm epsilon, which costmodel fixes at 1e-5, and a pool's asymmetric padding, read as
+    the symmetric or TensorFlow 'same' padding that gives the same output; a Conv's is a pad layer).
     """
     from onnx import numpy_helper
 
@@ -1080,8 +1080,13 @@ class _Importer:
         top, left, bottom, right = pads
         if top == bottom and left == right:
             return _compact([top, left])
-        # Asymmetric: only the output size matters for the counts; find symmetric padding or 'same'
-        # (TensorFlow's, the odd pixel after) that gives the same output.
+        same = [intmath.same_pads(s, k, st) for s, k, st in zip(size, kernel, strides, strict=True)]
+        if [(top, bottom), (left, right)] == same:
+            return "same"  # TensorFlow's: the odd pixel after
+        if node.op_type == "Conv":
+            return [top, left, bottom, right]  # a pad layer before the convolution (Conv reads it so)
+        # A pool's other asymmetric padding: only the output size matters for the counts; find symmetric
+        # padding or 'same' that gives the same output.
         if out is not None and len(out) == 4:
             if all(o == intmath.same_out(s, st) for o, s, st in zip(out[2:], size, strides, strict=True)):
                 return "same"

@@ -374,6 +374,23 @@ CASES = [
         [(2, 6, 3, 2)],
         lambda op, xs, w: (xs[0][:, [0, 3, 1, 4, 2, 5]], 0),
     ),
+    # explicit padding: each pixel of the output by hand, the pad value outside the input
+    Case(
+        "pad 1 above, 2 on the right, with 0.25",
+        REGISTRY["pad"](top=1, right=2, value=0.25),
+        [(1, 2, 3, 3)],
+        lambda op, xs, w: (
+            np.array(
+                [
+                    [
+                        [[xs[0][0, c, y - 1, x] if y >= 1 and x < 3 else 0.25 for x in range(5)] for y in range(4)]
+                        for c in range(2)
+                    ]
+                ]
+            ),
+            0,
+        ),
+    ),
 ]
 
 

@@ -322,12 +322,6 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
     ("nodes", "inits", "shape", "message"),
     [
         (
-            [helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[0, 0, 1, 1])],
-            W,
-            (1, 3, 8, 8),
-            "layer 'c': asymmetric padding [0, 0, 1, 1] of Conv is not supported",
-        ),
-        (
             [helper.make_node("Conv", ["x", "w"], ["y"], name="c", dilations=[2, 2])],
             W,
             (1, 3, 8, 8),
@@ -353,7 +347,7 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'cat': Concat along axis 2 is not supported",
         ),
     ],
-    ids=["asymmetric-pads", "dilation", "clip", "reshape", "symbolic-side", "concat-axis"],
+    ids=["dilation", "clip", "reshape", "symbolic-side", "concat-axis"],
 )
 def test_import_errors_name_the_node(tmp_path, nodes, inits, shape, message):
     path = tiny(tmp_path, nodes, inits, shape)

@@ -499,6 +499,8 @@ CHANNEL_CASES = [
     Case("2 groups", op("channel_shuffle", groups=2), ((8, 4, 4),), (8, 4, 4), 0, 0, 0, "channel_shuffle"),
     Case("3 groups", op("channel_shuffle", groups=3), ((6, 2, 5),), (6, 2, 5), 0, 0, 0, "channel_shuffle"),
     Case("1 group", op("channel_shuffle", groups=1), ((5, 3, 3),), (5, 3, 3), 0, 0, 0, "channel_shuffle"),
+    Case("pad after", op("pad", bottom=1, right=1), ((3, 7, 7),), (3, 8, 8), 0, 0, 0, "pad"),
+    Case("pad all sides", op("pad", top=2, bottom=1, left=0, right=3), ((4, 5, 6),), (4, 8, 9), 0, 0, 0, "pad"),
 ]
 
 CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES + CHANNEL_CASES
@@ -1020,6 +1022,8 @@ def test_symbolic_merges_do_not_raise_on_unknown_sizes() -> None:
         ),
         pytest.param(op("channel_shuffle", groups=0), [(8, 2, 2)], "positive integer", id="shuffle groups 0"),
         pytest.param(op("channel_shuffle", groups=2), [(8,)], "(channels, height, width)", id="shuffle a vector"),
+        pytest.param(op("pad", top=-1), [(3, 4, 4)], "at least 0", id="pad negative"),
+        pytest.param(op("pad", left=1), [(8,)], "(channels, height, width)", id="pad a vector"),
     ],
 )
 def test_shape_errors(layer: Operator, inputs: list[Shape], fragment: str) -> None:

@@ -249,7 +249,8 @@ class OnnxReader(Protocol):
         ...
 
     def window(self, node: Any, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:
-        """k, stride and pad of a Conv or pooling node, as costmodel attributes."""
+        """k, stride and pad of a Conv or pooling node, as costmodel attributes; a Conv's asymmetric
+        padding that is not TensorFlow's 'same' is a list [top, left, bottom, right] (a pad layer)."""
         ...
 
 

@@ -171,8 +171,13 @@ class Conv2d(Operator):
         kernel = list(node.attrs.get("kernel_shape", weight[2:]))
         bias = len(node.inputs) > 2 and bool(node.inputs[2])
         attrs = reader.window(node, kernel)
+        source = node.inputs[0]
+        if isinstance(attrs["pad"], list) and len(attrs["pad"]) == 4:  # asymmetric: a pad layer, then no padding
+            top, left, bottom, right = attrs["pad"]
+            source, attrs["pad"] = f"{node.name}/pad", 0
+            reader.add(node, "pad", [node.inputs[0]], source, source, top=top, bottom=bottom, left=left, right=right)
         reader.stored(node, "weight", node.inputs[1])
         if bias:
             reader.stored(node, "bias", node.inputs[2])
         groups = int(node.attrs.get("group", 1))
-        reader.add(node, cls.op_name, [node.inputs[0]], out=int(weight[0]), **attrs, groups=groups, bias=bias)
+        reader.add(node, cls.op_name, [source], out=int(weight[0]), **attrs, groups=groups, bias=bias)

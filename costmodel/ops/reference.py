@@ -11,7 +11,17 @@ from dataclasses import MISSING, fields
 from costmodel.ops import REGISTRY
 from costmodel.ops.base import Operator
 
-FAMILY_ORDER = ("conv", "linear", "norm", "activation", "misc", "pool", "merge", "channels")  # as a reader meets them
+FAMILY_ORDER = (
+    "conv",
+    "linear",
+    "norm",
+    "activation",
+    "misc",
+    "pool",
+    "padding",
+    "merge",
+    "channels",
+)  # as a reader meets them
 BEGIN = "<!-- operators: generated from the registry by costmodel.ops.reference -->"
 END = "<!-- /operators -->"
 
