@@ -190,6 +190,29 @@ def test_reduce_mean_axes_computed_from_constants(tmp_path: Path) -> None:
     assert costs.layers[0].name == "/pool/ReduceMean" and costs.layers[0].output_shape == (3, 1, 1)
 
 
+@pytest.mark.parametrize("then", ["Relu", "Gemm"])
+def test_reduce_mean_without_keepdims_is_a_pool_and_a_flatten(tmp_path: Path, then: str) -> None:
+    """``x.mean((2, 3))`` (timm's and Keras's heads): [N, C], whatever reads it next."""
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], name="/head/mean", axes=[2, 3], keepdims=0)]
+    inits = {}
+    if then == "Relu":
+        nodes.append(helper.make_node("Relu", ["m"], ["y"], name="/head/relu"))
+    else:
+        nodes.append(helper.make_node("Gemm", ["m", "w", "b"], ["y"], name="/head/fc", transB=1))
+        inits = {"w": floats(4, 3), "b": floats(4)}
+    path = save(tmp_path / "mean.onnx", nodes, inits, opset=17)
+    costs = load_model(path).costs()
+    assert [(layer.name, layer.output_shape) for layer in costs.layers][:2] == [
+        ("/head/mean", (3, 1, 1)),
+        ("/head/mean/flatten", (3,)),
+    ]
+    x = floats(1, 3, 8, 8)  # the file's batch
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(main, ["run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_output(path, x), rtol=1e-5, atol=1e-5)
+
+
 def test_an_operator_of_constants_the_importer_has_no_layer_for_is_computed(tmp_path: Path) -> None:
     """Constant subgraphs are evaluated whatever their operators (here Range and Cast)."""
     nodes = [

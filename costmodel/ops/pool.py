@@ -192,6 +192,11 @@ class GlobalAvgPool(ParameterFree):
                 raise reader.fail(
                     f"ReduceMean over axes {axes} is not supported (only the spatial axes 2, 3)", node.name
                 )
+            if not int(node.attrs.get("keepdims", 1)):  # x.mean((2, 3)): [N, C], the pool then a flatten
+                pooled = f"{node.name}/pooled"
+                reader.add(node, cls.op_name, [node.inputs[0]], pooled)
+                reader.add(node, "flatten", [pooled], node.outputs[0], f"{node.name}/flatten")
+                return
         reader.add(node, cls.op_name, [node.inputs[0]])
 
 
