@@ -374,6 +374,36 @@ CASES = [
         [(2, 6, 3, 2)],
         lambda op, xs, w: (xs[0][:, [0, 3, 1, 4, 2, 5]], 0),
     ),
+    # resizing: nearest repeats each pixel; bilinear with corners on corners averages neighbours
+    Case(
+        "nearest x2",
+        REGISTRY["resize"](scale=2),
+        [(1, 2, 2, 3)],
+        lambda op, xs, w: (xs[0].repeat(2, axis=2).repeat(2, axis=3), 0),
+    ),
+    Case(
+        "bilinear 2x2 to 3x3, corners on corners",
+        REGISTRY["resize"](size=(3, 3), bilinear=True, align_corners=True),
+        [(1, 1, 2, 2)],
+        lambda op, xs, w: (
+            np.array(
+                [
+                    [
+                        [
+                            [a := xs[0][0, 0, 0, 0], (a + (b := xs[0][0, 0, 0, 1])) / 2, b],
+                            [
+                                (a + (c := xs[0][0, 0, 1, 0])) / 2,
+                                (a + b + c + (d := xs[0][0, 0, 1, 1])) / 4,
+                                (b + d) / 2,
+                            ],
+                            [c, (c + d) / 2, d],
+                        ]
+                    ]
+                ]
+            ),
+            0,
+        ),
+    ),
     # explicit padding: each pixel of the output by hand, the pad value outside the input
     Case(
         "pad 1 above, 2 on the right, with 0.25",

@@ -14,6 +14,7 @@ shape), its parameter count, its MACs and its other ops. On top of the table:
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, dataclass, field, is_dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -501,6 +502,9 @@ CHANNEL_CASES = [
     Case("1 group", op("channel_shuffle", groups=1), ((5, 3, 3),), (5, 3, 3), 0, 0, 0, "channel_shuffle"),
     Case("pad after", op("pad", bottom=1, right=1), ((3, 7, 7),), (3, 8, 8), 0, 0, 0, "pad"),
     Case("pad all sides", op("pad", top=2, bottom=1, left=0, right=3), ((4, 5, 6),), (4, 8, 9), 0, 0, 0, "pad"),
+    Case("nearest x2", op("resize", scale=2), ((4, 5, 6),), (4, 10, 12), 0, 0, 0, "resize"),
+    Case("nearest x1/3", op("resize", scale=Fraction(1, 3)), ((2, 7, 9),), (2, 2, 3), 0, 0, 0, "resize"),
+    Case("bilinear to 8x5", op("resize", size=(8, 5), bilinear=True), ((3, 4, 4),), (3, 8, 5), 0, 0, 7 * 120, "resize"),
 ]
 
 CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES + CHANNEL_CASES
@@ -1024,6 +1028,10 @@ def test_symbolic_merges_do_not_raise_on_unknown_sizes() -> None:
         pytest.param(op("channel_shuffle", groups=2), [(8,)], "(channels, height, width)", id="shuffle a vector"),
         pytest.param(op("pad", top=-1), [(3, 4, 4)], "at least 0", id="pad negative"),
         pytest.param(op("pad", left=1), [(8,)], "(channels, height, width)", id="pad a vector"),
+        pytest.param(op("resize"), [(3, 4, 4)], "a scale or a size", id="resize neither"),
+        pytest.param(op("resize", scale=2, size=4), [(3, 4, 4)], "a scale or a size", id="resize both"),
+        pytest.param(op("resize", scale=Fraction(1, 5)), [(3, 4, 4)], "no output pixel", id="resize to nothing"),
+        pytest.param(op("resize", scale=-1), [(3, 4, 4)], "must be positive", id="resize negative"),
     ],
 )
 def test_shape_errors(layer: Operator, inputs: list[Shape], fragment: str) -> None:

@@ -1,14 +1,15 @@
 """The operator registry: each operator type defined once, one module per family.
 
 ``costmodel.ops.base`` says what an operator is; ``conv``, ``linear``, ``norm``, ``activation``,
-``pool``, ``merge``, ``misc``, ``padding`` and ``channels`` (slices and shuffles of the channels) define them.
+``pool``, ``merge``, ``misc``, ``padding``, ``resize`` and ``channels`` (slices and shuffles of the
+channels) define them.
 Importing this package registers every one of them in :data:`REGISTRY` (YAML name -> class). Adding an
 operator is one class in its family's module and one row in the tests.
 """
 
 from __future__ import annotations
 
-from costmodel.ops import activation, channels, conv, linear, merge, misc, norm, padding, pool
+from costmodel.ops import activation, channels, conv, linear, merge, misc, norm, padding, pool, resize
 from costmodel.ops.base import (
     BIAS,
     CAPABILITIES,
@@ -34,7 +35,7 @@ from costmodel.ops.base import (
     product,
 )
 
-FAMILIES = (activation, channels, conv, linear, merge, misc, norm, padding, pool)
+FAMILIES = (activation, channels, conv, linear, merge, misc, norm, padding, pool, resize)
 
 __all__ = [
     "BIAS",

@@ -19,6 +19,7 @@ FAMILY_ORDER = (
     "misc",
     "pool",
     "padding",
+    "resize",
     "merge",
     "channels",
 )  # as a reader meets them
