@@ -1040,15 +1040,20 @@ class _Importer:
             return shape[3], shape[1], shape[2]
         return shape[1], shape[2], shape[3]
 
-    def window(self, node: _OnnxNode, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:
-        """k, stride and pad of a Conv or pooling node, as costmodel attributes."""
+    def window(
+        self, node: _OnnxNode, kernel: list[int], ceil_mode: bool = False, dilations: list[int] | None = None
+    ) -> dict[str, Any]:
+        """k, stride and pad of a Conv or pooling node, as costmodel attributes (``dilations``: those
+        the operator reads, a Conv's; the padding is then over the dilated window)."""
         attrs = node.attrs
         if len(kernel) != 2:
             raise self.fail(f"only 2-D {node.op_type} is supported, got a {len(kernel)}-D kernel", node.name)
-        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
-            raise self.fail(
-                f"dilated {node.op_type} (dilations {list(attrs['dilations'])}) is not supported", node.name
-            )
+        given = [int(d) for d in attrs.get("dilations", [1, 1])]
+        if dilations is None and any(d != 1 for d in given):
+            raise self.fail(f"dilated {node.op_type} (dilations {given}) is not supported", node.name)
+        if len(given) != 2 or min(given) < 1:
+            raise self.fail(f"{node.op_type} dilations must be 2 positive values, got {given}", node.name)
+        reach = [(k - 1) * d + 1 for k, d in zip(kernel, given, strict=True)]  # the rows and columns it spans
         strides = list(attrs.get("strides", [1, 1]))
         auto_pad = attrs.get("auto_pad", b"NOTSET")
         auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
@@ -1064,7 +1069,7 @@ class _Importer:
                 raise self.fail(
                     f"{node.op_type} pads must hold 4 values (begin and end of both axes), got {pads}", node.name
                 )
-            pad = self.pads(node, pads, (h, w), kernel, strides, out, ceil_mode)
+            pad = self.pads(node, pads, (h, w), reach, strides, out, ceil_mode)
         return {"k": _compact(kernel), "stride": _compact(strides), "pad": pad}
 
     def pads(

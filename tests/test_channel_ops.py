@@ -456,7 +456,7 @@ def test_torchvisions_channel_shuffle_imports_as_one_layer(tmp_path: Path) -> No
     ]
     path = save(tmp_path / "shuffle.onnx", nodes, {"w": floats(8, 8, 1, 1), **inits}, shape=(1, 8, 4, 4))
     assert [(name, op, attrs) for name, op, attrs, _ in layers(path)] == [
-        ("/conv", "conv2d", {"out": 8, "k": 1, "stride": 1, "pad": 0, "groups": 1, "bias": False}),
+        ("/conv", "conv2d", {"out": 8, "k": 1, "stride": 1, "pad": 0, "groups": 1, "bias": False, "dilation": 1}),
         ("/stage2/Transpose", "channel_shuffle", {"groups": 4}),
         ("/relu", "relu", {}),
     ]

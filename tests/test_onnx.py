@@ -322,10 +322,10 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
     ("nodes", "inits", "shape", "message"),
     [
         (
-            [helper.make_node("Conv", ["x", "w"], ["y"], name="c", dilations=[2, 2])],
-            W,
+            [helper.make_node("MaxPool", ["x"], ["y"], name="p", kernel_shape=[2, 2], dilations=[2, 2])],
+            {},
             (1, 3, 8, 8),
-            "layer 'c': dilated Conv",
+            "layer 'p': dilated MaxPool",
         ),
         (
             [helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip")],

@@ -66,11 +66,17 @@ def offset(x: Array, i: int, j: int, sh: int, sw: int, ho: int, wo: int) -> Arra
     return x[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
 
 
-def windows(x: Array, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> Array:
-    """(N, C, ho, wo, kh, kw): every window as a strided view (sliding_window_view, no copy)."""
+def windows(
+    x: Array, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int, dilation: tuple[int, int] = (1, 1)
+) -> Array:
+    """(N, C, ho, wo, kh, kw): every window as a strided view (sliding_window_view, no copy); with a
+    dilation, the taps of a window (k - 1)·d + 1 wide, every d-th."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, : sh * (ho - 1) + 1 : sh, : sw * (wo - 1) + 1 : sw]
+    dh, dw = dilation
+    reach = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    view = sliding_window_view(x, reach, axis=(2, 3))[:, :, : sh * (ho - 1) + 1 : sh, : sw * (wo - 1) + 1 : sw]
+    return view[:, :, :, :, ::dh, ::dw] if dilation != (1, 1) else view
 
 
 def channels_last(x: Array) -> bool:

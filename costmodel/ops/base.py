@@ -248,9 +248,12 @@ class OnnxReader(Protocol):
         """What ``nodes`` make of ``probe`` given as ``source``, by ONNX's reference implementation."""
         ...
 
-    def window(self, node: Any, kernel: list[int], ceil_mode: bool = False) -> dict[str, Any]:
+    def window(
+        self, node: Any, kernel: list[int], ceil_mode: bool = False, dilations: list[int] | None = None
+    ) -> dict[str, Any]:
         """k, stride and pad of a Conv or pooling node, as costmodel attributes; a Conv's asymmetric
-        padding that is not TensorFlow's 'same' is a list [top, left, bottom, right] (a pad layer)."""
+        padding that is not TensorFlow's 'same' is a list [top, left, bottom, right] (a pad layer).
+        ``dilations``: those the operator reads (a Conv's); the padding is over the dilated window."""
         ...
 
 

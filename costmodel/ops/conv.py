@@ -60,6 +60,12 @@ class Conv2d(Operator):
     pad: Any = attr(PAD, 0, doc="padding per side, [ph, pw], 'same' (TensorFlow) or 'valid'")
     groups: Value = attr(EXPR, 1, doc="1, a divisor of both widths, or `in` for depthwise")
     bias: bool = attr(FLAG, True)
+    dilation: Any = attr(PAIR, 1, doc="spacing of the kernel's taps, or [dh, dw] (atrous; DeepLab)")
+
+    def reach(self) -> tuple[Value, Value]:
+        """The input rows and columns one window spans: (k - 1)·dilation + 1 per axis."""
+        (kh, kw), (dh, dw) = pair(self.k), pair(self.dilation)
+        return (kh - 1) * dh + 1, (kw - 1) * dw + 1
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         c, h, w = spatial(inputs[0], "conv2d")
@@ -67,15 +73,17 @@ class Conv2d(Operator):
         positive(self.groups, "groups")
         kh, kw = pair(self.k)
         sh, sw = pair(self.stride)
-        for v, what in ((kh, "k"), (kw, "k"), (sh, "stride"), (sw, "stride")):
+        dh, dw = pair(self.dilation)
+        for v, what in ((kh, "k"), (kw, "k"), (sh, "stride"), (sw, "stride"), (dh, "dilation"), (dw, "dilation")):
             positive(v, what)
         if known(c, self.groups) and c % self.groups:
             raise ShapeError(f"groups {self.groups} does not divide the {c} input channels")
         if known(self.out, self.groups) and self.out % self.groups:
             raise ShapeError(f"groups {self.groups} does not divide the {self.out} output channels")
         ph, pw = pads(self.pad)
-        ho = window_out("conv2d", h, kh, sh, ph, False, "height")
-        wo = window_out("conv2d", w, kw, sw, pw, False, "width")
+        rh, rw = self.reach()
+        ho = window_out("conv2d", h, rh, sh, ph, False, "height")
+        wo = window_out("conv2d", w, rw, sw, pw, False, "width")
         return (self.out, ho, wo)
 
     def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
@@ -100,7 +108,8 @@ class Conv2d(Operator):
         """im2col on strided views and one BLAS matmul per group; depthwise as k·k multiply-adds.
 
         The bias and ``activation`` run as the epilogue: on each band of a depthwise output while
-        it is in cache, else on the product.
+        it is in cache, else on the product. A dilated convolution (depthwise too) takes im2col, its
+        windows' taps strided by the dilation.
         """
         np = numpy()
         x = inputs[0]
@@ -111,10 +120,13 @@ class Conv2d(Operator):
         groups = c // cg
         og = o // groups
         sh, sw = ints(*pair(self.stride))
+        dh, dw = ints(*pair(self.dilation))
+        rh, rw = ints(*self.reach())
         pad_h, pad_w = pads(self.pad)
-        ho, wo = _windows.windows_out(pad_h, h, kh, sh), _windows.windows_out(pad_w, wd, kw, sw)
-        amounts = (_windows.pad_amounts(pad_h, h, kh, sh, ho), _windows.pad_amounts(pad_w, wd, kw, sw, wo))
-        if cg == 1:  # depthwise, times a channel multiplier og
+        ho, wo = _windows.windows_out(pad_h, h, rh, sh), _windows.windows_out(pad_w, wd, rw, sw)
+        amounts = (_windows.pad_amounts(pad_h, h, rh, sh, ho), _windows.pad_amounts(pad_w, wd, rw, sw, wo))
+        dilated = dh > 1 or dw > 1
+        if cg == 1 and not dilated:  # depthwise, times a channel multiplier og
             x = np.repeat(x, og, axis=1) if og > 1 else x
             return depthwise(x, w, amounts, (sh, sw), (ho, wo), epilogue)
         pointwise = groups == 1 and kh == kw == sh == sw == 1 and not any(amounts[0] + amounts[1])
@@ -128,7 +140,7 @@ class Conv2d(Operator):
             cols = _windows.offset(xp, 0, 0, sh, sw, ho, wo).reshape(n, groups, cg, ho * wo)
         else:
             # (N, C, ho, wo, kh, kw) view -> (N, groups, cg·kh·kw, ho·wo) columns (one copy)
-            view = _windows.windows(xp, kh, kw, sh, sw, ho, wo).transpose(0, 1, 4, 5, 2, 3)
+            view = _windows.windows(xp, kh, kw, sh, sw, ho, wo, (dh, dw)).transpose(0, 1, 4, 5, 2, 3)
             cols = view.reshape(n, groups, cg * kh * kw, ho * wo)
         mats = w.reshape(groups, og, cg * kh * kw)
         y = np.matmul(mats, cols).reshape(n, o, ho, wo)  # (og, K) x (K, ho·wo) per image and group
@@ -140,7 +152,8 @@ class Conv2d(Operator):
 
     def type_label(self, inputs: list[Shape]) -> str:
         kh, kw = pair(self.k)
-        size = f"{kh}x{kw}"
+        dh, dw = pair(self.dilation)
+        size = f"{kh}x{kw}" + ("" if (dh, dw) == (1, 1) else f"_d{dh}" if dh == dw else f"_d{dh}x{dw}")
         c = inputs[0][0]
         if self.groups == 1 or (known(self.groups) and self.groups == 1):
             return f"conv{size}"
@@ -152,14 +165,15 @@ class Conv2d(Operator):
         _, h, w = ints(*node.input_shapes[0])
         k = ints(*pair(self.k))
         s = ints(*pair(self.stride))
+        reach = ints(*self.reach())
         out.emit(
             "Conv",
             node.name,
             [out.inputs(node)[0], *out.weights(node)],
             kernel_shape=list(k),
             strides=list(s),
-            pads=_windows.explicit_pads(self.pad, (h, w), (k[0], k[1]), (s[0], s[1])),
-            dilations=[1, 1],
+            pads=_windows.explicit_pads(self.pad, (h, w), (reach[0], reach[1]), (s[0], s[1])),
+            dilations=list(ints(*pair(self.dilation))),
             group=int(self.groups),
         )
 
@@ -170,7 +184,10 @@ class Conv2d(Operator):
             raise reader.fail(f"only 2-D convolutions are supported, got a weight of shape {list(weight)}", node.name)
         kernel = list(node.attrs.get("kernel_shape", weight[2:]))
         bias = len(node.inputs) > 2 and bool(node.inputs[2])
-        attrs = reader.window(node, kernel)
+        dilations = [int(d) for d in node.attrs.get("dilations", [1, 1])]
+        attrs = reader.window(node, kernel, dilations=dilations)
+        if dilations != [1, 1]:
+            attrs["dilation"] = dilations[0] if dilations[0] == dilations[1] else dilations
         source = node.inputs[0]
         if isinstance(attrs["pad"], list) and len(attrs["pad"]) == 4:  # asymmetric: a pad layer, then no padding
             top, left, bottom, right = attrs["pad"]

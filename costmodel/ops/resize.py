@@ -157,7 +157,7 @@ class Resize(ParameterFree):
             raise reader.fail("Resize over some axes (axes) is not supported", node.name)
         c, h, w = reader.spatial(node, node.inputs[0])
         out = reader.shape(node.outputs[0], node)
-        flags = {
+        flags: dict[str, Any] = {
             "bilinear": mode == "linear",
             "align_corners": how == "align_corners",
             "pytorch_half_pixel": how == "pytorch_half_pixel",
