@@ -1,7 +1,8 @@
 """Which torchvision classification models costmodel reads once PyTorch exports them, and whether the
 counts match.
 
-Each model (random weights, eval mode) is exported at a square side (default 224) by both of
+Each classification model (or with --segmentation each segmentation model, its ``out`` map;
+random weights, eval mode) is exported at a square side (default 224) by both of
 PyTorch's exporters, the legacy TorchScript one and dynamo; costmodel then imports each file and
 counts it. The reference is a hook count of the same model: the multiply-accumulates of every
 convolution and fully-connected product (output elements × input channels per group × kernel area)
@@ -68,11 +69,32 @@ def export(model: Any, x: Any, path: Path, dynamo: bool) -> None:
     torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=18 if dynamo else 17)
 
 
-def classification_models(only: list[str] | None) -> list[str]:
+def model_names(only: list[str] | None, segmentation: bool) -> list[str]:
     import torchvision
 
-    names = torchvision.models.list_models(module=torchvision.models)
+    module = torchvision.models.segmentation if segmentation else torchvision.models
+    names = torchvision.models.list_models(module=module)
     return [n for n in names if only is None or n in only]
+
+
+def build(name: str, segmentation: bool) -> Any:
+    """The model in eval mode, random weights; a segmentation model gives its ``out`` map alone."""
+    import torch
+    import torchvision
+
+    if not segmentation:
+        return torchvision.models.get_model(name, weights=None).eval()
+    inner = torchvision.models.get_model(name, weights=None, weights_backbone=None, aux_loss=False)
+
+    class Out(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return self.inner(x)["out"]
+
+    return Out().eval()
 
 
 def main() -> int:
@@ -80,6 +102,7 @@ def main() -> int:
     parser.add_argument("--side", type=int, default=224)
     parser.add_argument("--only", help="comma-separated model names (default: every classification model)")
     parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--segmentation", action="store_true", help="torchvision's segmentation models instead")
     args = parser.parse_args()
 
     import torch
@@ -97,8 +120,8 @@ def main() -> int:
     ]
     print("\n".join(rows), flush=True)
     directory = Path(tempfile.mkdtemp(prefix="torchvision-onnx-"))
-    for name in classification_models(args.only.split(",") if args.only else None):
-        model = torchvision.models.get_model(name, weights=None).eval()
+    for name in model_names(args.only.split(",") if args.only else None, args.segmentation):
+        model = build(name, args.segmentation)
         x = torch.randn(1, 3, args.side, args.side)
         try:
             reference = hook_macs(model, x)
