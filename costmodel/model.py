@@ -15,6 +15,7 @@ import copy
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -114,8 +115,7 @@ def input_side(text: Any) -> int:
     """An input side as a user gives it (--res, a range's value): a positive whole number of pixels."""
     if isinstance(text, str) and _SIDES.fullmatch(text.strip()):
         raise UsageError(
-            f"resolution {text.strip()!r}: a non-square input is taken at one point (report, verify, expr, run, "
-            "export, whatif, sensitivity); give a square side here"
+            f"resolution {text.strip()!r}: give a square side here (HxW values go in a list: --res 224x160,448x320)"
         )
     try:
         side = exact_number(text, "resolution")
@@ -127,6 +127,26 @@ def input_side(text: Any) -> int:
 
 
 _SIDES = re.compile(r"\s*([^x×X]+?)\s*[x×X]\s*([^x×X]+?)\s*")
+
+
+def with_aspect_of(model: Model, resolutions: Sequence[str | None]) -> tuple[Model, list[str | None]]:
+    """``model`` with the one aspect the resolutions given ask for, and those resolutions as heights:
+    a sweep or a solve over ``224x160,448x320`` runs on the 224×160 model at heights 224 and 448."""
+    first = next((t for t in resolutions if t is not None and _SIDES.fullmatch(t)), None)
+    if first is None:  # all square: nothing to read twice (a sweep may list 10^5 sides)
+        return model, list(resolutions)
+    height, width = input_sides(first)
+    shaped = model if width is None else model.with_input(height, width)
+    heights: list[str | None] = []
+    for text in resolutions:
+        if text is None:
+            heights.append(None)
+            continue
+        height, width = input_sides(text)
+        if width is not None and shaped.point(resolution=str(height)).sides != (height, width):
+            raise UsageError(f"resolution {text.strip()}: give every resolution of one sweep with one aspect")
+        heights.append(str(height))
+    return shaped, heights
 
 
 def input_sides(value: Any) -> tuple[int, int | None]:

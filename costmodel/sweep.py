@@ -77,6 +77,9 @@ def sweep(
         columns["alpha"] = np.repeat(np.array(widths, dtype=object), n_sides)
     if sides:
         columns["resolution"] = np.tile(np.array(sides, dtype=np.int64), len(exact_widths))
+        if model.spec.input_width is not None:  # not square: each height's width too
+            widths_of = [model.point(resolution=side, values=dict(values or {})).width or side for side in sides]
+            columns["width"] = np.tile(np.array(widths_of, dtype=np.int64), len(exact_widths))
     results = {m: np.empty(total, dtype=object) for m in metrics}
     for start, stop, arrays in _blocks(exact_widths, sides, width, dict(values or {})):
         for metric, array in grid(list(metrics), **arrays).items():

@@ -216,9 +216,34 @@ def test_bad_sides_are_one_line_errors(text: str, message: str) -> None:
     assert code == 2 and out.count("\n") == 1 and message in out, out
 
 
-def test_ranges_and_sweeps_take_square_sides() -> None:
-    code, out = cli("sweep", "mobilenet_v1", "--res", "224x160")
-    assert code == 2 and "give a square side here" in out, out
+def test_a_sweep_takes_one_aspect_and_lists_each_width() -> None:
+    code, out = cli("sweep", "mobilenet_v1", "--alpha", "0.5,1", "--res", "224x160,448x320,100")
+    assert code == 0, out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["alpha"], r["resolution"], r["width"]) for r in rows] == [
+        (a, h, w) for a in ("0.5", "1") for h, w in (("224", "160"), ("448", "320"), ("100", "71"))
+    ]
+    report = {r["resolution"]: r["macs"] for r in rows if r["alpha"] == "1"}
+    assert report["224"] == "406535680"  # the report's count at 224x160
+    code, out = cli("sweep", "mobilenet_v1", "--res", "224x160,224x100")
+    assert code == 2 and "one aspect" in out, out
+
+
+def test_solve_at_a_non_square_resolution() -> None:
+    code, out = cli("solve", "mobilenet_v1", "--max-macs", "300M", "--res", "224x160", "--format", "json")
+    assert code == 0, out
+    found = json.loads(out)
+    assert found["free"] == "alpha" and found["input_size"] == [224, 160]
+    alpha = found["value"]
+    shaped = PointOptions(resolution="224x160").reshape(load_model("mobilenet_v1"))
+    fits = shaped.costs(shaped.point(alpha=alpha, resolution="224x160")).macs
+    over = shaped.costs(shaped.point(alpha=str(Fraction(alpha) + Fraction(1, 1000)), resolution="224x160")).macs
+    assert fits <= 300_000_000 < over
+
+
+def test_ranges_take_square_sides() -> None:
+    code, out = cli("table", "mobilenet_v1", "--res", "96:224:32x160")
+    assert code == 2 and out.count("\n") == 1, out
 
 
 def test_input_sides() -> None:

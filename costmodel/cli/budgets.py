@@ -82,10 +82,10 @@ def solve(
     from costmodel import budget
     from costmodel.compare import split_values
     from costmodel.loading import load_model
-    from costmodel.model import input_side
+    from costmodel.model import input_side, with_aspect_of
     from costmodel.render import table, thousands
 
-    model = load_model(model_name, variant)
+    model, (resolution,) = with_aspect_of(load_model(model_name, variant), [resolution])
     bounds = budget.bounds_from(_limits(max_macs, max_params, max_size, max_peak_memory))
     values = dict(parse_sets(sets))
     if alpha is not None and resolution is not None:
@@ -126,6 +126,7 @@ def solve(
             "step": str(answer.step),
             "point": {k: show_number(v) for k, v in answer.point.values.items()},
             "resolution": answer.point.resolution,
+            "input_size": list(answer.point.sides) if answer.point.sides is not None else None,
             "costs": answer.costs,
             "bounds": answer.to_records(),
             "binding": answer.binding,
@@ -133,7 +134,8 @@ def solve(
         }
         click.echo(json.dumps(data, indent=2))
         return
-    where = f"at {answer.point.resolution}×{answer.point.resolution}" if answer.free == "alpha" else f"at α = {alpha}"
+    shown = "×".join(map(str, answer.point.sides or ()))
+    where = f"at {shown}" if answer.free == "alpha" else f"at α = {alpha}"
     if answer.free == "resolution" and alpha is None:
         where = ""
     name = "α" if answer.free == "alpha" else "resolution"

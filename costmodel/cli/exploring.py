@@ -58,12 +58,12 @@ def sweep(
     """
     from costmodel.compare import split_values
     from costmodel.loading import load_model
+    from costmodel.model import with_aspect_of
     from costmodel.sweep import sweep as run_sweep
     from costmodel.sweep import to_csv
 
-    model = load_model(model_name, variant)
+    model, sides = with_aspect_of(load_model(model_name, variant), split_values(resolution, "--res"))
     alphas = split_values(alpha, "--alpha")
-    sides = split_values(resolution, "--res")
     wanted = [m.strip() for m in metrics.split(",") if m.strip()]
     total = max(1, len([a for a in alphas if a is not None])) * max(1, len([s for s in sides if s is not None]))
     show = sys.stderr.isatty() and total >= 200_000
