@@ -834,7 +834,8 @@ def point_args(draw: st.DrawFn, hostile: float) -> list[str]:
         args += ["--alpha", _value(draw, ["0.25", "0.5", "0.75", "1", "1.4", "0.35"], hostile)]
     which = draw(st.sampled_from(["res", "rho", "both", "none", "none"]))
     if which in ("res", "both"):
-        args += ["--res", _value(draw, ["32", "64", "96", "128", "160", "227", "17"], hostile)]
+        sides = ["32", "64", "96", "128", "160", "227", "17", "224x160", "64x200", "1x300", "300x1", "96×96", "7x0"]
+        args += ["--res", _value(draw, sides, hostile)]
     if which in ("rho", "both"):
         args += ["--rho", _value(draw, ["0.5", "0.714", "1", "0.25"], hostile)]
     if _maybe(draw, 0.25):
@@ -867,7 +868,7 @@ def _common(draw: st.DrawFn, hostile: float, formats: list[str]) -> list[str]:
 
 
 RANGES_ALPHA = ["0.25:1:0.25", "0.5,1", "0.1:1.4:0.01", "1", "0.35,0.5,0.75,1.0"]
-RANGES_RES = ["96:224:32", "128,224", "96:320:8", "160", "224"]
+RANGES_RES = ["96:224:32", "128,224", "96:320:8", "160", "224", "224x160,448x320", "224x160,160x224", "96:128:32,64x48"]
 HOSTILE_RANGES = [
     "0:1:0",
     "1:0:0.1",
