@@ -147,8 +147,14 @@ def point_label(model: Model, point: Point) -> str:
     return " ".join(parts)
 
 
-# The points ``verify --all`` runs every model at (odd resolutions, another head), and those with α.
-ALL_POINTS = (PointOptions(), PointOptions(resolution="97"), PointOptions(resolution="161", classes="10"))
+# The points ``verify --all`` runs every model at (odd resolutions, another head, an input wider than
+# high), and those with α.
+ALL_POINTS = (
+    PointOptions(),
+    PointOptions(resolution="97"),
+    PointOptions(resolution="161", classes="10"),
+    PointOptions(resolution="113x209"),
+)
 ALPHA_POINTS = (
     PointOptions(alpha="0.35", resolution="161"),
     PointOptions(alpha="1.3", resolution="97"),
@@ -156,16 +162,18 @@ ALPHA_POINTS = (
 )
 
 
-def all_points(model: Model) -> list[Point]:
-    """The points ``verify --all`` runs a model at, less what the model has no symbol for."""
+def all_points(model: Model) -> list[tuple[Model, Point]]:
+    """The points ``verify --all`` runs a model at, less what the model has no symbol for, each with the
+    model it is a point of (the model with another aspect for a non-square input)."""
     chosen = list(ALL_POINTS) + (list(ALPHA_POINTS) if model.roles.width is not None else [])
-    points: list[Point] = []
+    runs: list[tuple[Model, Point]] = []
     for options in chosen:
         if model.roles.classes is None:
             options = replace(options, classes=None)
         if model.base_resolution is None:
             options = replace(options, resolution=None)
-        point = options.resolve(model)
-        if point not in points:
-            points.append(point)
-    return points
+        shaped = options.reshape(model)
+        point = options.resolve(shaped)
+        if all(point != seen or shaped.spec.input_width != m.spec.input_width for m, seen in runs):
+            runs.append((shaped, point))
+    return runs

@@ -636,6 +636,7 @@ def test_verify_all() -> None:
     assert any(line.startswith("mobilenet_v3_small [keras] α=0.35 161×161: ") for line in lines)
     assert any(line.startswith("mobilenet_v2 α=1.3 97×97: ") for line in lines)
     assert any(line.startswith("alexnet num_classes=10 161×161: ") for line in lines)
+    assert any(line.startswith("shufflenet_v2 113×209: ") for line in lines)
 
 
 def test_verify_all_on_one_model() -> None:
@@ -644,10 +645,10 @@ def test_verify_all_on_one_model() -> None:
 
 
 def test_verify_all_points_include_odd_resolutions_and_alphas() -> None:
-    points = verification.all_points(load_model("mobilenet_v2"))
-    assert {p.resolution for p in points} >= {97, 161, 224}
+    points = [p for _, p in verification.all_points(load_model("mobilenet_v2"))]
+    assert {p.label for p in points} >= {"97", "161", "224", "113x209"}
     assert {float(p.values["alpha"]) for p in points} >= {0.35, 1.3, 1.0}
-    assert {p.resolution for p in verification.all_points(load_model("alexnet"))} >= {97, 161}
+    assert {p.label for _, p in verification.all_points(load_model("alexnet"))} >= {"97", "161", "113x209"}
 
 
 def test_verify_catches_a_wrong_formula(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -159,7 +159,7 @@ def _every_point(model_name: str | None, variant: str | None) -> list[tuple[Mode
         for chosen in [variant] if variant else [None, *base.spec.variants]:
             if chosen is None or chosen in base.spec.variants:
                 model = load_model(name, chosen)
-                runs += [(model, point) for point in verification.all_points(model)]
+                runs += verification.all_points(model)
     if not runs:
         raise UsageError(f"no built-in model has a variant '{variant}'")
     return runs
