@@ -933,6 +933,8 @@ class _Importer:
         from onnx.reference import ReferenceEvaluator
 
         made = {o for n in nodes for o in n.outputs}
+        sizes = [math.prod(self.shapes.get(o) or (0,)) for o in made if o]
+        limits.check_memory(8 * (probe.size + sum(sizes)), f"checking what {nodes[-1].name} computes")
         constants = {i for n in nodes for i in n.inputs if i and i != source and i not in made}
         values = {name: self.value(name) for name in sorted(constants)}
         if any(v is None for v in values.values()):

@@ -120,3 +120,18 @@ def test_export_then_import_is_the_same_network_and_onnxruntime_agrees(tmp_path:
     height, width = (int(v) for v in res.split("x"))
     x = np.random.default_rng(2).standard_normal((1, 3, height, width)).astype(np.float32)
     run_matches_onnxruntime(str(out), x, tmp_path)
+
+
+def test_checking_a_lowering_on_a_huge_input_is_refused_within_the_memory_limit(tmp_path: Path) -> None:
+    """The probe is as large as the pool's input: a hostile file's 40,000² map is refused, not allocated."""
+    from onnx import helper
+    from onnx_builders import one_input_model
+
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], name="/t", perm=[2, 3, 0, 1]),
+        helper.make_node("GatherND", ["t", "i"], ["y"], name="/g"),
+    ]
+    path = one_input_model(tmp_path / "huge.onnx", nodes, {"i": np.zeros((2, 2), np.int64)}, (1, 1, 40000, 40000))
+    result = CliRunner().invoke(main, ["report", path])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "past the limit memory=" in result.output

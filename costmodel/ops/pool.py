@@ -326,6 +326,7 @@ def _lowered_adaptive_pool(node: Any, reader: OnnxReader) -> tuple[str, list[Any
     if source is None or len(source) != 4:
         return None
     np = numpy()
+    limits.check_memory(8 * product(source), f"checking what the nodes after {x} compute")
     probe = np.random.default_rng(0).standard_normal(tuple(int(d) for d in source)).astype(np.float32)
     for nodes, last in reader.regions(transpose, REGION_NODES):
         made = reader.shape_of(last.outputs[0])
