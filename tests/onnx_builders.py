@@ -46,3 +46,17 @@ def run_matches_onnxruntime(path: str, x: np.ndarray, directory: Path, rtol: flo
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(np.load(out), expected, rtol=rtol, atol=atol)
+
+
+def exported(directory: Path, spec_text: str, name: str, *options: str) -> tuple[str, str]:
+    """The spec written to ``directory/name.yaml`` and ``costmodel export``-ed (with ``options``) to
+    ``name.onnx`` beside it: both paths, the export checked to succeed."""
+    from click.testing import CliRunner
+
+    from costmodel.cli import main
+
+    spec, out = directory / f"{name}.yaml", directory / f"{name}.onnx"
+    spec.write_text(spec_text)
+    result = CliRunner().invoke(main, ["export", str(spec), *options, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return str(spec), str(out)

@@ -31,7 +31,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from onnx import numpy_helper  # noqa: E402
-from onnx_builders import run_matches_onnxruntime  # noqa: E402
+from onnx_builders import exported, run_matches_onnxruntime  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -100,12 +100,8 @@ layers:
 
 @pytest.mark.parametrize("res", ["161x97", "193x193", "224x224"])
 def test_export_then_import_is_the_same_network_and_onnxruntime_agrees(tmp_path: Path, res: str) -> None:
-    spec = tmp_path / "pooled.yaml"
-    spec.write_text(SPEC)
-    out = tmp_path / "pooled.onnx"
-    result = CliRunner().invoke(main, ["export", str(spec), "--res", res, "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    back = load_model(str(out))
+    spec, out = exported(tmp_path, SPEC, "pooled", "--res", res)
+    back = load_model(out)
     nodes = back.network(back.default_point()).nodes
     assert [(n.name, n.op.op_name) for n in nodes] == [
         ("c1", "conv2d"),
@@ -114,12 +110,12 @@ def test_export_then_import_is_the_same_network_and_onnxruntime_agrees(tmp_path:
     ]
     from costmodel.model import PointOptions
 
-    original_model = PointOptions(resolution=res).reshape(load_model(str(spec)))
+    original_model = PointOptions(resolution=res).reshape(load_model(spec))
     original = original_model.costs(original_model.point(resolution=res))
     assert (back.costs().macs, back.costs().params) == (original.macs, original.params)
     height, width = (int(v) for v in res.split("x"))
     x = np.random.default_rng(2).standard_normal((1, 3, height, width)).astype(np.float32)
-    run_matches_onnxruntime(str(out), x, tmp_path)
+    run_matches_onnxruntime(out, x, tmp_path)
 
 
 def test_checking_a_lowering_on_a_huge_input_is_refused_within_the_memory_limit(tmp_path: Path) -> None:

@@ -91,16 +91,12 @@ layers:
 def test_a_spec_verifies_and_round_trips_through_onnx(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from onnx_builders import run_matches_onnxruntime
+    from onnx_builders import exported, run_matches_onnxruntime
 
-    spec = tmp_path / "atrous.yaml"
-    spec.write_text(SPEC)
-    result = CliRunner().invoke(main, ["verify", str(spec), "--res", "66x40"])
+    spec, out = exported(tmp_path, SPEC, "atrous")
+    result = CliRunner().invoke(main, ["verify", spec, "--res", "66x40"])
     assert result.exit_code == 0, result.output
-    out = tmp_path / "atrous.onnx"
-    result = CliRunner().invoke(main, ["export", str(spec), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    original, back = load_model(str(spec)), load_model(str(out))
+    original, back = load_model(spec), load_model(out)
 
     def layers(model):  # 'same' at stride 1 comes back as the symmetric padding it is
         return [
@@ -109,6 +105,6 @@ def test_a_spec_verifies_and_round_trips_through_onnx(tmp_path: Path) -> None:
 
     assert layers(back) == layers(original)
     assert (back.costs().macs, back.costs().params) == (original.costs().macs, original.costs().params)
-    run_matches_onnxruntime(str(out), floats(2, 3, 33, 20), tmp_path, rtol=1e-4, atol=1e-4)
-    result = CliRunner().invoke(main, ["verify", str(out)])
+    run_matches_onnxruntime(out, floats(2, 3, 33, 20), tmp_path, rtol=1e-4, atol=1e-4)
+    result = CliRunner().invoke(main, ["verify", out])
     assert result.exit_code == 0, result.output

@@ -75,20 +75,16 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from onnx import helper  # noqa: E402
-from onnx_builders import one_input_model, run_matches_onnxruntime  # noqa: E402
+from onnx_builders import exported, one_input_model, run_matches_onnxruntime  # noqa: E402
 
 
 def test_export_then_import_is_the_same_network_and_onnxruntime_agrees(tmp_path: Path) -> None:
-    spec = tmp_path / "padnet.yaml"
-    spec.write_text(SPEC)
-    out = tmp_path / "padnet.onnx"
-    result = CliRunner().invoke(main, ["export", str(spec), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    original, back = load_model(str(spec)).costs(), load_model(str(out)).costs()
+    spec, out = exported(tmp_path, SPEC, "padnet")
+    original, back = load_model(spec).costs(), load_model(out).costs()
     pads = [(layer.name, layer.output_shape) for layer in back.layers if layer.op == "pad"]
     assert pads == [("zp", (3, 33, 33)), ("zp2", (8, 19, 20))]
     assert (back.params, back.macs, back.other_ops) == (original.params, original.macs, original.other_ops)
-    run_matches_onnxruntime(str(out), floats(2, 3, 32, 32), tmp_path)
+    run_matches_onnxruntime(out, floats(2, 3, 32, 32), tmp_path)
 
 
 def _pad_node(opset: int, pads: list[int], value: float = 0.0, mode: str = "constant", axes: list[int] | None = None):

@@ -72,20 +72,16 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from onnx import helper  # noqa: E402
-from onnx_builders import one_input_model, run_matches_onnxruntime  # noqa: E402
+from onnx_builders import exported, one_input_model, run_matches_onnxruntime  # noqa: E402
 
 
 def test_export_then_import_is_the_same_network_and_onnxruntime_agrees(tmp_path: Path) -> None:
-    spec = tmp_path / "seg.yaml"
-    spec.write_text(SPEC)
-    out = tmp_path / "seg.onnx"
-    result = CliRunner().invoke(main, ["export", str(spec), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    original, back = load_model(str(spec)), load_model(str(out))
+    spec, out = exported(tmp_path, SPEC, "seg")
+    original, back = load_model(spec), load_model(out)
     layers = [(n.name, n.op) for n in back.network(back.default_point()).nodes]
     assert layers == [(n.name, n.op) for n in original.network(original.default_point()).nodes]
     assert back.costs().other_ops == original.costs().other_ops
-    run_matches_onnxruntime(str(out), floats(2, 3, 40, 24), tmp_path, rtol=1e-5, atol=1e-5)
+    run_matches_onnxruntime(out, floats(2, 3, 40, 24), tmp_path, rtol=1e-5, atol=1e-5)
 
 
 def _resize(opset: int, mode: str, how: str | None, scales: list[float] | None, sizes: list[int] | None, **extra):
