@@ -1056,7 +1056,9 @@ class _Importer:
         if len(given) != 2 or min(given) < 1:
             raise self.fail(f"{node.op_type} dilations must be 2 positive values, got {given}", node.name)
         reach = [(k - 1) * d + 1 for k, d in zip(kernel, given, strict=True)]  # the rows and columns it spans
-        strides = list(attrs.get("strides", [1, 1]))
+        strides = [int(v) for v in attrs.get("strides", [1, 1])]
+        if len(strides) != 2 or min(strides) < 1:
+            raise self.fail(f"{node.op_type} strides must be 2 positive values, got {strides}", node.name)
         auto_pad = attrs.get("auto_pad", b"NOTSET")
         auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
         _, h, w = self.spatial(node, node.inputs[0])

@@ -328,6 +328,12 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'p': dilated MaxPool",
         ),
         (
+            [helper.make_node("Conv", ["x", "w"], ["y"], name="c", strides=[1, 1, 1], pads=[0, 0, 1, 1])],
+            W,
+            (1, 3, 8, 8),
+            "layer 'c': Conv strides must be 2 positive values, got [1, 1, 1]",
+        ),
+        (
             [helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip")],
             {"lo": np.float32(-1), "hi": np.float32(1)},
             (1, 3, 8, 8),
@@ -347,7 +353,7 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'cat': Concat along axis 2 is not supported",
         ),
     ],
-    ids=["dilation", "clip", "reshape", "symbolic-side", "concat-axis"],
+    ids=["dilation", "three-strides", "clip", "reshape", "symbolic-side", "concat-axis"],
 )
 def test_import_errors_name_the_node(tmp_path, nodes, inits, shape, message):
     path = tiny(tmp_path, nodes, inits, shape)
