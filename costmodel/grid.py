@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from costmodel import symbolic
+from costmodel import limits, symbolic
 from costmodel.compiled import Evaluator
 from costmodel.conventions import DEFAULT, Counting, get_counting
 from costmodel.costs import BYTES_PER_VALUE, liveness, makes_tensor
@@ -27,6 +27,7 @@ from costmodel.ops import product
 
 METRICS = ("macs", "params", "flops", "other_ops", "size", "peak_memory")
 ACTIVATION_BYTES = BYTES_PER_VALUE["float32"]  # activations are counted at float32, as the reports do
+MEMORY_CHUNK_BYTES = 64 << 20  # the tensor sizes of a run of grid points held at once for the peak
 
 
 class CostGrid:
@@ -54,6 +55,8 @@ class CostGrid:
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
             raise UsageError(f"unknown metric '{unknown[0]}' (metrics: {', '.join(METRICS)})")
+        if "peak_memory" in metrics:
+            self.check_work(_grid_shape(values))
         result: dict[str, np.ndarray] = {}
         for metric in metrics:
             if metric in ("macs", "params", "other_ops"):
@@ -66,6 +69,18 @@ class CostGrid:
                 result[metric] = self.peak_memory(**values)
         return result
 
+    def check_work(self, shape: tuple[int, ...]) -> None:
+        """Refuse, before anything is built, a peak memory at more points times layers than the limit."""
+        layers = len(self.model.structure.order)
+        work = int(np.prod(shape, dtype=np.int64)) * layers
+        if work > limits.current().grid_layers:
+            raise limits.exceeded(
+                "grid_layers",
+                f"the peak memory at {work // max(layers, 1):,} points of {layers:,} layers each (a coarser grid: "
+                "a larger --step, fewer resolutions)",
+                f"{work:,}",
+            )
+
     @staticmethod
     def _call(evaluator: Evaluator, values: Mapping[str, Any]) -> np.ndarray:
         try:
@@ -74,7 +89,22 @@ class CostGrid:
             raise UsageError(str(err)) from None
 
     def peak_memory(self, **values: Any) -> np.ndarray:
-        """Peak bytes of float32 activations alive at once, at every point."""
+        """Peak bytes of float32 activations alive at once, at every point: in runs of rows of the grid
+        small enough that every tensor's size at each of their points fits in :data:`MEMORY_CHUNK_BYTES`
+        (a grid of 60,000 points over 10,000 layers would hold 5 GB at once)."""
+        shape = _grid_shape(values)
+        self.check_work(shape)
+        per_point = 8 * (2 * len(self.model.structure.order) + 1)
+        rows = max(1, MEMORY_CHUNK_BYTES // (int(np.prod(shape[1:], dtype=np.int64)) * per_point))
+        if not shape or shape[0] <= rows:
+            return self._peak_memory(**values)
+        peaks = [
+            self._peak_memory(**{name: _rows(v, len(shape), slice(start, start + rows)) for name, v in values.items()})
+            for start in range(0, shape[0], rows)
+        ]
+        return np.concatenate([np.broadcast_to(p, (p.shape[0], *shape[1:])) for p in peaks])
+
+    def _peak_memory(self, **values: Any) -> np.ndarray:
         network = self.model.symbolic_network
         if self._memory is None:
             exprs: dict[str, Any] = {"input": product(network.input_shape)}
@@ -113,6 +143,23 @@ class CostGrid:
             top, _ = liveness(steps, arrays["input"].reshape(-1)[where], sizes)
             peak[where] = top
         return peak.reshape(shape) * ACTIVATION_BYTES
+
+
+def _grid_shape(values: Mapping[str, Any]) -> tuple[int, ...]:
+    """The shape the grid's values broadcast to (an exact value is a pair of arrays)."""
+    return np.broadcast_shapes(*(np.shape(a) for v in values.values() for a in (v if isinstance(v, tuple) else (v,))))
+
+
+def _rows(value: Any, ndim: int, part: slice) -> Any:
+    """A grid value's rows ``part`` (the first axis of a grid of ``ndim`` axes); a value the same on
+    every row, or a number, stays as it is, so that each run keeps the grid's shape."""
+    if isinstance(value, tuple):
+        return tuple(_rows(v, ndim, part) for v in value)
+    if np.ndim(value) == 0:
+        return value
+    array = np.asarray(value)
+    array = array.reshape((1,) * (ndim - array.ndim) + array.shape)
+    return array if array.shape[0] == 1 else array[part]
 
 
 def point_values(model: Model, point: Any) -> dict[str, Any]:

@@ -49,6 +49,9 @@ class Limits:
     """rows of one table (each row counts the network once; a sweep evaluates a grid at once)"""
     table_layers: int = 40_000
     """rows of one table times the layers of each row's network (about a second of counting)"""
+    grid_layers: int = 25_000_000
+    """points of a grid (`sweep`, `solve`) times the layers of the network, where the peak memory is worked out (about
+    two seconds)"""
     pool_side: int = 1_024
     """output side of an adaptive pool (counted, and written in a closed form, window by window)"""
     formula_nodes: int = 100_000

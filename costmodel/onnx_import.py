@@ -668,11 +668,16 @@ class _Importer:
             want = types.Name(expected) if expected in types.values() else str(expected)
             raise self.fail(f"attribute '{attribute.name}' of {node.op_type} must be {want}, got {got}", layer)
         try:
-            return helper.get_attribute_value(attribute)
+            value = helper.get_attribute_value(attribute)
         except ValueError:  # no type, or one onnx does not know
             raise self.fail(
                 f"attribute '{attribute.name}' of {node.op_type} has no value onnx can read", layer
             ) from None
+        if isinstance(value, bytes):  # a STRING: text, whatever bytes a file holds ('NOTSET', 'linear')
+            return value.decode("utf-8", "replace")
+        if isinstance(value, list) and value and isinstance(value[0], bytes):
+            return [v.decode("utf-8", "replace") for v in value]
+        return value
 
     def schema(self, op_type: str, opset: int | None) -> Any:
         """ONNX's schema of an operator at ``opset`` (None: the newest), or None when it has none."""
@@ -1059,8 +1064,11 @@ class _Importer:
         strides = [int(v) for v in attrs.get("strides", [1, 1])]
         if len(strides) != 2 or min(strides) < 1:
             raise self.fail(f"{node.op_type} strides must be 2 positive values, got {strides}", node.name)
-        auto_pad = attrs.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+        auto_pad = str(attrs.get("auto_pad", "NOTSET"))
+        if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+            raise self.fail(
+                f"{node.op_type} auto_pad {auto_pad!r} is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", node.name
+            )
         _, h, w = self.spatial(node, node.inputs[0])
         out = self.shapes.get(node.outputs[0])
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):

@@ -62,6 +62,11 @@ SPECS = {
         "layers: [{op: max_pool, k: 1000000, ceil_mode: true, pad: 500000}]\n"
     ),
     "flat-20001.yaml": lambda: "name: big\ninput: {channels: 3, size: 32}\nlayers:\n" + "  - {op: relu}\n" * 20_001,
+    "relu-10000.yaml": lambda: (
+        "name: big\nsymbols:\n  alpha: {default: 1, domain: '> 0'}\n  rho: {default: 1, domain: '> 0'}\n"
+        "input: {channels: 3, size: 224*rho}\nwidth: {rule: floor, multiplier: alpha}\nlayers:\n"
+        "  - {op: conv2d, out: 16, k: 3}\n" + "  - {op: relu}\n" * 10_000
+    ),
     "repeat-1e6.yaml": lambda: (
         "name: big\ninput: {channels: 3, size: 32}\n"
         "blocks:\n  many: {body: [{op: relu, repeat: 1000}]}\nlayers:\n  - {use: many, repeat: 1000}\n"
@@ -110,6 +115,16 @@ CASES = [
         "memory=",
     ),
     ("table-99905-rows", ["table", "squeezenet1_1", "--res", "96:100000:1", "-o", "{out}"], "limit table_rows="),
+    (
+        "solve-peak-memory-over-10000-layers",
+        ["solve", "relu-10000.yaml", "--max-peak-memory", "4M"],
+        "the peak memory at 58,000 points of 10,001 layers each",
+    ),
+    (
+        "sweep-peak-memory-over-10000-layers",
+        ["sweep", "relu-10000.yaml", "--alpha", "0.01:1:0.01", "--res", "96:320:8", "--metrics", "peak_memory"],
+        "past the limit grid_layers=25,000,000",
+    ),
     (
         "table-655-efficientnets",
         ["table", "efficientnet", "--alpha", "0.1:1.4:0.01", "--res", "96:224:32", "-o", "{out}"],

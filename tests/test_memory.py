@@ -101,3 +101,23 @@ def test_the_exported_onnx_graph_has_the_same_peak(name: str) -> None:
             if last_use.get(tensor) == step and tensor in live:
                 del live[tensor]
     assert peak == activation_memory(model.costs(model.point(resolution=97)))["peak_bytes"]
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet"])
+def test_the_grid_s_peak_in_runs_of_rows_is_the_peak_at_each_point(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grid too large to hold every tensor's size at once is worked out a few rows at a time: the same
+    numbers, point by point, as the report's count."""
+    import costmodel.grid
+
+    model = load_model(name)
+    alphas = [["0.35"], ["0.5"], ["0.75"], ["1"], ["1.3"]]
+    sides = [[96, 160, 224]]
+    values = {"alpha": np.array(alphas), "resolution": np.array(sides)}
+    whole = CostGrid(model)(["peak_memory"], **values)["peak_memory"]
+    monkeypatch.setattr(costmodel.grid, "MEMORY_CHUNK_BYTES", 1)  # one row at a time
+    in_rows = CostGrid(model)(["peak_memory"], **values)["peak_memory"]
+    np.testing.assert_array_equal(in_rows, whole)
+    for i, (alpha,) in enumerate(alphas):
+        for j, side in enumerate(sides[0]):
+            point = model.point(alpha=alpha, resolution=side)
+            assert in_rows[i, j] == activation_memory(model.costs(point))["peak_bytes"]

@@ -328,6 +328,12 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'p': dilated MaxPool",
         ),
         (
+            [helper.make_node("Conv", ["x", "w"], ["y"], name="c", auto_pad=b"SAME\xc8")],
+            W,
+            (1, 3, 8, 8),
+            "layer 'c': Conv auto_pad 'SAME\ufffd' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+        ),
+        (
             [helper.make_node("Conv", ["x", "w"], ["y"], name="c", strides=[1, 1, 1], pads=[0, 0, 1, 1])],
             W,
             (1, 3, 8, 8),
@@ -353,7 +359,7 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'cat': Concat along axis 2 is not supported",
         ),
     ],
-    ids=["dilation", "three-strides", "clip", "reshape", "symbolic-side", "concat-axis"],
+    ids=["dilation", "auto-pad-not-utf8", "three-strides", "clip", "reshape", "symbolic-side", "concat-axis"],
 )
 def test_import_errors_name_the_node(tmp_path, nodes, inits, shape, message):
     path = tiny(tmp_path, nodes, inits, shape)

@@ -237,8 +237,8 @@ class GELU(Elementwise):
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         if node.op_type == "Gelu":
-            how = node.attrs.get("approximate", b"none")
-            how = how.decode() if isinstance(how, bytes) else str(how)
+            how = node.attrs.get("approximate", "none")
+            how = str(how)
             if how not in ("none", "tanh"):
                 raise reader.fail(f"Gelu with approximate '{how}' is not supported (only none and tanh)", node.name)
             reader.add(node, cls.op_name, [node.inputs[0]], tanh=how == "tanh")

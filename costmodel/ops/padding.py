@@ -62,8 +62,8 @@ class Pad(ParameterFree):
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
-        mode = node.attrs.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = node.attrs.get("mode", "constant")
+        mode = str(mode)
         if mode != "constant":
             raise reader.fail(f"Pad in mode '{mode}' is not supported (only constant)", node.name)
         reader.spatial(node, node.inputs[0])

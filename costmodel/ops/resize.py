@@ -133,8 +133,7 @@ class Resize(ParameterFree):
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         def text(name: str, default: str) -> str:
-            value = node.attrs.get(name, default)
-            return value.decode() if isinstance(value, bytes) else str(value)
+            return str(node.attrs.get(name, default))
 
         early = node.op_type == "Upsample" or reader.opset < 11  # sampling at o / s, nearest rounding down
         mode = text("mode", "nearest")
