@@ -744,6 +744,8 @@ class _Importer:
                 raise self.fail(f"input '{value.name}' has a symbolic {axis}; costmodel needs a fixed input size")
             sizes.append(int(dim.dim_value))
         c, h, w = sizes
+        if min(sizes) < 1:
+            raise self.fail(f"input '{value.name}' is {c}×{h}×{w}: an image has at least one channel and pixel")
         return value.name, (c, h, w)
 
     def infer_shapes(self, input_name: str) -> dict[str, tuple[int, ...] | None]:

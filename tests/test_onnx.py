@@ -340,6 +340,12 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'c': Conv strides must be 2 positive values, got [1, 1, 1]",
         ),
         (
+            [helper.make_node("Relu", ["x"], ["y"], name="r")],
+            {},
+            (1, 3, 0, 0),
+            "input 'x' is 3×0×0: an image has at least one channel and pixel",
+        ),
+        (
             [helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip")],
             {"lo": np.float32(-1), "hi": np.float32(1)},
             (1, 3, 8, 8),
@@ -359,7 +365,16 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'cat': Concat along axis 2 is not supported",
         ),
     ],
-    ids=["dilation", "auto-pad-not-utf8", "three-strides", "clip", "reshape", "symbolic-side", "concat-axis"],
+    ids=[
+        "dilation",
+        "auto-pad-not-utf8",
+        "three-strides",
+        "empty-input",
+        "clip",
+        "reshape",
+        "symbolic-side",
+        "concat-axis",
+    ],
 )
 def test_import_errors_name_the_node(tmp_path, nodes, inits, shape, message):
     path = tiny(tmp_path, nodes, inits, shape)

@@ -323,7 +323,7 @@ def _lowered_adaptive_pool(node: Any, reader: OnnxReader) -> tuple[str, list[Any
         return None
     x = transpose.inputs[0]
     source = reader.shape_of(x)
-    if source is None or len(source) != 4:
+    if source is None or len(source) != 4 or min(source) < 1:  # an empty map has no windows to average
         return None
     np = numpy()
     limits.check_memory(8 * product(source), f"checking what the nodes after {x} compute")
