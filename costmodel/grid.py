@@ -55,8 +55,8 @@ class CostGrid:
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
             raise UsageError(f"unknown metric '{unknown[0]}' (metrics: {', '.join(METRICS)})")
-        if "peak_memory" in metrics:
-            self.check_work(_grid_shape(values))
+        if "peak_memory" in metrics:  # refused before any form is built
+            self._check_work(_grid_shape(values))
         result: dict[str, np.ndarray] = {}
         for metric in metrics:
             if metric in ("macs", "params", "other_ops"):
@@ -66,11 +66,11 @@ class CostGrid:
             elif metric == "size":
                 result[metric] = self._call(self.evaluator("params"), values) * BYTES_PER_VALUE[self.dtype]
             else:
-                result[metric] = self.peak_memory(**values)
+                result[metric] = self._peak_memory(**values)
         return result
 
-    def check_work(self, shape: tuple[int, ...]) -> None:
-        """Refuse, before anything is built, a peak memory at more points times layers than the limit."""
+    def _check_work(self, shape: tuple[int, ...]) -> None:
+        """Refuse a peak memory at more points times layers than the limit."""
         layers = len(self.model.structure.order)
         work = int(np.prod(shape, dtype=np.int64)) * layers
         if work > limits.current().grid_layers:
@@ -88,23 +88,22 @@ class CostGrid:
         except ValueError as err:
             raise UsageError(str(err)) from None
 
-    def peak_memory(self, **values: Any) -> np.ndarray:
+    def _peak_memory(self, **values: Any) -> np.ndarray:
         """Peak bytes of float32 activations alive at once, at every point: in runs of rows of the grid
         small enough that every tensor's size at each of their points fits in :data:`MEMORY_CHUNK_BYTES`
         (a grid of 60,000 points over 10,000 layers would hold 5 GB at once)."""
         shape = _grid_shape(values)
-        self.check_work(shape)
         per_point = 8 * (2 * len(self.model.structure.order) + 1)
         rows = max(1, MEMORY_CHUNK_BYTES // (int(np.prod(shape[1:], dtype=np.int64)) * per_point))
         if not shape or shape[0] <= rows:
-            return self._peak_memory(**values)
+            return self._peak_of_rows(**values)
         peaks = [
-            self._peak_memory(**{name: _rows(v, len(shape), slice(start, start + rows)) for name, v in values.items()})
+            self._peak_of_rows(**{name: _rows(v, len(shape), slice(start, start + rows)) for name, v in values.items()})
             for start in range(0, shape[0], rows)
         ]
         return np.concatenate([np.broadcast_to(p, (p.shape[0], *shape[1:])) for p in peaks])
 
-    def _peak_memory(self, **values: Any) -> np.ndarray:
+    def _peak_of_rows(self, **values: Any) -> np.ndarray:
         network = self.model.symbolic_network
         if self._memory is None:
             exprs: dict[str, Any] = {"input": product(network.input_shape)}

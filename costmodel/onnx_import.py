@@ -540,7 +540,7 @@ class _Importer:
                 self.nodes.append(node)
         self.node_names = {node.name for node in nodes}
         self.position = {node.name: i for i, node in enumerate(self.nodes)}
-        self.memo: dict[Any, Any] = {}  # what operators' pattern readers found, by node
+        self._claims: dict[str, Any] = {}  # node name -> what its operator's pattern reader found
         self.consumers: dict[str, list[_OnnxNode]] = {}
         self.producers: dict[str, _OnnxNode] = {}
         for node in self.nodes:
@@ -553,8 +553,7 @@ class _Importer:
         self.channels_last: set[str] = set()  # [N, H, W, C] views of a layer's [N, C, H, W] output
         self.absorbed: set[str] = set()
         for node in self.nodes:  # the nodes a pattern's first reads with it (GELU's around an Erf)
-            claims = getattr(IMPORTERS.get(node.op_type), "claims", None)
-            found = claims(node, self) if claims is not None else None
+            found = self.claimed(node)
             if found is not None:
                 self.absorbed.update(part.name for part in found[1])
         for node in unsupported:
@@ -910,6 +909,15 @@ class _Importer:
     def producer(self, tensor: str) -> _OnnxNode | None:
         return self.producers.get(tensor)
 
+    def claimed(self, node: _OnnxNode) -> tuple[str, list[_OnnxNode], _OnnxNode] | None:
+        """What the pattern reader of ``node``'s operator finds from it (``claims``), worked out once: the
+        pass that takes the nodes a pattern absorbs and the operator's ``from_onnx`` both ask."""
+        if node.name not in self._claims:
+            claims = getattr(IMPORTERS.get(node.op_type), "claims", None)
+            self._claims[node.name] = claims(node, self) if claims is not None else None
+        found: tuple[str, list[_OnnxNode], _OnnxNode] | None = self._claims[node.name]
+        return found
+
     def regions(self, start: _OnnxNode, limit: int) -> Iterator[tuple[list[_OnnxNode], _OnnxNode]]:
         """The nodes computing from ``start``'s outputs alone (and constants), in order, at each node
         whose outputs are all that the ones before leave to be read; within ``limit`` nodes, and until
@@ -1050,15 +1058,15 @@ class _Importer:
         return shape[1], shape[2], shape[3]
 
     def window(
-        self, node: _OnnxNode, kernel: list[int], ceil_mode: bool = False, dilations: list[int] | None = None
+        self, node: _OnnxNode, kernel: list[int], ceil_mode: bool = False, dilated: bool = False
     ) -> dict[str, Any]:
-        """k, stride and pad of a Conv or pooling node, as costmodel attributes (``dilations``: those
-        the operator reads, a Conv's; the padding is then over the dilated window)."""
+        """k, stride and pad of a Conv or pooling node, as costmodel attributes, and ``dilation`` where the
+        operator reads one (``dilated``: a Conv) and it is not 1; the padding is over the dilated window."""
         attrs = node.attrs
         if len(kernel) != 2:
             raise self.fail(f"only 2-D {node.op_type} is supported, got a {len(kernel)}-D kernel", node.name)
         given = [int(d) for d in attrs.get("dilations", [1, 1])]
-        if dilations is None and any(d != 1 for d in given):
+        if not dilated and any(d != 1 for d in given):
             raise self.fail(f"dilated {node.op_type} (dilations {given}) is not supported", node.name)
         if len(given) != 2 or min(given) < 1:
             raise self.fail(f"{node.op_type} dilations must be 2 positive values, got {given}", node.name)
@@ -1084,7 +1092,8 @@ class _Importer:
                     f"{node.op_type} pads must hold 4 values (begin and end of both axes), got {pads}", node.name
                 )
             pad = self.pads(node, pads, (h, w), reach, strides, out, ceil_mode)
-        return {"k": _compact(kernel), "stride": _compact(strides), "pad": pad}
+        window = {"k": _compact(kernel), "stride": _compact(strides), "pad": pad}
+        return window if given == [1, 1] else {**window, "dilation": _compact(given)}
 
     def pads(
         self,

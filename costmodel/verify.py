@@ -167,6 +167,7 @@ def all_points(model: Model) -> list[tuple[Model, Point]]:
     model it is a point of (the model with another aspect for a non-square input)."""
     chosen = list(ALL_POINTS) + (list(ALPHA_POINTS) if model.roles.width is not None else [])
     runs: list[tuple[Model, Point]] = []
+    seen: list[tuple[Any, Point]] = []  # (the input's width rule, the point): what a run is
     for options in chosen:
         if model.roles.classes is None:
             options = replace(options, classes=None)
@@ -174,6 +175,7 @@ def all_points(model: Model) -> list[tuple[Model, Point]]:
             options = replace(options, resolution=None)
         shaped = options.reshape(model)
         point = options.resolve(shaped)
-        if all(point != seen or shaped.spec.input_width != m.spec.input_width for m, seen in runs):
+        if (shaped.spec.input_width, point) not in seen:
+            seen.append((shaped.spec.input_width, point))
             runs.append((shaped, point))
     return runs

@@ -243,7 +243,7 @@ class GELU(Elementwise):
                 raise reader.fail(f"Gelu with approximate '{how}' is not supported (only none and tanh)", node.name)
             reader.add(node, cls.op_name, [node.inputs[0]], tanh=how == "tanh")
             return
-        found = cls.claims(node, reader)
+        found = reader.claimed(node)
         if found is None:
             form = (
                 "x · (1 + erf(x / √2)) / 2" if node.op_type == "Erf" else "x · (1 + tanh(√(2/π)·(x + 0.044715·x³))) / 2"

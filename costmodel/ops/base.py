@@ -235,8 +235,9 @@ class OnnxReader(Protocol):
         """``node`` (a Transpose to or from channels last) makes no layer: its output is its input's."""
         ...
 
-    memo: dict[Any, Any]
-    """Where an operator's pattern reader keeps what it found (claims runs before from_onnx)."""
+    def claimed(self, node: Any) -> tuple[str, list[Any], Any] | None:
+        """What ``node``'s operator's ``claims`` finds from it, worked out once per node."""
+        ...
 
     def regions(self, start: Any, limit: int) -> Iterator[tuple[list[Any], Any]]:
         """The nodes computing from ``start``'s outputs alone, at each node whose outputs are all the
@@ -248,12 +249,10 @@ class OnnxReader(Protocol):
         """What ``nodes`` make of ``probe`` given as ``source``, by ONNX's reference implementation."""
         ...
 
-    def window(
-        self, node: Any, kernel: list[int], ceil_mode: bool = False, dilations: list[int] | None = None
-    ) -> dict[str, Any]:
+    def window(self, node: Any, kernel: list[int], ceil_mode: bool = False, dilated: bool = False) -> dict[str, Any]:
         """k, stride and pad of a Conv or pooling node, as costmodel attributes; a Conv's asymmetric
         padding that is not TensorFlow's 'same' is a list [top, left, bottom, right] (a pad layer).
-        ``dilations``: those the operator reads (a Conv's); the padding is over the dilated window."""
+        With ``dilated`` (a Conv), its ``dilation`` too where not 1; the padding is over the dilated window."""
         ...
 
 

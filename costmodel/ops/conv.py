@@ -184,10 +184,7 @@ class Conv2d(Operator):
             raise reader.fail(f"only 2-D convolutions are supported, got a weight of shape {list(weight)}", node.name)
         kernel = list(node.attrs.get("kernel_shape", weight[2:]))
         bias = len(node.inputs) > 2 and bool(node.inputs[2])
-        dilations = [int(d) for d in node.attrs.get("dilations", [1, 1])]
-        attrs = reader.window(node, kernel, dilations=dilations)
-        if dilations != [1, 1]:
-            attrs["dilation"] = dilations[0] if dilations[0] == dilations[1] else dilations
+        attrs = reader.window(node, kernel, dilated=True)
         source = node.inputs[0]
         if isinstance(attrs["pad"], list) and len(attrs["pad"]) == 4:  # asymmetric: a pad layer, then no padding
             top, left, bottom, right = attrs["pad"]

@@ -90,7 +90,7 @@ class Flatten(ParameterFree):
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
-        undone = cls.claims(node, reader)
+        undone = reader.claimed(node)
         if undone is not None:
             reader.alias(undone[2].outputs[0], node.inputs[0], node)
             return

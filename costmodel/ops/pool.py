@@ -292,15 +292,11 @@ class AdaptiveAvgPool(ParameterFree):
         of every window's rows and columns padded to the largest window, Where masks zeroing the padding,
         Gathers and Adds summing, a Div by the window areas. Taken as such only when those nodes compute
         exactly the pool on a probe input: whatever the exporter's next version writes in between."""
-        key = (cls.op_name, node.name)
-        if key not in reader.memo:
-            reader.memo[key] = _lowered_adaptive_pool(node, reader)
-        found = reader.memo[key]
-        return None if found is None else found[:3]
+        return _lowered_adaptive_pool(node, reader)
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
-        found = cls.claims(node, reader)
+        found = reader.claimed(node)
         if found is None:
             raise reader.fail(
                 "GatherND is read only as PyTorch's lowering of an adaptive average pool, and this one does not "
@@ -308,14 +304,14 @@ class AdaptiveAvgPool(ParameterFree):
                 node.name,
             )
         x, _, last = found
-        oh, ow = reader.memo[(cls.op_name, node.name)][3]
+        oh, ow = reader.shape(last.outputs[0], last)[2:]
         reader.add(last, cls.op_name, [x], last.outputs[0], size=oh if oh == ow else [oh, ow])
 
 
 REGION_NODES = 64  # the most nodes a lowered adaptive pool may take (AlexNet's takes 17)
 
 
-def _lowered_adaptive_pool(node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any, tuple[int, int]] | None:
+def _lowered_adaptive_pool(node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any] | None:
     if node.op_type != "GatherND" or not node.inputs or not reader.is_static(node.inputs[-1]):
         return None
     transpose = reader.producer(node.inputs[0])
@@ -338,5 +334,5 @@ def _lowered_adaptive_pool(node: Any, reader: OnnxReader) -> tuple[str, list[Any
         computed = reader.computes(nodes, x, probe)
         expected, _ = AdaptiveAvgPool(size=(oh, ow)).kernel([probe], {})
         if computed is not None and computed.shape == expected.shape and np.allclose(computed, expected, 1e-5, 1e-6):
-            return x, [n for n in nodes if n is not node], last, (oh, ow)
+            return x, [n for n in nodes if n is not node], last
     return None

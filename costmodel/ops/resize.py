@@ -76,6 +76,14 @@ class Resize(ParameterFree):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return BILINEAR_OPS * product(output) if self.bilinear else 0
 
+    def coordinates(self) -> str:
+        """The ONNX coordinate_transformation_mode this resize samples by."""
+        if not self.bilinear:
+            return "asymmetric"
+        if self.align_corners:
+            return "align_corners"
+        return "pytorch_half_pixel" if self.pytorch_half_pixel else "half_pixel"
+
     def positions(self, size: int, out: int) -> list[Fraction]:
         """Where each output pixel of an axis samples its input, exactly."""
         scale = Fraction(out, size) if self.scale is None else Fraction(self.scale)
@@ -115,11 +123,8 @@ class Resize(ParameterFree):
         input's Shape, so that any batch runs)."""
         np = numpy()
         x = out.inputs(node)[0]
-        if self.bilinear:
-            mode = "align_corners" if self.align_corners else "pytorch_half_pixel" if self.pytorch_half_pixel else None
-            attrs: dict[str, Any] = {"mode": "linear", "coordinate_transformation_mode": mode or "half_pixel"}
-        else:
-            attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+        attrs: dict[str, Any] = {"coordinate_transformation_mode": self.coordinates()}
+        attrs.update({"mode": "linear"} if self.bilinear else {"mode": "nearest", "nearest_mode": "floor"})
         if self.size is None:
             scale = float(self.scale)
             scales = out.constant(node.name, "scales", np.array([1, 1, scale, scale]))
@@ -132,13 +137,10 @@ class Resize(ParameterFree):
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
-        def text(name: str, default: str) -> str:
-            return str(node.attrs.get(name, default))
-
         early = node.op_type == "Upsample" or reader.opset < 11  # sampling at o / s, nearest rounding down
-        mode = text("mode", "nearest")
-        how = text("coordinate_transformation_mode", "asymmetric" if early else "half_pixel")
-        nearest = text("nearest_mode", "floor" if early else "round_prefer_floor")
+        mode = str(node.attrs.get("mode", "nearest"))
+        how = str(node.attrs.get("coordinate_transformation_mode", "asymmetric" if early else "half_pixel"))
+        nearest = str(node.attrs.get("nearest_mode", "floor" if early else "round_prefer_floor"))
         if mode not in ("nearest", "linear"):
             raise reader.fail(f"Resize in mode '{mode}' is not supported (only nearest and linear)", node.name)
         if how not in _MODES or (mode == "nearest" and (how != "asymmetric" or nearest != "floor")):
