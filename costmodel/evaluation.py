@@ -23,7 +23,7 @@ from costmodel.expressions import (
     is_condition,
 )
 from costmodel.graph import INPUT, Binding, Draft, Network, Node, Scope, Structure
-from costmodel.ops import CHANNELS, EXPR, FLAG, INDEX, NUMBER, PAIR, Operator, Shape, ShapeError
+from costmodel.ops import AXES, CHANNELS, EXPR, FLAG, INDEX, NUMBER, PAIR, SIZES, Operator, Shape, ShapeError
 
 
 def evaluate(structure: Structure, env: dict[str, Any]) -> Network:
@@ -140,9 +140,9 @@ class _Evaluator:
             return result
         if intmath.is_number(result) and result != int(result):
             raise self.fail(f"{key} = {value.text} is {show_number(result)} here, not a whole number", draft, line)
-        if kind in (CHANNELS, PAIR, EXPR) and intmath.is_number(result) and result < 1:
+        if kind in (CHANNELS, PAIR, EXPR, SIZES) and intmath.is_number(result) and result < 1:
             raise self.fail(f"{key} = {value.text} is {show_number(result)} here; it must be at least 1", draft, line)
-        if kind == INDEX and intmath.is_number(result) and result < 0:  # a position: 0 is the first
+        if kind in (INDEX, AXES) and intmath.is_number(result) and result < 0:  # a position: 0 is the first
             raise self.fail(f"{key} = {value.text} is {show_number(result)} here; it must be at least 0", draft, line)
         return intmath.to_int(result)
 

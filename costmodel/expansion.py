@@ -17,7 +17,8 @@ from costmodel import intmath, limits
 from costmodel.errors import SpecError, did_you_mean, show_name, show_number
 from costmodel.expressions import PARAM_PREFIX, Expr, ExpressionError, constant
 from costmodel.graph import INPUT, Binding, Draft, Scope, Structure
-from costmodel.ops import EXPR, FLAG, PAD, PAIR, REGISTRY
+from costmodel.ops import AXES, EXPR, FLAG, PAD, PAIR, REGISTRY, SIZES
+from costmodel.ops.base import MAX_AXES
 from costmodel.spec import Spec, compile_expr
 from costmodel.yamlfile import Located, LocatedList
 
@@ -275,6 +276,12 @@ class _Expander:
         if kind in (PAIR, PAD) and isinstance(value, list):
             if len(value) != 2:
                 raise self.fail(f"{key} must be one value or [height, width]", line, layer)
+            return tuple(self.compile_attr(EXPR, v, line, layer, key) for v in value)
+        if kind in (SIZES, AXES):
+            if not isinstance(value, list) or not value:
+                raise self.fail(f"{key} must be a list of numbers, e.g. [196, 768]", line, layer)
+            if len(value) > MAX_AXES:
+                raise self.fail(f"{key} lists {len(value)} values; at most {MAX_AXES} axes are supported", line, layer)
             return tuple(self.compile_attr(EXPR, v, line, layer, key) for v in value)
         if value is None and kind == PAIR:
             return None

@@ -108,9 +108,10 @@ class _Writer:
         self.initializers.append(numpy_helper.from_array(array, full))
         return full
 
-    def weights(self, node: Layer) -> list[str]:
+    def weights(self, node: Layer, transposed: bool = False) -> list[str]:
         """The layer's arrays as initializers, in declaration order (which is ONNX's input order); a
-        host with a batch norm folded into it has its folded weight and a bias."""
+        host with a batch norm folded into it has its folded weight and a bias; ``transposed``: the
+        weight matrix as a MatMul takes it, (in, out)."""
         declared = node.op.weights(list(node.input_shapes))
         arrays = {name: self.array(node, name, array.shape) for name, array in declared.items()}
         norm = self.folds.get(node.name)
@@ -119,6 +120,8 @@ class _Writer:
             norm_arrays = {name: self.array(norm, name, stats[name].shape) for name in norm_rule.NORM_ARRAYS}
             arrays["weight"], arrays["bias"] = norm_rule.fold(arrays["weight"], arrays.get("bias"), norm_arrays)
             self.alias[norm.name] = node.name
+        if transposed:
+            arrays["weight"] = arrays["weight"].T
         return [self.constant(node.name, name, value) for name, value in arrays.items()]
 
     # -- the graph --------------------------------------------------------------------------------

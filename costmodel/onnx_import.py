@@ -54,10 +54,24 @@ IMPORTERS: dict[str, type[Operator]] = _importers()
 SHAPE_ROUNDS = 3  # rounds of shape inference, each knowing the Shape values the one before inferred
 # what may run on a channels-last view (between ConvNeXt's Transposes): per-position and elementwise ops
 CHANNELS_LAST_OPS = frozenset(
-    {"layernorm", "conv2d", "gelu", "add", "mul", "scale", "relu", "relu6", "silu", "sigmoid", "hard_swish", "dropout"}
+    {
+        "layernorm",
+        "conv2d",
+        "gelu",
+        "add",
+        "mul",
+        "scale",
+        "scale_by",
+        "relu",
+        "relu6",
+        "silu",
+        "sigmoid",
+        "hard_swish",
+        "dropout",
+    }
 )
 # Operators that only ever compute on constants and shapes here; as such they are not layers.
-NOT_LAYERS = frozenset({"Constant", "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape"})
+NOT_LAYERS = frozenset({"Constant", "Shape", "Size", "Cast", "ConstantOfShape"})
 
 SMALL_CONSTANT = 4096  # initializers up to this many values are read (shapes, clip bounds); others only sized
 
@@ -78,7 +92,8 @@ def import_model(path: str | Path, display: str | None = None) -> Model:
         if expected is None:
             continue
         got = tuple(int(v) for v in node.output_shape)
-        want = tuple(expected[1:])
+        batch = importer.batch_axis(importer.layer_outputs[node.name])
+        want = tuple(size for axis, size in enumerate(expected) if axis != batch)
         if importer.layer_outputs[node.name] in importer.channels_last and len(want) == 3:
             want = (want[2], want[0], want[1])  # [H, W, C] of the view: the layer's (C, H, W)
         same = got == want if len(got) == len(want) else math.prod(got) == math.prod(want)
@@ -125,6 +140,8 @@ def import_weights(path: str | Path, display: str | None = None) -> dict[str, di
                 if found is None:
                     raise SpecError(f"its {array} depends on the image, not only on constants", file=shown, layer=layer)
                 value = found
+            if how.startswith("as "):  # one image's shape of a constant the file holds with a batch axis
+                value = value.reshape([int(size) for size in how[3:].split(",")])
             if how == "T11":  # a MatMul over channels last, as a 1x1 convolution's (out, in, 1, 1)
                 value = value.T.reshape(*value.T.shape, 1, 1)
             value = value.T if how == "T" else value.reshape(-1) if how == "flat" else value
@@ -551,6 +568,7 @@ class _Importer:
 
         self.source: dict[str, str] = {input_name: INPUT_NAME}  # tensor -> costmodel layer (original name)
         self.channels_last: set[str] = set()  # [N, H, W, C] views of a layer's [N, C, H, W] output
+        self.batch_axes: dict[str, int | None] = {}  # where a tensor's batch axis is, when not at 0
         self.absorbed: set[str] = set()
         for node in self.nodes:  # the nodes a pattern's first reads with it (GELU's around an Erf)
             found = self.claimed(node)
@@ -993,9 +1011,48 @@ class _Importer:
                     f"{node.op_type} on a channels-last tensor (after a Transpose) is not supported", node.name
                 )
             self.channels_last.add(made)
+        batches = {self.batch_axis(i) for i in inputs}
+        if len(batches) > 1:
+            raise self.fail(f"{node.op_type} of tensors whose batch axes differ is not supported", node.name)
         self.layers.append(entry)
         self.source[made] = layer
         self.layer_outputs[layer] = made
+        self.place_batch(made, batches.pop() if batches else 0)
+
+    def batch_axis(self, tensor: str) -> int | None:
+        return self.batch_axes.get(tensor, 0)
+
+    def place_batch(self, tensor: str, axis: int | None) -> None:
+        if axis == 0:
+            self.batch_axes.pop(tensor, None)
+        else:
+            self.batch_axes[tensor] = axis
+
+    def per_image(self, tensor: str, node: _OnnxNode) -> tuple[int, ...]:
+        batch = self.batch_axis(tensor)
+        return tuple(size for axis, size in enumerate(self.shape(tensor, node)) if axis != batch)
+
+    def image_axis(self, tensor: str, axis: int, node: _OnnxNode) -> int:
+        rank = len(self.shape(tensor, node))
+        if not -rank <= axis < rank:
+            raise self.fail(f"{node.op_type} axis {axis} is not an axis of a rank-{rank} tensor", node.name)
+        axis %= rank
+        batch = self.batch_axis(tensor)
+        if axis == batch:
+            raise self.fail(f"{node.op_type} along the batch axis (axis {axis}) is not supported", node.name)
+        return axis - (batch is not None and axis > batch)
+
+    def plain(self, tensor: str, node: _OnnxNode) -> str:
+        if tensor not in self.channels_last:
+            return tensor
+        made = f"{tensor}#channels_last"
+        if made not in self.source:
+            self.shapes[made] = self.shapes.get(tensor)
+            layer = self.unused_name(f"{node.name}/channels_last")
+            self.layers.append({"op": "transpose", "name": layer, "from": [self.src(tensor, node)], "perm": [1, 2, 0]})
+            self.source[made] = layer
+            self.layer_outputs[layer] = made
+        return made
 
     def is_channels_last(self, tensor: str) -> bool:
         return tensor in self.channels_last
@@ -1005,6 +1062,7 @@ class _Importer:
         self.source[tensor] = self.src(source, node)
         if source in self.channels_last:
             self.channels_last.add(tensor)
+        self.place_batch(tensor, self.batch_axis(source))
 
     def view(self, node: _OnnxNode, channels_last: bool) -> None:
         """``node`` (a Transpose between [N, C, H, W] and [N, H, W, C]) makes no layer: its output is
@@ -1131,7 +1189,7 @@ class _Importer:
             return False
         source = self.shapes.get(node.inputs[0])
         out = self.shapes.get(node.outputs[0])
-        if source is None or out is None or len(out) != 2 or out[0] != source[0]:
+        if source is None or out is None or len(out) != 2 or out[0] != source[0] or source[0] != 1:
             return False
         if node.op_type == "Flatten" and node.attrs.get("axis", 1) not in (1, 1 - len(source)):
             return False

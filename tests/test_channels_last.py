@@ -144,7 +144,6 @@ def test_a_convnext_block_is_read_channels_first_counted_and_run(tmp_path: Path)
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"perm_back": [0, 3, 2, 1]}, "Transpose with perm [0, 3, 2, 1] is not supported"),
         ({"scale_shape": (8, 4, 4)}, "Mul by a constant of shape [8, 4, 4] is not supported"),
     ],
 )
@@ -155,11 +154,23 @@ def test_what_is_not_a_convnext_block_is_refused_naming_the_node(
         load_model(convnext_block(tmp_path / "bad.onnx", **change))  # type: ignore[arg-type]
 
 
-def test_a_layernorm_over_the_width_of_a_channels_first_tensor_is_refused(tmp_path: Path) -> None:
+def test_a_transpose_back_in_another_order_makes_the_view_real(tmp_path: Path) -> None:
+    """[N, H, W, C] back to [N, C, W, H], not [N, C, H, W]: the view becomes a transpose layer (H, W, C),
+    then one to (C, W, H); the block still runs as onnxruntime (its sides are equal, so the add fits)."""
+    path = convnext_block(tmp_path / "other.onnx", perm_back=[0, 3, 2, 1])
+    layers = [(layer.name, layer.op) for layer in load_model(path).costs().layers]
+    assert ("/block/Transpose_1/channels_last", "transpose") in layers
+    assert ("/block/Transpose_1", "transpose") in layers
+    runs_as_onnxruntime(path, tmp_path)
+
+
+def test_a_layernorm_over_the_width_of_a_channels_first_tensor(tmp_path: Path) -> None:
+    """LayerNormalization over the last axis of [N, C, H, W]: each row of each channel, γ and β per column."""
     nodes = [helper.make_node("LayerNormalization", ["x", "w", "b"], ["y"], name="/ln", axis=-1)]
     path = one_input_model(tmp_path / "ln.onnx", nodes, {"w": floats(8), "b": floats(8)})
-    with pytest.raises(SpecError, match=r"/ln.*LayerNormalization over axis -1 of a rank-4 tensor is not supported"):
-        load_model(path)
+    (layer,) = load_model(path).costs().layers
+    assert (layer.op, layer.params) == ("layernorm", 16)
+    runs_as_onnxruntime(path, tmp_path)
 
 
 def test_a_reshape_that_a_gather_undoes_is_no_layer(tmp_path: Path) -> None:

@@ -223,6 +223,46 @@ def ref_layernorm(x: np.ndarray, w: dict[str, np.ndarray], eps: float) -> np.nda
     return np.moveaxis(out, -1, 1)
 
 
+def ref_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """(N, H, M, K) x (N, H, K, P) by loops, counting the multiplies."""
+    n, h, m, k = a.shape
+    p = b.shape[-1]
+    y = np.zeros((n, h, m, p))
+    multiplies = 0
+    for index in np.ndindex(n, h, m, p):
+        i, head, row, col = index
+        for j in range(k):
+            y[index] += float(a[i, head, row, j]) * float(b[i, head, j, col])
+            multiplies += 1
+    return y, multiplies
+
+
+def ref_transpose(x: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
+    """Output position (n, i_0, i_1, ...) holds input position (n, ...) with i_a at axis perm[a]."""
+    shape = (x.shape[0], *(x.shape[p + 1] for p in perm))
+    y = np.zeros(shape)
+    for index in np.ndindex(shape):
+        source = [index[0], *[0] * len(perm)]
+        for a, p in enumerate(perm):
+            source[p + 1] = index[a + 1]
+        y[index] = x[tuple(source)]
+    return y
+
+
+def ref_token_linear(x: np.ndarray, w: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+    """Each token's features times the weight, by loops."""
+    n, t, f = x.shape
+    out = w["weight"].shape[0]
+    y = np.zeros((n, t, out))
+    multiplies = 0
+    for i, token, o in np.ndindex(n, t, out):
+        y[i, token, o] = float(w["bias"][o])
+        for j in range(f):
+            y[i, token, o] += float(x[i, token, j]) * float(w["weight"][o, j])
+            multiplies += 1
+    return y, multiplies
+
+
 def unary(name: str, op_name: str, fn: Any, shape: tuple[int, ...] = (2, 3, 4, 5), **attrs: Any) -> Case:
     return Case(name, REGISTRY[op_name](**attrs), [shape], lambda op, xs, w: (fn(xs[0]), 0))
 
@@ -420,6 +460,63 @@ CASES = [
             ),
             0,
         ),
+    ),
+]
+
+
+CASES += [
+    # a transformer's tokens: (tokens, features), attention's (heads, tokens, tokens)
+    Case(
+        "reshape (row-major order)",
+        REGISTRY["reshape"](shape=(12, 5)),
+        [(2, 3, 4, 5)],
+        lambda op, xs, w: (np.array([list(xs[0][i].flat) for i in range(2)]).reshape(2, 12, 5), 0),
+    ),
+    unary("transpose 3 axes", "transpose", lambda x: ref_transpose(x, (2, 0, 1)), perm=(2, 0, 1)),
+    Case(
+        "matmul of two activations, per head",
+        REGISTRY["matmul"](),
+        [(2, 3, 4, 5), (2, 3, 5, 2)],
+        lambda op, xs, w: ref_matmul(xs[0], xs[1]),
+    ),
+    unary("select the first token", "select", lambda x: x[:, 0], shape=(2, 5, 4), axis=0),
+    unary("select along the last axis", "select", lambda x: x[:, :, :, 3], shape=(2, 3, 4, 5), axis=2, index=3),
+    Case(
+        "class_token in front",
+        REGISTRY["class_token"](),
+        [(2, 4, 3)],
+        lambda op, xs, w: (np.array([[w["token"][0], *xs[0][i]] for i in range(2)]), 0),
+    ),
+    Case(
+        "position_embedding",
+        REGISTRY["position_embedding"](),
+        [(2, 4, 3)],
+        lambda op, xs, w: (xs[0].astype(np.float64) + w["embedding"], 0),
+    ),
+    unary("scale_by", "scale_by", elementwise(lambda v: v * 0.125), factor=0.125),
+    Case(
+        "linear per token",
+        REGISTRY["linear"](out=3, flatten=False),
+        [(2, 4, 5)],
+        lambda op, xs, w: ref_token_linear(xs[0], w),
+    ),
+    Case(
+        "layernorm over the last axis",
+        REGISTRY["layernorm"](axis=1),
+        [(2, 4, 6)],
+        lambda op, xs, w: (np.moveaxis(ref_layernorm(np.moveaxis(xs[0], 2, 1), w, 1e-5), 1, 2), 0),
+    ),
+    unary(
+        "softmax over the last axis",
+        "softmax",
+        lambda x: np.moveaxis(ref_softmax(np.moveaxis(x, 3, 1)), 1, 3),
+        axis=2,
+    ),
+    Case(
+        "concat along the last axis",
+        REGISTRY["concat"](axis=1),
+        [(2, 3, 2), (2, 3, 4)],
+        lambda op, xs, w: (np.array([[[*xs[0][i, t], *xs[1][i, t]] for t in range(3)] for i in range(2)]), 0),
     ),
 ]
 

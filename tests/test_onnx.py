@@ -352,17 +352,17 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
             "layer 'clip': Clip to [-1.0, 1.0] is not supported",
         ),
         (
-            [helper.make_node("Reshape", ["x", "s"], ["y"], name="r")],
-            {"s": np.array([1, 3, 64], dtype=np.int64)},
+            [helper.make_node("Gather", ["x", "i"], ["y"], name="g", axis=1)],
+            {"i": np.array([0, 2], dtype=np.int64)},
             (1, 3, 8, 8),
-            "layer 'r': Reshape to [1, 3, 64] is not supported",
+            "layer 'g': Gather of an activation at 2 indices: only one is supported",
         ),
         ([helper.make_node("Relu", ["x"], ["y"], name="relu")], {}, (1, 3, "H", 8), "has a symbolic height"),
         (
-            [helper.make_node("Concat", ["x", "x"], ["y"], name="cat", axis=2)],
+            [helper.make_node("Concat", ["x", "x"], ["y"], name="cat", axis=0)],
             {},
             (1, 3, 8, 8),
-            "layer 'cat': Concat along axis 2 is not supported",
+            "layer 'cat': Concat along the batch axis (axis 0) is not supported",
         ),
     ],
     ids=[
@@ -371,9 +371,9 @@ W = {"w": np.zeros((4, 3, 3, 3), dtype=np.float32)}
         "three-strides",
         "empty-input",
         "clip",
-        "reshape",
+        "gather-indices",
         "symbolic-side",
-        "concat-axis",
+        "concat-batch",
     ],
 )
 def test_import_errors_name_the_node(tmp_path, nodes, inits, shape, message):

@@ -507,7 +507,67 @@ CHANNEL_CASES = [
     Case("bilinear to 8x5", op("resize", size=(8, 5), bilinear=True), ((3, 4, 4),), (3, 8, 5), 0, 0, 7 * 120, "resize"),
 ]
 
-CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES + CHANNEL_CASES
+TOKEN_CASES = [
+    # a transformer's tokens: (tokens, features) and attention's (heads, tokens, tokens)
+    Case("reshape 8x3 -> 4x6", op("reshape", shape=(4, 6)), ((8, 3),), (4, 6), 0, 0, 0, "reshape"),
+    Case("reshape patches to rows", op("reshape", shape=(8, 4)), ((8, 2, 2),), (8, 4), 0, 0, 0, "reshape"),
+    Case("transpose a matrix", op("transpose", perm=(1, 0)), ((3, 5),), (5, 3), 0, 0, 0, "transpose"),
+    Case("transpose 3 axes", op("transpose", perm=(2, 0, 1)), ((2, 3, 4),), (4, 2, 3), 0, 0, 0, "transpose"),
+    # output (2, 5, 6), each value a sum of 4 products
+    Case("matmul per head", op("matmul"), ((2, 5, 4), (2, 4, 6)), (2, 5, 6), 0, 2 * 5 * 6 * 4, 0, "matmul"),
+    Case("matmul broadcast", op("matmul"), ((5, 4), (2, 4, 3)), (2, 5, 3), 0, 30 * 4, 0, "matmul"),
+    Case("select the class token", op("select", axis=0), ((5, 8),), (8,), 0, 0, 0, "select"),
+    Case("select along the last axis", op("select", axis=1, index=2), ((5, 3),), (5,), 0, 0, 0, "select"),
+    Case(
+        "class_token in front of 4 tokens",
+        op("class_token"),
+        ((4, 8),),
+        (5, 8),
+        8,
+        0,
+        0,
+        "class_token",
+        {"token": (WEIGHT, (1, 8))},
+    ),
+    Case(
+        "position_embedding",
+        op("position_embedding"),
+        ((5, 8),),
+        (5, 8),
+        40,
+        0,
+        40,
+        "position_embedding",
+        {"embedding": (WEIGHT, (5, 8))},
+    ),
+    Case("scale_by 1/2", op("scale_by", factor=0.5), ((5, 8),), (5, 8), 0, 0, 40, "scale_by"),
+    Case(
+        "fc per token (flatten: false)",
+        op("linear", out=16, flatten=False),
+        ((5, 8),),
+        (5, 16),
+        8 * 16 + 16,
+        5 * 8 * 16,
+        5 * 16,
+        "fc",
+        {"weight": (WEIGHT, (16, 8)), "bias": (BIAS, (16,))},
+    ),
+    Case(
+        "layernorm over the features",
+        op("layernorm", axis=1),
+        ((5, 8),),
+        (5, 8),
+        16,
+        0,
+        7 * 40,
+        "layernorm",
+        ln_weights(8),
+    ),
+    Case("softmax over the last axis", op("softmax", axis=2), ((2, 5, 5),), (2, 5, 5), 0, 0, 3 * 50, "softmax"),
+    Case("concat along the features", op("concat", axis=1), ((5, 3), (5, 4)), (5, 7), 0, 0, 0, "concat"),
+]
+
+CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES + CHANNEL_CASES + TOKEN_CASES
 
 
 def cases(rows: list[Case]) -> Any:
@@ -595,7 +655,8 @@ def test_merge_operators_take_several_inputs() -> None:
     assert REGISTRY["add"].min_inputs == REGISTRY["mul"].min_inputs == 2
     assert REGISTRY["concat"].min_inputs == 1  # of one input, the identity (as ONNX's Concat)
     assert REGISTRY["mul"].max_inputs == 2
-    assert all(REGISTRY[n].max_inputs == 1 for n in REGISTRY if n not in ("concat", "add", "mul"))
+    assert REGISTRY["matmul"].min_inputs == REGISTRY["matmul"].max_inputs == 2
+    assert all(REGISTRY[n].max_inputs == 1 for n in REGISTRY if n not in ("concat", "add", "mul", "matmul"))
 
 
 # -- the table -------------------------------------------------------------------------------------

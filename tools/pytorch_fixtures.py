@@ -8,6 +8,12 @@ seeded); the tests count them by hand and run them against onnxruntime:
   lowered to a GatherND of the windows, masks, sums and a division: AlexNet's head at 193.
 - ``adaptive_pool_6x9to7_dynamo.onnx``: the same on a 6×9 input to 7×7 (one side grows, the other
   shrinks): VGG's head at 193, and a non-square input.
+- ``vit_tiny_legacy.onnx`` and ``vit_tiny_dynamo.onnx``: torchvision's VisionTransformer at 32×32 with
+  16×16 patches (4 patches and the class token), 2 encoder layers of 2 heads, 8 features, an MLP of 16,
+  10 classes, every weight random (torchvision initialises the head to zeros), by both exporters: the
+  class token, position embedding, nn.MultiheadAttention (the batch moved to axis 1 and merged with the
+  heads), LayerNorm and GELU over the last axis, and the class token selected at the end. Node metadata
+  is left out: it is most of a dynamo file's size.
 
 Needs torch beside costmodel, in a separate venv (see tools/torchvision_onnx.py):
 
@@ -39,7 +45,32 @@ def main() -> int:
         x = torch.randn(1, 3, *side)
         torch.onnx.export(model, (x,), str(DATA / name), dynamo=True, opset_version=18, external_data=False)
         print(f"wrote {DATA / name}")
+    vit(torch)
     return 0
+
+
+def vit(torch: object) -> None:
+    import onnx
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    torch.manual_seed(0)  # type: ignore[attr-defined]
+    model = VisionTransformer(
+        image_size=32, patch_size=16, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=16, num_classes=10
+    ).eval()
+    with torch.no_grad():  # type: ignore[attr-defined]
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.5)  # type: ignore[attr-defined]
+    x = torch.randn(1, 3, 32, 32)  # type: ignore[attr-defined]
+    for exporter, dynamo, opset in (("legacy", False, 17), ("dynamo", True, 18)):
+        path = DATA / f"vit_tiny_{exporter}.onnx"
+        kwargs = {"external_data": False} if dynamo else {}
+        torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=opset, **kwargs)  # type: ignore[attr-defined]
+        proto = onnx.load(str(path))
+        for node in proto.graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+        onnx.save(proto, str(path))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

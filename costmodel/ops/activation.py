@@ -6,7 +6,22 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from costmodel.ops.base import FLAG, Array, Elementwise, Layer, OnnxReader, OnnxWriter, attr, numpy, register
+from costmodel.ops.base import (
+    FLAG,
+    INDEX,
+    Array,
+    Elementwise,
+    Layer,
+    OnnxReader,
+    OnnxWriter,
+    Shape,
+    ShapeError,
+    attr,
+    known,
+    numpy,
+    register,
+    show_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -364,13 +379,32 @@ class Softmax(_Simple):
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Softmax",)
     other_ops_doc: ClassVar[str] = "3·N"
 
+    axis: Any = attr(INDEX, 0, doc="the axis that sums to 1 (0: the channels; attention: the last)")
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        if not known(self.axis) or not 0 <= int(self.axis) < len(inputs[0]):
+            raise ShapeError(f"softmax axis {self.axis} is not an axis of its input {show_shape(inputs[0])}")
+        return inputs[0]
+
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
-        """Over the channel (feature) axis, shifted by the maximum so that exp never overflows."""
+        """Shifted by the maximum so that exp never overflows."""
         np = numpy()
         x = inputs[0]
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        e /= e.sum(axis=1, keepdims=True)
+        axis = int(self.axis) + 1
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
         return e, 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
-        out.emit("Softmax", node.name, out.inputs(node), axis=1)
+        out.emit("Softmax", node.name, out.inputs(node), axis=int(self.axis) + 1)
+
+    @classmethod
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        """Before opset 13 a Softmax flattens the axes from ``axis`` on: the same only over the last."""
+        data = reader.plain(node.inputs[0], node)
+        rank = len(reader.shape(data, node))
+        given = int(node.attrs.get("axis", -1 if reader.opset >= 13 else 1))
+        if reader.opset < 13 and given % max(rank, 1) != rank - 1:
+            raise reader.fail(f"Softmax (opset {reader.opset}) over axes {given} onward is not supported", node.name)
+        axis = reader.image_axis(data, given, node)
+        reader.add(node, cls.op_name, [data], axis=axis or None)

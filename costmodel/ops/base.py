@@ -30,6 +30,9 @@ PAIR = "pair"  # an expression or [h, w]
 PAD = "pad"  # like PAIR, or 'same' / 'valid'
 FLAG = "flag"  # true / false
 NUMBER = "number"  # any number (dropout probability)
+SIZES = "sizes"  # a list of integer expressions of at least 1 (a reshape's target shape)
+AXES = "axes"  # a list of whole numbers of at least 0 (a transpose's permutation of the axes)
+MAX_AXES = 8  # the most axes a tensor of one image may have (a Swin window partition has 5)
 
 WEIGHT = "weight"
 BIAS = "bias"
@@ -158,9 +161,9 @@ class OnnxWriter(Protocol):
         indices); returns its name."""
         ...
 
-    def weights(self, node: Layer) -> list[str]:
+    def weights(self, node: Layer, transposed: bool = False) -> list[str]:
         """The layer's weight arrays as initializers, in declaration order (a host's with its batch norm
-        folded in, and then a bias)."""
+        folded in, and then a bias); ``transposed``: its 2-D weight as (in, out), as a MatMul takes it."""
         ...
 
 
@@ -237,6 +240,29 @@ class OnnxReader(Protocol):
 
     def claimed(self, node: Any) -> tuple[str, list[Any], Any] | None:
         """What ``node``'s operator's ``claims`` finds from it, worked out once per node."""
+        ...
+
+    def batch_axis(self, tensor: str) -> int | None:
+        """Where the tensor's batch axis is (0 unless a reshape or transpose moved it; None once the
+        batch of one was merged into another axis: then the file's axes are one image's)."""
+        ...
+
+    def place_batch(self, tensor: str, axis: int | None) -> None:
+        """The batch axis of ``tensor`` (a reshape's or transpose's output) is ``axis``."""
+        ...
+
+    def per_image(self, tensor: str, node: Any) -> tuple[int, ...]:
+        """The tensor's shape without its batch axis: one image's, as costmodel's layers see it."""
+        ...
+
+    def image_axis(self, tensor: str, axis: int, node: Any) -> int:
+        """One image's axis for the file's ``axis`` of ``tensor`` (negative counts from the end); an error
+        naming ``node`` when it is the batch axis or no axis."""
+        ...
+
+    def plain(self, tensor: str, node: Any) -> str:
+        """``tensor`` as the file holds it: a channels-last view of a layer's (C, H, W) output gets a
+        ``transpose`` layer (named after ``node``) that makes its (H, W, C) real."""
         ...
 
     def regions(self, start: Any, limit: int) -> Iterator[tuple[list[Any], Any]]:

@@ -26,6 +26,7 @@ from costmodel.ops.base import (
     register,
     spatial,
 )
+from costmodel.ops.tokens import Transpose
 
 SHUFFLE_PERM = [0, 2, 1, 3, 4]  # (N, g, C/g, H, W) -> (N, C/g, g, H, W)
 
@@ -139,8 +140,8 @@ class ChannelShuffle(ParameterFree):
     so that the next grouped convolution sees channels from every group."""
 
     op_name: ClassVar[str] = "channel_shuffle"
-    # only as torchvision's channel_shuffle exports: Reshape, Transpose, Reshape (the Reshapes belong to it);
-    # a Transpose to channels last and back is read here too, as no layer (ConvNeXt)
+    # as torchvision's channel_shuffle exports: Reshape, Transpose, Reshape (the Reshapes belong to it);
+    # a Transpose to channels last and back is read here too, as no layer (ConvNeXt), any other as transpose
     onnx_types: ClassVar[tuple[str, ...] | None] = ("Transpose",)
 
     groups: Value = attr(EXPR, doc="a divisor of the channels")
@@ -186,11 +187,8 @@ class ChannelShuffle(ParameterFree):
             return
         found = cls.pattern(node, reader)
         if found is None:
-            raise reader.fail(
-                f"Transpose with perm {perm} is not supported (only a channel shuffle: Reshape to "
-                "[N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back to [N, C, H, W])",
-                node.name,
-            )
+            Transpose.from_onnx(node, reader)
+            return
         grouping, ungrouping, groups = found
         reader.absorb(grouping)
         reader.absorb(ungrouping)

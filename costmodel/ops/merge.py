@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from costmodel.intmath import Value
 from costmodel.ops.base import (
+    INDEX,
     Array,
     Layer,
     OnnxReader,
@@ -14,6 +15,7 @@ from costmodel.ops.base import (
     ParameterFree,
     Shape,
     ShapeError,
+    attr,
     known,
     numpy,
     product,
@@ -22,52 +24,65 @@ from costmodel.ops.base import (
 )
 from costmodel.ops.misc import Dropout
 from costmodel.ops.norm import Scale
+from costmodel.ops.tokens import ClassToken, PositionEmbedding, ScaleBy
 
 
-def _merge_check(op: str, inputs: list[Shape], spatial_only: bool) -> None:
+def _merge_check(op: str, inputs: list[Shape]) -> None:
     first = inputs[0]
     for other in inputs[1:]:
         if len(other) != len(first):
             raise ShapeError(f"{op} inputs differ in rank: {show_shape(first)} and {show_shape(other)}")
-        a, b = (first[1:], other[1:]) if spatial_only else (first, other)
-        if known(*a, *b) and tuple(a) != tuple(b):
+        if known(*first, *other) and tuple(first) != tuple(other):
             raise ShapeError(f"{op} inputs have mismatched shapes {show_shape(first)} and {show_shape(other)}")
 
 
 @register
 @dataclass(frozen=True)
 class Concat(ParameterFree):
-    """Concatenation along channels (the fire module's merge); of one input, the identity (as ONNX's
-    Concat, which exporters write so: DenseNet's first layer of each block)."""
+    """Concatenation along channels (the fire module's merge), or along another ``axis``; of one input,
+    the identity (as ONNX's Concat, which exporters write so: DenseNet's first layer of each block)."""
 
     op_name: ClassVar[str] = "concat"
-    onnx_types: ClassVar[tuple[str, ...] | None] = ("Concat",)  # along channels
-    shape_doc: ClassVar[str] = "ΣC × H × W"
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("Concat",)
+    shape_doc: ClassVar[str] = "ΣC × H × W (the sizes along `axis` summed)"
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 64
 
+    axis: Value = attr(INDEX, 0, doc="the axis joined along (0: the channels)")
+
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        _merge_check("concat", inputs, spatial_only=True)
-        channels = inputs[0][0]
+        first = inputs[0]
+        if not known(self.axis) or not 0 <= int(self.axis) < len(first):
+            raise ShapeError(f"concat axis {self.axis} is not an axis of its input {show_shape(first)}")
+        axis = int(self.axis)
+        for other in inputs[1:]:
+            if len(other) != len(first):
+                raise ShapeError(f"concat inputs differ in rank: {show_shape(first)} and {show_shape(other)}")
+            rest = [(a, b) for i, (a, b) in enumerate(zip(first, other, strict=True)) if i != axis]
+            if any(known(a, b) and a != b for a, b in rest):
+                raise ShapeError(f"concat inputs have mismatched shapes {show_shape(first)} and {show_shape(other)}")
+        joined = first[axis]
         for shape in inputs[1:]:
-            channels = channels + shape[0]
-        return (channels, *inputs[0][1:])
+            joined = joined + shape[axis]
+        return (*first[:axis], joined, *first[axis + 1 :])
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
-        return numpy().concatenate(inputs, axis=1), 0
+        return numpy().concatenate(inputs, axis=int(self.axis) + 1), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
-        out.emit("Concat", node.name, out.inputs(node), axis=1)
+        out.emit("Concat", node.name, out.inputs(node), axis=int(self.axis) + 1)
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
-        rank = len(reader.shape(node.outputs[0], node))
-        axis = node.attrs.get("axis")
-        if axis is None or axis % rank != 1:
-            raise reader.fail(f"Concat along axis {axis} is not supported (only channels, axis 1)", node.name)
-        if len(reader.activation_inputs(node)) != len(node.inputs):
-            raise reader.fail("Concat with a constant operand is not supported", node.name)
-        reader.add(node, cls.op_name, list(node.inputs))
+        given = node.attrs.get("axis")
+        data = reader.activation_inputs(node)
+        if given is None:
+            raise reader.fail("Concat without an axis", node.name)
+        axis = reader.image_axis(data[0], int(given), node)
+        if len(data) != len(node.inputs):
+            ClassToken.read(node, reader, axis)
+            return
+        reader.add(node, cls.op_name, list(node.inputs), axis=axis or None)
 
 
 @register
@@ -106,6 +121,10 @@ class Mul(ParameterFree):
         data = reader.activation_inputs(node)
         if len(data) == 1 and len(node.inputs) == 2:  # by a constant: a learned scale per channel
             weight = node.inputs[1] if node.inputs[0] == data[0] else node.inputs[0]
+            given = reader.static_shape(weight)
+            if given is not None and len(given) <= 1 and product(given) == 1:  # one number, not learned
+                ScaleBy.read(node, reader, float(reader.constant(weight, node, "factor").reshape(-1)[0]))
+                return
             c = reader.spatial(node, data[0])[0] if len(reader.shape(data[0], node)) == 4 else None
             shape = tuple(int(d) for d in reader.shape(weight, node))
             per_channel = (
@@ -135,7 +154,7 @@ class Add(ParameterFree):
     max_inputs: ClassVar[int] = 64
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        _merge_check("add", inputs, spatial_only=False)
+        _merge_check("add", inputs)
         return inputs[0]
 
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
@@ -155,6 +174,9 @@ class Add(ParameterFree):
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         if node.op_type == "Sum" and len(node.inputs) == 1:
             reader.add(node, Dropout.op_name, node.inputs, p=0)
+            return
+        if len(reader.activation_inputs(node)) == 1 and len(node.inputs) == 2:
+            PositionEmbedding.read(node, reader)
             return
         reader.add(node, cls.op_name, _activations_only(node, reader))
 

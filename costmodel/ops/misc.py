@@ -20,6 +20,7 @@ from costmodel.ops.base import (
     register,
 )
 from costmodel.ops.channels import ChannelShuffle
+from costmodel.ops.tokens import Reshape
 
 
 @register
@@ -54,7 +55,8 @@ class Dropout(Elementwise):
 @dataclass(frozen=True)
 class Flatten(ParameterFree):
     op_name: ClassVar[str] = "flatten"
-    onnx_types: ClassVar[tuple[str, ...] | None] = ("Flatten", "Reshape")  # only flattening to [N, C·H·W]
+    # flattening to [N, C·H·W]; any other Reshape or Flatten is read as a reshape
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("Flatten", "Reshape")
     shape_doc: ClassVar[str] = "C·H·W"
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
@@ -99,14 +101,6 @@ class Flatten(ParameterFree):
                 return  # the start of a channel shuffle: read with the Transpose after it
             if reader.shape_of(node.inputs[0]) is None or reader.shape_of(node.outputs[0]) is None:
                 raise reader.fail(f"ONNX shape inference gives no static shape around this {node.op_type}", node.name)
-            if node.op_type == "Flatten":
-                raise reader.fail(
-                    f"Flatten with axis {node.attrs.get('axis', 1)} is not supported (only axis 1)", node.name
-                )
-            target = reader.shape_of(node.outputs[0])
-            raise reader.fail(
-                f"Reshape to {list(target) if target else 'an unknown shape'} is not supported "
-                "(only flattening to [N, C·H·W])",
-                node.name,
-            )
+            Reshape.from_onnx(node, reader)
+            return
         reader.add(node, cls.op_name, [node.inputs[0]])

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from costmodel.intmath import Value
 from costmodel.ops.base import (
+    INDEX,
     NORM_AFFINE,
     NORM_STATS,
     NUMBER,
@@ -22,11 +23,14 @@ from costmodel.ops.base import (
     OnnxWriter,
     Operator,
     Shape,
+    ShapeError,
     WeightArray,
     attr,
+    known,
     numpy,
     product,
     register,
+    show_shape,
 )
 
 EPSILON = 1e-5  # PyTorch's and ONNX's default
@@ -117,7 +121,8 @@ class BatchNorm(Operator):
 @dataclass(frozen=True)
 class LayerNorm(Operator):
     """Layer normalisation over the channels at each position (ConvNeXt's LayerNorm2d; over the features
-    of a vector): (x − mean) / √(var + eps) · γ + β, mean and variance across the channels."""
+    of a vector), or over another ``axis`` (a transformer's tokens: their last, the features):
+    (x − mean) / √(var + eps) · γ + β, mean and variance across that axis."""
 
     op_name: ClassVar[str] = "layernorm"
     other_ops_per_element: ClassVar[int] = 7  # mean (add), variance (subtract, square, add), divide, scale, shift
@@ -127,9 +132,15 @@ class LayerNorm(Operator):
     other_ops_doc: ClassVar[str] = "7·N"
 
     eps: Any = attr(NUMBER, 1e-5, doc="added to the variance (ConvNeXt: 1e-6)")
+    axis: Value = attr(INDEX, 0, doc="the axis normalised: 0 (the channels) or the last")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        return inputs[0]
+        shape = inputs[0]
+        if not known(self.axis) or int(self.axis) not in (0, len(shape) - 1):
+            raise ShapeError(
+                f"layernorm axis {self.axis} of {show_shape(shape)}: only 0 (the channels) or the last axis"
+            )
+        return shape
 
     def macs(self, inputs: list[Shape], output: Shape) -> Value:
         return 0
@@ -138,25 +149,28 @@ class LayerNorm(Operator):
         return self.other_ops_per_element * product(output)
 
     def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
-        c = (inputs[0][0],)
+        c = (inputs[0][int(self.axis)],)
         return {"gamma": WeightArray(NORM_AFFINE, c), "beta": WeightArray(NORM_AFFINE, c)}
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         np = numpy()
         x = inputs[0].astype(np.float64)
-        per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        centred = x - x.mean(axis=1, keepdims=True)
-        y = centred / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + float(self.eps))
+        axis = int(self.axis) + 1
+        per_channel = [1] * x.ndim
+        per_channel[axis] = -1
+        centred = x - x.mean(axis=axis, keepdims=True)
+        y = centred / np.sqrt((centred * centred).mean(axis=axis, keepdims=True) + float(self.eps))
         y = y * weights["gamma"].reshape(per_channel) + weights["beta"].reshape(per_channel)
         return y.astype(inputs[0].dtype), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         x = out.inputs(node)[0]
         weights = out.weights(node)
-        if len(node.input_shapes[0]) != 3:
+        if int(self.axis) == len(node.input_shapes[0]) - 1:
             out.emit("LayerNormalization", node.name, [x, *weights], axis=-1, epsilon=float(self.eps))
             return
-        last = out.emit("Transpose", f"{node.name}/to_channels_last", [x], perm=[0, 2, 3, 1])
+        rank = len(node.input_shapes[0])  # the channels (axis 1 with the batch) moved last, and back
+        last = out.emit("Transpose", f"{node.name}/to_channels_last", [x], perm=[0, *range(2, rank + 1), 1])
         normed = out.emit(
             "LayerNormalization",
             f"{node.name}/norm",
@@ -165,7 +179,7 @@ class LayerNorm(Operator):
             axis=-1,
             epsilon=float(self.eps),
         )
-        out.emit("Transpose", node.name, [normed], perm=[0, 3, 1, 2])
+        out.emit("Transpose", node.name, [normed], perm=[0, rank, *range(1, rank)])
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
@@ -173,17 +187,19 @@ class LayerNorm(Operator):
         rank = len(reader.shape(data, node))
         axis = int(node.attrs.get("axis", -1)) % rank if rank else 0
         over_channels = reader.is_channels_last(data) and axis == 3
-        if not (over_channels or (rank == 2 and axis == 1)):
+        batch = reader.batch_axis(data)
+        if not (over_channels or (axis == rank - 1 and batch != axis)):
             raise reader.fail(
                 f"LayerNormalization over axis {node.attrs.get('axis', -1)} of a rank-{rank} tensor is not supported "
-                "(only over the channels: after a Transpose to channels last, or of an (N, F) tensor)",
+                "(only over the last axis: channels last, or features)",
                 node.name,
             )
+        last = 0 if over_channels else len(reader.per_image(data, node)) - 1
         if len(node.inputs) < 3 or not node.inputs[2]:
             raise reader.fail("LayerNormalization without a bias B is not supported", node.name)
         reader.stored(node, "gamma", node.inputs[1], "flat")
         reader.stored(node, "beta", node.inputs[2], "flat")
-        reader.add(node, cls.op_name, [data], eps=float(node.attrs.get("epsilon", 1e-5)))
+        reader.add(node, cls.op_name, [data], eps=float(node.attrs.get("epsilon", 1e-5)), axis=last or None)
 
 
 @register

@@ -22,6 +22,7 @@ FAMILY_ORDER = (
     "resize",
     "merge",
     "channels",
+    "tokens",
 )  # as a reader meets them
 BEGIN = "<!-- operators: generated from the registry by costmodel.ops.reference -->"
 END = "<!-- /operators -->"

@@ -1,0 +1,171 @@
+"""A vision transformer, end to end: torchvision's VisionTransformer exported by both PyTorch exporters
+(tests/data/vit_tiny_*.onnx, written by tools/pytorch_fixtures.py) is read, counted, run and written
+back; the same network written as a spec with the token operators counts the same.
+
+The tiny ViT: a 32×32 image in 16×16 patches (T = 4 + 1 class token), D = 8 features, 2 heads, an MLP
+of 16, 2 encoder layers, 10 classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from costmodel.cli import main
+from costmodel.loading import load_model
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from onnx_builders import run_matches_onnxruntime  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+FILES = [str(DATA / "vit_tiny_legacy.onnx"), str(DATA / "vit_tiny_dynamo.onnx")]
+
+SIDE, PATCH, D, HEADS, MLP, LAYERS, CLASSES = 32, 16, 8, 2, 16, 2, 10
+PATCHES = (SIDE // PATCH) ** 2
+T = PATCHES + 1
+
+
+def hand_count_macs() -> int:
+    """Each product as nn.Linear, nn.Conv2d and scaled_dot_product_attention compute it."""
+    patches = PATCHES * D * 3 * PATCH * PATCH
+    attention = T * D * 3 * D + T * T * D + T * T * D + T * D * D  # in_proj, Q·Kᵀ, weights·V, out_proj
+    mlp = T * D * MLP + T * MLP * D
+    return patches + LAYERS * (attention + mlp) + D * CLASSES
+
+
+def hand_count_params() -> int:
+    """torchvision's num_params of the model (every bias kept, as the legacy exporter keeps them)."""
+    patches = D * 3 * PATCH * PATCH + D
+    tokens = D + T * D  # the class token and the position embedding
+    layer = 2 * D + (3 * D * D + 3 * D) + (D * D + D) + 2 * D + (D * MLP + MLP) + (MLP * D + D)
+    return patches + tokens + LAYERS * layer + 2 * D + D * CLASSES + CLASSES
+
+
+VIT_SPEC = f"""
+name: vit_tiny
+input: {{channels: 3, size: {SIDE}}}
+blocks:
+  attention:
+    params: {{d: , heads: , t: }}
+    body:
+      - {{op: linear, name: qkv, out: 3 * $d, flatten: false}}
+      - {{op: reshape, name: split, shape: [$t, 3, $heads, $d // $heads]}}
+      - {{op: transpose, name: per_head, perm: [1, 2, 0, 3]}}
+      - {{op: select, name: q, axis: 0, index: 0}}
+      - {{op: scale_by, name: q_scaled, factor: 0.5}}
+      - {{op: select, name: k, axis: 0, index: 1, from: per_head}}
+      - {{op: transpose, name: k_t, perm: [0, 2, 1]}}
+      - {{op: matmul, name: scores, from: [q_scaled, k_t]}}
+      - {{op: softmax, name: weights, axis: 2}}
+      - {{op: select, name: v, axis: 0, index: 2, from: per_head}}
+      - {{op: matmul, name: mix, from: [weights, v]}}
+      - {{op: transpose, name: heads_last, perm: [1, 0, 2]}}
+      - {{op: reshape, name: merge, shape: [$t, $d]}}
+      - {{op: linear, name: out, out: $d, flatten: false}}
+  encoder:
+    params: {{d: , heads: , t: , mlp: }}
+    body:
+      - residual:
+          - {{op: layernorm, name: ln1, axis: 1, eps: 1e-6}}
+          - {{use: attention, name: attn, d: $d, heads: $heads, t: $t}}
+        name: add1
+      - residual:
+          - {{op: layernorm, name: ln2, axis: 1, eps: 1e-6}}
+          - {{op: linear, name: fc1, out: $mlp, flatten: false}}
+          - {{op: gelu, name: gelu}}
+          - {{op: linear, name: fc2, out: $d, flatten: false}}
+        name: add2
+layers:
+  - {{op: conv2d, name: patches, out: {D}, k: {PATCH}, stride: {PATCH}}}
+  - {{op: reshape, name: rows, shape: [{D}, {PATCHES}]}}
+  - {{op: transpose, name: tokens, perm: [1, 0]}}
+  - {{op: class_token, name: cls}}
+  - {{op: position_embedding, name: pos}}
+  - {{use: encoder, name: layer, d: {D}, heads: {HEADS}, t: {T}, mlp: {MLP}, repeat: {LAYERS}}}
+  - {{op: layernorm, name: ln, axis: 1, eps: 1e-6}}
+  - {{op: select, name: class_token_out, axis: 0}}
+  - {{op: linear, name: head, out: {CLASSES}}}
+"""
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("path", FILES, ids=["legacy", "dynamo"])
+def test_a_vit_file_is_read_as_tokens_and_counted_exactly(path: str) -> None:
+    costs = load_model(path).costs()
+    assert costs.macs == hand_count_macs()
+    ops = [layer.op for layer in costs.layers]
+    assert ops.count("matmul") == 2 * LAYERS  # Q·Kᵀ and weights·V of every layer
+    assert ops.count("softmax") == LAYERS
+    assert ops.count("class_token") == ops.count("position_embedding") == 1
+    assert costs.layers[-1].op == "linear" and costs.layers[-2].op == "select"
+    assert costs.params == hand_count_params()  # every weight random: no zero bias for an exporter to drop
+
+
+@pytest.mark.parametrize("path", FILES, ids=["legacy", "dynamo"])
+def test_a_vit_file_runs_as_onnxruntime_and_verifies(path: str, tmp_path: Path) -> None:
+    x = np.random.default_rng(3).standard_normal((1, 3, SIDE, SIDE)).astype(np.float32)
+    run_matches_onnxruntime(path, x, tmp_path, rtol=1e-4, atol=1e-5)
+    code, output = invoke("verify", path)
+    assert code == 0, output
+    assert f"{hand_count_macs():,} MACs" in output
+
+
+def test_both_exporters_give_the_same_network() -> None:
+    legacy, dynamo = (load_model(path).costs() for path in FILES)
+    assert legacy.macs == dynamo.macs
+    assert legacy.params == dynamo.params
+
+
+@pytest.mark.parametrize("path", FILES, ids=["legacy", "dynamo"])
+def test_a_vit_written_out_reads_back_the_same(path: str, tmp_path: Path) -> None:
+    out = tmp_path / "again.onnx"
+    code, output = invoke("export", path, "-o", str(out))
+    assert code == 0, output
+    before, after = (load_model(p).costs() for p in (path, str(out)))
+    assert [(layer.op, layer.params, layer.macs) for layer in after.layers] == [
+        (layer.op, layer.params, layer.macs) for layer in before.layers
+    ]
+    x = np.random.default_rng(4).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
+    run_matches_onnxruntime(str(out), x, tmp_path, rtol=1e-4, atol=1e-5)  # a batch of 2: per image
+
+
+def test_the_vit_as_a_spec_counts_what_the_file_holds(tmp_path: Path) -> None:
+    spec = tmp_path / "vit_tiny.yaml"
+    spec.write_text(VIT_SPEC)
+    costs = load_model(str(spec)).costs()
+    legacy = load_model(FILES[0]).costs()
+    assert (costs.macs, costs.params) == (hand_count_macs(), hand_count_params())
+    assert (costs.macs, costs.params) == (legacy.macs, legacy.params)
+    code, output = invoke("verify", str(spec))  # the executor does what the formulas count
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("shape: [8, 4]", "shape: 32"), "layer 'rows': shape must be a list of numbers"),
+        (("shape: [8, 4]", "shape: [8, 5]"), "layer 'rows': cannot reshape 8×2×2 (32 values) to 8×5 (40)"),
+        (("perm: [1, 0]", "perm: [0, 0]"), "layer 'tokens': transpose perm [0, 0] is not a permutation"),
+        (("class_token_out, axis: 0", "class_token_out, axis: 2"), "select axis 2 is not an axis"),
+        (("perm: [0, 2, 1]", "perm: [0, 1, 2]"), "layer 'layer.1.attn.scores': matmul of 2×5×4 and 2×5×4"),
+        (("perm: [1, 0]", "perm: [1, 0, 2]"), "layer 'tokens': transpose perm [1, 0, 2] is not a permutation"),
+    ],
+)
+def test_bad_token_specs_are_one_line_errors(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    spec = tmp_path / "bad.yaml"
+    old, new = change
+    assert old in VIT_SPEC
+    spec.write_text(VIT_SPEC.replace(old, new, 1))
+    code, output = invoke("report", str(spec))
+    assert code == 2, output
+    assert message in output
+    assert output.count("\n") == 1
