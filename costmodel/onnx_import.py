@@ -51,7 +51,7 @@ def _importers() -> dict[str, type[Operator]]:
 
 # ONNX operator type -> the costmodel operator that reads it
 IMPORTERS: dict[str, type[Operator]] = _importers()
-SHAPE_ROUNDS = 3  # rounds of shape inference, each knowing the Shape values the one before inferred
+SHAPE_ROUNDS = 8  # rounds of shape inference, each knowing the Shape values the one before inferred
 # what may run on a channels-last view (between ConvNeXt's Transposes): per-position and elementwise ops
 CHANNELS_LAST_OPS = frozenset(
     {
@@ -68,6 +68,7 @@ CHANNELS_LAST_OPS = frozenset(
         "sigmoid",
         "hard_swish",
         "dropout",
+        "pad",
     }
 )
 # Operators that only ever compute on constants and shapes here; as such they are not layers.
@@ -813,6 +814,9 @@ class _Importer:
     def is_static(self, tensor: str) -> bool:
         return tensor in self.static
 
+    def is_initializer(self, tensor: str) -> bool:
+        return tensor in self.initializers
+
     def shape(self, tensor: str, node: _OnnxNode) -> tuple[int, ...]:
         shape = self.shapes.get(tensor)
         if shape is None:
@@ -998,14 +1002,13 @@ class _Importer:
     ) -> None:
         layer = node.name if name is None else self.unused_name(name)
         made = output or node.outputs[0]
+        last = {i in self.channels_last for i in inputs}
+        if len(last) > 1:  # a view and a tensor the file holds channels last: the view made real
+            inputs = [self.plain(i, node) for i in inputs]
+            last = {False}
         entry: dict[str, Any] = {"op": op, "name": layer, "from": [self.src(i, node) for i in inputs]}
         entry.update(attrs)
-        last = {i in self.channels_last for i in inputs}
         if True in last:
-            if len(last) > 1:
-                raise self.fail(
-                    f"{node.op_type} of a channels-last and a channels-first tensor is not supported", node.name
-                )
             if op not in CHANNELS_LAST_OPS:
                 raise self.fail(
                     f"{node.op_type} on a channels-last tensor (after a Transpose) is not supported", node.name

@@ -465,6 +465,13 @@ CASES = [
 
 
 CASES += [
+    Case(
+        "add_constant broadcast over windows",
+        REGISTRY["add_constant"](shape=(1, 3, 4)),
+        [(2, 5, 3, 4)],
+        lambda op, xs, w: (xs[0].astype(np.float64) + w["value"][None], 0),
+    ),
+    unary("slice every other row from 1", "slice", lambda x: x[:, :, 1:4:2], start=1, stop=4, axis=1, step=2),
     # a transformer's tokens: (tokens, features), attention's (heads, tokens, tokens)
     Case(
         "reshape (row-major order)",

@@ -565,6 +565,28 @@ TOKEN_CASES = [
     ),
     Case("softmax over the last axis", op("softmax", axis=2), ((2, 5, 5),), (2, 5, 5), 0, 0, 3 * 50, "softmax"),
     Case("concat along the features", op("concat", axis=1), ((5, 3), (5, 4)), (5, 7), 0, 0, 0, "concat"),
+    # a stored tensor broadcast: Swin's relative position bias (heads, N, N) over (windows, heads, N, N)
+    Case(
+        "add_constant broadcast",
+        op("add_constant", shape=(1, 2, 3, 3)),
+        ((4, 2, 3, 3),),
+        (4, 2, 3, 3),
+        18,  # stored, not trained: norm_stats, which the torchvision preset leaves out
+        0,
+        72,
+        "add_constant",
+        {"value": (NORM_STATS, (1, 2, 3, 3))},
+    ),
+    Case(
+        "slice rows with a step",
+        op("slice", start=1, stop=6, axis=1, step=2),
+        ((3, 7, 4),),
+        (3, 3, 4),
+        0,
+        0,
+        0,
+        "slice",
+    ),
 ]
 
 CASES = CONV_CASES + LINEAR_CASES + POOL_CASES + ELEMENTWISE_CASES + MERGE_CASES + CHANNEL_CASES + TOKEN_CASES
@@ -1081,7 +1103,14 @@ def test_symbolic_merges_do_not_raise_on_unknown_sizes() -> None:
             op("slice", start=4, stop=9), [(8, 2, 2)], "stop 9 is past the input's 8 channels", id="slice past C"
         ),
         pytest.param(op("slice", start=-1, stop=2), [(8, 2, 2)], "at least 0", id="slice negative start"),
-        pytest.param(op("slice", start=0, stop=2), [(8,)], "(channels, height, width)", id="slice a vector"),
+        pytest.param(op("slice", start=0, stop=2, axis=1), [(8,)], "slice axis 1 is not an axis", id="slice a vector"),
+        pytest.param(op("slice", start=0, stop=2, step=0), [(8, 2, 2)], "step must be a positive", id="slice step 0"),
+        pytest.param(
+            op("add_constant", shape=(3, 1)), [(2, 4)], "cannot broadcast 3×1 onto 2×4", id="add_constant grows"
+        ),
+        pytest.param(op("reshape", shape=(5, 2)), [(3, 3)], "cannot reshape 3×3 (9 values)", id="reshape count"),
+        pytest.param(op("matmul"), [(2, 3), (4, 5)], "3 ≠ 4", id="matmul inner sizes"),
+        pytest.param(op("class_token"), [(4, 2, 2)], "(tokens, features)", id="class_token on an image"),
         pytest.param(
             op("channel_shuffle", groups=3), [(8, 2, 2)], "groups 3 does not divide the 8 input", id="shuffle groups∤C"
         ),

@@ -14,6 +14,11 @@ seeded); the tests count them by hand and run them against onnxruntime:
   class token, position embedding, nn.MultiheadAttention (the batch moved to axis 1 and merged with the
   heads), LayerNorm and GELU over the last axis, and the class token selected at the end. Node metadata
   is left out: it is most of a dynamo file's size.
+- ``swin_tiny_legacy.onnx`` and ``swin_tiny_dynamo.onnx``: torchvision's SwinTransformer at 32×32, 4×4
+  patches, 8 features, 2 stages of 2 blocks with 2 heads, windows of 4×4 (shifted by 2 in the second block
+  of the first stage), 10 classes, random weights: window partitions (6-axis reshapes), the cyclic shift
+  (slices and concats), the relative position bias and attention mask (constants added), patch merging
+  (slices with a step of 2).
 
 Needs torch beside costmodel, in a separate venv (see tools/torchvision_onnx.py):
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
@@ -45,26 +51,40 @@ def main() -> int:
         x = torch.randn(1, 3, *side)
         torch.onnx.export(model, (x,), str(DATA / name), dynamo=True, opset_version=18, external_data=False)
         print(f"wrote {DATA / name}")
-    vit(torch)
+    transformers(torch)
     return 0
 
 
-def vit(torch: object) -> None:
-    import onnx
+def transformers(torch: Any) -> None:
+    from torchvision.models.swin_transformer import SwinTransformer
     from torchvision.models.vision_transformer import VisionTransformer
 
-    torch.manual_seed(0)  # type: ignore[attr-defined]
-    model = VisionTransformer(
+    torch.manual_seed(0)
+    vit = VisionTransformer(
         image_size=32, patch_size=16, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=16, num_classes=10
-    ).eval()
-    with torch.no_grad():  # type: ignore[attr-defined]
+    )
+    write_both(torch, vit, "vit_tiny")
+    torch.manual_seed(0)
+    swin = SwinTransformer(
+        patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[2, 2], window_size=[4, 4], num_classes=10
+    )
+    write_both(torch, swin, "swin_tiny")
+
+
+def write_both(torch: Any, model: Any, name: str) -> None:
+    """The model with random weights (torchvision initialises some to zeros), by both exporters, at
+    32×32, without node metadata."""
+    import onnx
+
+    model = model.eval()
+    with torch.no_grad():
         for parameter in model.parameters():
-            parameter.copy_(torch.randn_like(parameter) * 0.5)  # type: ignore[attr-defined]
-    x = torch.randn(1, 3, 32, 32)  # type: ignore[attr-defined]
+            parameter.copy_(torch.randn_like(parameter) * 0.5)
+    x = torch.randn(1, 3, 32, 32)
     for exporter, dynamo, opset in (("legacy", False, 17), ("dynamo", True, 18)):
-        path = DATA / f"vit_tiny_{exporter}.onnx"
+        path = DATA / f"{name}_{exporter}.onnx"
         kwargs = {"external_data": False} if dynamo else {}
-        torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=opset, **kwargs)  # type: ignore[attr-defined]
+        torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=opset, **kwargs)
         proto = onnx.load(str(path))
         for node in proto.graph.node:
             del node.metadata_props[:]

@@ -31,8 +31,10 @@ from typing import Any
 
 def hook_macs(model: Any, x: Any) -> int:
     """Multiply-accumulates of one forward pass, from the calls as they run (a TorchFunctionMode sees
-    every ``conv2d``, ``linear`` — nn.MultiheadAttention's input projection included, which is no
-    Linear module —, ``matmul``/``bmm`` and ``scaled_dot_product_attention``)."""
+    every ``conv2d``, ``linear``, ``matmul``/``bmm`` and ``scaled_dot_product_attention``), and of every
+    ``multi_head_attention_forward``: nn.MultiheadAttention's one call, inside which a TorchFunctionMode
+    sees nothing, counted from its operands: the query, key and value projections, Q·Kᵀ and the weights
+    times V, and the output projection."""
     import torch
     import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
@@ -53,6 +55,12 @@ def hook_macs(model: Any, x: Any) -> int:
                 total += result.numel() * weight.shape[1]
             elif func in matmuls:
                 total += result.numel() * args[0].shape[-1]
+            elif func is F.multi_head_attention_forward:
+                query, key, value = args[:3]  # (L, N, E), (S, N, E), (S, N, E)
+                e = query.shape[-1]
+                batch = query.shape[1] if query.dim() == 3 else 1
+                projections = (query.numel() + key.numel() + value.numel()) * e + query.numel() * e
+                total += projections + 2 * batch * query.shape[0] * key.shape[0] * e
             elif func is F.scaled_dot_product_attention:
                 q, k = args[0], args[1]
                 total += 2 * q.shape[:-1].numel() * k.shape[-2] * q.shape[-1]  # q·kᵀ, then the weights · v

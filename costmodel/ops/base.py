@@ -206,6 +206,10 @@ class OnnxReader(Protocol):
 
     def is_static(self, tensor: str) -> bool: ...
 
+    def is_initializer(self, tensor: str) -> bool:
+        """Whether the file stores ``tensor`` as it is (a parameter), rather than computing it."""
+        ...
+
     def activation_inputs(self, node: Any) -> list[str]:
         """The node's inputs that are not constants."""
         ...

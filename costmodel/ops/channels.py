@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from costmodel import intmath
 from costmodel.intmath import Value
 from costmodel.ops.base import (
     EXPR,
@@ -24,6 +25,7 @@ from costmodel.ops.base import (
     numpy,
     positive,
     register,
+    show_shape,
     spatial,
 )
 from costmodel.ops.tokens import Transpose
@@ -35,44 +37,57 @@ SHUFFLE_PERM = [0, 2, 1, 3, 4]  # (N, g, C/g, H, W) -> (N, C/g, g, H, W)
 @dataclass(frozen=True)
 class Slice(ParameterFree):
     """Channels [start, stop) of the input: PyTorch's ``x[:, a:b]``, ``torch.chunk`` and ``torch.split``
-    (ShuffleNet v2 splits its input in two halves). ``start`` and ``stop`` are positions in the input,
-    not widths: the width rule never scales them."""
+    (ShuffleNet v2 splits its input in two halves); along another ``axis`` and every ``step``-th, as
+    ``x[..., a:b:step, :]`` (Swin's patch merging, and its cyclic shift: two slices and a concat).
+    ``start`` and ``stop`` are positions in the input, not widths: the width rule never scales them."""
 
     op_name: ClassVar[str] = "slice"
-    onnx_types: ClassVar[tuple[str, ...] | None] = ("Slice", "Split")  # along channels, steps of 1
-    shape_doc: ClassVar[str] = "(stop − start) × H × W"
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("Slice", "Split")
+    shape_doc: ClassVar[str] = "(stop − start) × H × W; ⌈(stop − start) / step⌉ along `axis`"
 
-    start: Value = attr(INDEX, doc="the first channel taken (0 for the first)")
-    stop: Value = attr(INDEX, doc="one past the last channel taken")
+    start: Value = attr(INDEX, doc="the first position taken (0 for the first)")
+    stop: Value = attr(INDEX, doc="one past the last position taken")
+    axis: Value = attr(INDEX, 0, doc="the axis sliced (0: the channels)")
+    step: Value = attr(EXPR, 1, doc="take every step-th position")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        c, h, w = spatial(inputs[0], "slice")
+        shape = inputs[0]
+        if not known(self.axis) or not 0 <= int(self.axis) < len(shape):
+            raise ShapeError(f"slice axis {self.axis} is not an axis of its input {show_shape(shape)}")
+        axis = int(self.axis)
         nonnegative(self.start, "slice start")
         nonnegative(self.stop, "slice stop")
+        positive(self.step, "slice step")
         if known(self.start, self.stop) and self.start >= self.stop:
             raise ShapeError(f"slice start {self.start} must be less than its stop {self.stop}")
-        if known(self.stop, c) and self.stop > c:
-            raise ShapeError(f"slice stop {self.stop} is past the input's {c} channels")
-        return (self.stop - self.start, h, w)
+        if known(self.stop, shape[axis]) and self.stop > shape[axis]:
+            what = "channels" if axis == 0 else f"positions of axis {axis}"
+            raise ShapeError(f"slice stop {self.stop} is past the input's {shape[axis]} {what}")
+        size = intmath.ceil_div(self.stop - self.start, self.step)
+        return (*shape[:axis], size, *shape[axis + 1 :])
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         """Always a copy: a view would share the input's memory, which an in-place kernel reading the slice
         (a relu) would then write over while another layer still reads it."""
-        return inputs[0][:, int(self.start) : int(self.stop)].copy(order="C"), 0
+        index = [slice(None)] * inputs[0].ndim
+        index[int(self.axis) + 1] = slice(int(self.start), int(self.stop), int(self.step))
+        return inputs[0][tuple(index)].copy(order="C"), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         starts = out.integers(node.name, "starts", [int(self.start)])
         ends = out.integers(node.name, "ends", [int(self.stop)])
-        axes = out.integers(node.name, "axes", [1])
-        out.emit("Slice", node.name, [*out.inputs(node), starts, ends, axes])
+        axes = out.integers(node.name, "axes", [int(self.axis) + 1])
+        steps = [out.integers(node.name, "steps", [int(self.step)])] if int(self.step) != 1 else []
+        out.emit("Slice", node.name, [*out.inputs(node), starts, ends, axes, *steps])
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        """One slice layer per axis sliced: the last named after the node, the ones before ``NODE/axisA``."""
         if node.op_type == "Split":
             cls._split(node, reader)
             return
-        data = node.inputs[0]
-        c = reader.spatial(node, data)[0]
+        data = reader.plain(node.inputs[0], node)
+        full = reader.shape(data, node)
         if reader.opset < 10:  # bounds as attributes
             starts, ends = node.attrs.get("starts", []), node.attrs.get("ends", [])
             axes, steps = node.attrs.get("axes"), None
@@ -82,14 +97,29 @@ class Slice(ParameterFree):
             axes = _optional(node, 3, reader, "axes")
             steps = _optional(node, 4, reader, "steps")
         axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
-        if [a % 4 if -4 <= a < 4 else a for a in axes] != [1] or len(starts) != 1 or len(ends) != 1:
-            raise reader.fail(f"Slice along axes {axes} is not supported (only channels, axis 1)", node.name)
-        if steps is not None and [int(s) for s in steps] != [1]:
-            raise reader.fail(f"Slice with steps {[int(s) for s in steps]} is not supported (only 1)", node.name)
-        start, stop, _ = slice(int(starts[0]), int(ends[0])).indices(c)  # ONNX's clamping, for a step of 1
-        if start >= stop:
-            raise reader.fail(f"Slice [{int(starts[0])}, {int(ends[0])}) of {c} channels is empty", node.name)
-        reader.add(node, cls.op_name, [data], start=start, stop=stop)
+        steps = [1] * len(axes) if steps is None else [int(s) for s in steps]
+        if not len(starts) == len(ends) == len(axes) == len(steps) or not axes:
+            raise reader.fail(f"Slice of {len(axes)} axes with {len(starts)} starts and {len(ends)} ends", node.name)
+        if min(steps) < 1:
+            raise reader.fail(f"Slice with steps {steps} is not supported (only positive steps)", node.name)
+        cuts = []
+        for given, begin, end, step in zip(axes, starts, ends, steps, strict=True):
+            axis = reader.image_axis(data, given, node)
+            start, stop, _ = slice(int(begin), int(end)).indices(full[given % len(full)])  # ONNX's clamping
+            if start >= stop:
+                raise reader.fail(f"Slice [{int(begin)}, {int(end)}) of axis {given} is empty", node.name)
+            if (start, stop, step) != (0, full[given % len(full)], 1):  # not the whole axis
+                cuts.append({"axis": axis or None, "start": start, "stop": stop, "step": step if step != 1 else None})
+        if not cuts:
+            reader.alias(node.outputs[0], data, node)
+            return
+        source = data
+        for i, cut in enumerate(cuts):
+            last = i == len(cuts) - 1
+            made = node.outputs[0] if last else f"{node.outputs[0]}#axis{cut['axis'] or 0}"
+            name = None if last else f"{node.name}/axis{cut['axis'] or 0}"
+            reader.add(node, cls.op_name, [source], made, name, **cut)
+            source = made
 
     @classmethod
     def _split(cls, node: Any, reader: OnnxReader) -> None:

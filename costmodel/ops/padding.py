@@ -67,6 +67,8 @@ class Pad(ParameterFree):
         if mode != "constant":
             raise reader.fail(f"Pad in mode '{mode}' is not supported (only constant)", node.name)
         reader.spatial(node, node.inputs[0])
+        if reader.batch_axis(node.inputs[0]) != 0:
+            raise reader.fail("Pad of a tensor whose batch axis moved is not supported", node.name)
         if reader.opset < 11:  # pads and value as attributes
             pads, value = [int(p) for p in node.attrs.get("pads", [])], float(node.attrs.get("value", 0.0))
         else:
@@ -81,6 +83,11 @@ class Pad(ParameterFree):
                 pads = full
         if len(pads) != 8:
             raise reader.fail(f"Pad of an image takes 8 pads (begin and end of 4 axes), got {pads}", node.name)
+        if not any(pads):  # Swin pads its windows by nothing where they fit
+            reader.alias(node.outputs[0], node.inputs[0], node)
+            return
+        if reader.is_channels_last(node.inputs[0]):  # [N, H, W, C]: the pads of the layer's (C, H, W)
+            pads = [pads[0], pads[3], pads[1], pads[2], pads[4], pads[7], pads[5], pads[6]]
         if any(pads[i] for i in (0, 1, 4, 5)):
             raise reader.fail(f"Pad of the batch or the channels ({pads}) is not supported", node.name)
         if min(pads) < 0:

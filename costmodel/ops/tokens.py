@@ -22,6 +22,7 @@ from costmodel.ops.base import (
     AXES,
     EXPR,
     INDEX,
+    NORM_STATS,
     NUMBER,
     SIZES,
     WEIGHT,
@@ -344,19 +345,69 @@ class PositionEmbedding(Operator):
 
     @classmethod
     def read(cls, node: Any, reader: OnnxReader) -> None:
+        """An Add of a constant: a position embedding where it is one of the file's initializers of the
+        (tokens, features) input's shape; else a stored tensor broadcast (:class:`AddConstant`)."""
         data = reader.activation_inputs(node)
         constant = node.inputs[1] if node.inputs[0] == data[0] else node.inputs[0]
         source = reader.plain(data[0], node)
         shape = reader.per_image(source, node)
+        full = reader.shape(source, node)
         given = tuple(reader.static_shape(constant) or ())
-        if given not in (tuple(shape), tuple(reader.shape(source, node))):
+        if reader.is_initializer(constant) and len(shape) == 2 and given in (tuple(shape), tuple(full)):
+            reader.stored(node, "embedding", constant, "as " + ",".join(str(s) for s in shape))
+            reader.add(node, cls.op_name, [source])
+            return
+        aligned = (1,) * (len(full) - len(given)) + given
+        batch = reader.batch_axis(source)
+        if len(given) > len(full) or (batch is not None and aligned[batch] != 1):
             raise reader.fail(
-                f"Add of a constant of shape {list(given)} is not supported (only a bias after a MatMul, or a "
-                f"learned tensor of the input's shape {list(shape)})",
-                node.name,
+                f"Add of a constant of shape {list(given)} to a tensor of {list(full)} is not supported", node.name
             )
-        reader.stored(node, "embedding", constant, "as " + ",".join(str(s) for s in shape))
-        reader.add(node, cls.op_name, [source])
+        mine = tuple(size for axis, size in enumerate(aligned) if axis != batch)
+        if any(size not in (1, theirs) for size, theirs in zip(mine, shape, strict=True)):
+            raise reader.fail(f"Add of a constant of shape {list(given)} would grow {list(full)}", node.name)
+        reader.stored(node, "value", constant, "as " + ",".join(str(s) for s in mine))
+        reader.add(node, AddConstant.op_name, [source], shape=list(mine))
+
+
+@register
+@dataclass(frozen=True)
+class AddConstant(Operator):
+    """A stored tensor added, broadcast as numpy broadcasts (aligned at the last axis): Swin's attention
+    mask and its relative position bias, which files hold already gathered from the bias table. It is
+    stored, not trained: counted with the running statistics (``norm_stats``), as the keras preset does."""
+
+    op_name: ClassVar[str] = "add_constant"
+    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by add: an Add of a constant that is no bias
+    params_doc: ClassVar[str] = "the constant's values (norm_stats)"
+    other_ops_doc: ClassVar[str] = "N"
+
+    shape: tuple[Value, ...] = attr(SIZES, doc="the constant's sizes, each 1 or the input's")
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        shape = inputs[0]
+        if len(self.shape) > len(shape):
+            raise ShapeError(f"add_constant of {show_shape(self.shape)} to a smaller input {show_shape(shape)}")
+        for mine, theirs in zip(reversed(self.shape), reversed(shape), strict=False):
+            positive(mine, "add_constant size")
+            if known(mine, theirs) and mine not in (1, theirs):
+                raise ShapeError(f"add_constant cannot broadcast {show_shape(self.shape)} onto {show_shape(shape)}")
+        return shape
+
+    def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
+        return {"value": WeightArray(NORM_STATS, tuple(self.shape))}
+
+    def macs(self, inputs: list[Shape], output: Shape) -> Value:
+        return 0
+
+    def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
+        return product(output)
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return inputs[0] + weights["value"], 0
+
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
+        out.emit("Add", node.name, [*out.inputs(node), *out.weights(node)])
 
 
 @register
