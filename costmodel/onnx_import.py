@@ -51,7 +51,8 @@ def _importers() -> dict[str, type[Operator]]:
 
 # ONNX operator type -> the costmodel operator that reads it
 IMPORTERS: dict[str, type[Operator]] = _importers()
-SHAPE_ROUNDS = 8  # rounds of shape inference, each knowing the Shape values the one before inferred
+SHAPE_ROUNDS = 64  # rounds of shape inference, each knowing the Shape values the one before inferred (a legacy
+# Swin-T computes its window shapes from Shape nodes 17 deep)
 # what may run on a channels-last view (between ConvNeXt's Transposes): per-position and elementwise ops
 CHANNELS_LAST_OPS = frozenset(
     {
@@ -300,11 +301,6 @@ def _check_encoding(data: bytes, model: Any, display: str) -> None:
             pos, end, layout = stack.pop()
             if len(stack) > MAX_NESTING:
                 raise SpecError("cannot read ONNX model: its messages nest too deeply", file=display)
-            if layout.is_node:
-                nodes += 1
-                if nodes > layers:
-                    what = "the nodes of the ONNX graph"
-                    raise limits.exceeded("layers", what, f"more than {layers:,}").located(file=display)
             known = layout.fields
             while pos < end:
                 fields += 1
@@ -329,6 +325,11 @@ def _check_encoding(data: bytes, model: Any, display: str) -> None:
                         raise _Damaged(start)
                     kind, detail = known.get(key >> 3, (0, None))
                     if kind == _MESSAGE:
+                        if detail.is_node:  # counted as it opens: the walk comes back to it after each attribute
+                            nodes += 1
+                            if nodes > layers:
+                                what = "the nodes of the ONNX graph"
+                                raise limits.exceeded("layers", what, f"more than {layers:,}").located(file=display)
                         stack.append((pos, end, layout))
                         stack.append((start, pos, detail))
                         break

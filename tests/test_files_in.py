@@ -494,6 +494,25 @@ def test_a_bad_constant_is_one_line(tmp_path: Path) -> None:
     refused("report", str(path), fragments=("the value of Constant 'k' declares 3 INT64 values",))
 
 
+def test_nodes_with_attributes_count_once_against_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each node once, however many attributes it holds (a legacy Swin export: 13,017 nodes, each of
+    them counted once per attribute before)."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    n = 6
+    nodes = [
+        helper.make_node("Softmax", [f"t{i}" if i else "x"], [f"t{i + 1}" if i < n - 1 else "y"], axis=1)
+        for i in range(n)
+    ]
+    path = onnx_file(tmp_path / "m.onnx", nodes=nodes)
+    monkeypatch.setenv("COSTMODEL_LIMITS", f"layers={n}")
+    result = CliRunner().invoke(main, ["report", str(path)])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("COSTMODEL_LIMITS", f"layers={n - 1}")
+    refused("report", str(path), fragments=(f"the nodes of the ONNX graph (more than {n - 1})",))
+
+
 def test_more_nodes_than_the_layer_limit_are_refused_before_parsing(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     from onnx import helper
