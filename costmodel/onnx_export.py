@@ -108,10 +108,11 @@ class _Writer:
         self.initializers.append(numpy_helper.from_array(array, full))
         return full
 
-    def weights(self, node: Layer, transposed: bool = False) -> list[str]:
+    def weights(self, node: Layer, transposed: bool = False, fixed: bool = False) -> list[str]:
         """The layer's arrays as initializers, in declaration order (which is ONNX's input order); a
         host with a batch norm folded into it has its folded weight and a bias; ``transposed``: the
-        weight matrix as a MatMul takes it, (in, out)."""
+        weight matrix as a MatMul takes it, (in, out); ``fixed``: as Constant nodes, which hold data
+        rather than parameters."""
         declared = node.op.weights(list(node.input_shapes))
         arrays = {name: self.array(node, name, array.shape) for name, array in declared.items()}
         norm = self.folds.get(node.name)
@@ -122,6 +123,17 @@ class _Writer:
             self.alias[norm.name] = node.name
         if transposed:
             arrays["weight"] = arrays["weight"].T
+        if fixed:
+            from onnx import numpy_helper
+
+            made = []
+            for name, value in arrays.items():
+                full = f"{node.name}/{name}"
+                self.nodes.append(
+                    self.helper.make_node("Constant", [], [full], name=full, value=numpy_helper.from_array(value, full))
+                )
+                made.append(full)
+            return made
         return [self.constant(node.name, name, value) for name, value in arrays.items()]
 
     # -- the graph --------------------------------------------------------------------------------

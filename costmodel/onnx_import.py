@@ -75,6 +75,9 @@ CHANNELS_LAST_OPS = frozenset(
 # Operators that only ever compute on constants and shapes here; as such they are not layers.
 NOT_LAYERS = frozenset({"Constant", "Shape", "Size", "Cast", "ConstantOfShape"})
 
+# Operators that only reshape a constant: a parameter reshaped is still that parameter.
+RESHAPES = frozenset({"Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"})
+
 SMALL_CONSTANT = 4096  # initializers up to this many values are read (shapes, clip bounds); others only sized
 
 
@@ -815,8 +818,15 @@ class _Importer:
     def is_static(self, tensor: str) -> bool:
         return tensor in self.static
 
-    def is_initializer(self, tensor: str) -> bool:
-        return tensor in self.initializers
+    def is_learned(self, tensor: str) -> bool:
+        for _ in range(limits.current().layers):
+            if tensor in self.initializers:
+                return True
+            node = self.folded.get(tensor)
+            if node is None or node.op_type not in RESHAPES or not node.inputs:
+                return False
+            tensor = node.inputs[0]
+        return False
 
     def shape(self, tensor: str, node: _OnnxNode) -> tuple[int, ...]:
         shape = self.shapes.get(tensor)

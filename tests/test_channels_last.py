@@ -74,8 +74,6 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import helper  # noqa: E402
 from onnx_builders import one_input_model, run_matches_onnxruntime  # noqa: E402
 
-from costmodel.errors import SpecError  # noqa: E402
-
 
 def convnext_block(path: Path, *, perm_back: list[int] | None = None, scale_shape: tuple = (8, 1, 1)) -> str:
     """stem conv -> [Transpose, LayerNormalization, MatMul+Add, GELU (erf), MatMul+Add, Transpose] -> layer
@@ -141,17 +139,13 @@ def test_a_convnext_block_is_read_channels_first_counted_and_run(tmp_path: Path)
     runs_as_onnxruntime(path, tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("change", "fragment"),
-    [
-        ({"scale_shape": (8, 4, 4)}, "Mul by a constant of shape [8, 4, 4] is not supported"),
-    ],
-)
-def test_what_is_not_a_convnext_block_is_refused_naming_the_node(
-    tmp_path: Path, change: dict[str, object], fragment: str
-) -> None:
-    with pytest.raises(SpecError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
-        load_model(convnext_block(tmp_path / "bad.onnx", **change))  # type: ignore[arg-type]
+def test_a_layer_scale_of_a_whole_map_is_a_stored_tensor(tmp_path: Path) -> None:
+    """A Mul by a constant of the map's own shape (8, 4, 4), not one value per channel: a mul_constant,
+    broadcast over the batch, that runs as onnxruntime does."""
+    path = convnext_block(tmp_path / "map.onnx", scale_shape=(8, 4, 4))
+    layers = {layer.name: (layer.op, layer.params_by_kind["norm_stats"]) for layer in load_model(path).costs().layers}
+    assert layers["/block/Mul"] == ("mul_constant", 8 * 4 * 4)
+    runs_as_onnxruntime(path, tmp_path)
 
 
 def test_a_transpose_back_in_another_order_makes_the_view_real(tmp_path: Path) -> None:

@@ -471,6 +471,23 @@ CASES += [
         [(2, 5, 3, 4)],
         lambda op, xs, w: (xs[0].astype(np.float64) + w["value"][None], 0),
     ),
+    Case(
+        "mul_constant per head",
+        REGISTRY["mul_constant"](shape=(3, 1, 1)),
+        [(2, 5, 3, 2, 2)],
+        lambda op, xs, w: (xs[0].astype(np.float64) * w["value"][None], 0),
+    ),
+    unary(
+        "l2_normalize the last axis",
+        "l2_normalize",
+        lambda x: np.array(
+            [
+                [[[v / max(math.sqrt(sum(float(u) ** 2 for u in row)), 1e-12) for v in row] for row in m] for m in i]
+                for i in x
+            ]
+        ),
+        axis=2,
+    ),
     unary("slice every other row from 1", "slice", lambda x: x[:, :, 1:4:2], start=1, stop=4, axis=1, step=2),
     # a transformer's tokens: (tokens, features), attention's (heads, tokens, tokens)
     Case(

@@ -578,6 +578,28 @@ TOKEN_CASES = [
         {"value": (NORM_STATS, (1, 2, 3, 3))},
     ),
     Case(
+        "mul_constant per head",
+        op("mul_constant", shape=(2, 1, 1)),
+        ((4, 2, 3, 3),),
+        (4, 2, 3, 3),
+        2,
+        0,
+        72,
+        "mul_constant",
+        {"value": (NORM_STATS, (2, 1, 1))},
+    ),
+    # square, sum and divide per value
+    Case(
+        "l2_normalize features",
+        op("l2_normalize", axis=2),
+        ((4, 2, 3, 5),),
+        (4, 2, 3, 5),
+        0,
+        0,
+        3 * 120,
+        "l2_normalize",
+    ),
+    Case(
         "slice rows with a step",
         op("slice", start=1, stop=6, axis=1, step=2),
         ((3, 7, 4),),

@@ -223,3 +223,44 @@ def test_a_swin_written_out_reads_back_the_same(path: str, tmp_path: Path) -> No
     ]
     x = np.random.default_rng(6).standard_normal((2, 3, 32, 32)).astype(np.float32)
     run_matches_onnxruntime(str(out), x, tmp_path, rtol=1e-4, atol=1e-5)
+
+
+# -- Swin v2: cosine attention (F.normalize), a logit scale per head, the position bias from an MLP ----
+
+SWIN2_FILES = [str(DATA / "swin2_tiny_legacy.onnx"), str(DATA / "swin2_tiny_dynamo.onnx")]
+
+
+@pytest.mark.parametrize("path", SWIN2_FILES, ids=["legacy", "dynamo"])
+def test_a_swin_v2_file_is_read_counted_and_run(path: str, tmp_path: Path) -> None:
+    """The products that depend on the image are Swin v1's: normalising Q and K costs no MACs, and the
+    position-bias MLP runs on constant coordinates, so the file holds (or computes from constants) its
+    output, which costmodel folds: a hook count of the PyTorch model is larger by that MLP."""
+    costs = load_model(path).costs()
+    assert costs.macs == swin_hand_count()[0]
+    ops = [layer.op for layer in costs.layers]
+    assert ops.count("l2_normalize") == 2 * 4  # Q and K of each of the 4 blocks
+    assert ops.count("mul_constant") + ops.count("scale") == 4  # the logit scale of each block
+    x = np.random.default_rng(7).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    run_matches_onnxruntime(path, x, tmp_path, rtol=1e-4, atol=1e-5)
+    code, output = invoke("verify", path)
+    assert code == 0, output
+
+
+def test_swin_v2_legacy_params_are_v1s_with_the_merging_norm_after_the_reduction() -> None:
+    """PatchMergingV2 normalises the 2C reduced features, not the 4C concatenated ones; the bias tables
+    (v1) and the position-bias MLP and logit scales (v2) are not parameters of either file."""
+    v1 = swin_hand_count()[1]
+    assert load_model(SWIN2_FILES[0]).costs().params == v1 - 2 * 32 + 2 * 16
+
+
+@pytest.mark.parametrize("path", SWIN2_FILES, ids=["legacy", "dynamo"])
+def test_a_swin_v2_written_out_reads_back_the_same(path: str, tmp_path: Path) -> None:
+    out = tmp_path / "again.onnx"
+    code, output = invoke("export", path, "-o", str(out))
+    assert code == 0, output
+    before, after = (load_model(p).costs() for p in (path, str(out)))
+    assert [(layer.op, layer.params, layer.macs) for layer in after.layers] == [
+        (layer.op, layer.params, layer.macs) for layer in before.layers
+    ]
+    x = np.random.default_rng(8).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    run_matches_onnxruntime(str(out), x, tmp_path, rtol=1e-4, atol=1e-5)

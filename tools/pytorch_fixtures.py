@@ -19,6 +19,9 @@ seeded); the tests count them by hand and run them against onnxruntime:
   of the first stage), 10 classes, random weights: window partitions (6-axis reshapes), the cyclic shift
   (slices and concats), the relative position bias and attention mask (constants added), patch merging
   (slices with a step of 2).
+- ``swin2_tiny_legacy.onnx`` and ``swin2_tiny_dynamo.onnx``: the same as Swin v2 (SwinTransformerBlockV2,
+  PatchMergingV2): cosine attention (F.normalize: ReduceL2, Clip, Expand, Div), a logit scale per head,
+  and the position bias from a small MLP on constant coordinates (folded: no image in it).
 
 Needs torch beside costmodel, in a separate venv (see tools/torchvision_onnx.py):
 
@@ -69,6 +72,20 @@ def transformers(torch: Any) -> None:
         patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[2, 2], window_size=[4, 4], num_classes=10
     )
     write_both(torch, swin, "swin_tiny")
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
+
+    torch.manual_seed(0)
+    swin2 = SwinTransformer(
+        patch_size=[4, 4],
+        embed_dim=8,
+        depths=[2, 2],
+        num_heads=[2, 2],
+        window_size=[4, 4],
+        num_classes=10,
+        block=SwinTransformerBlockV2,
+        downsample_layer=PatchMergingV2,
+    )
+    write_both(torch, swin2, "swin2_tiny")
 
 
 def write_both(torch: Any, model: Any, name: str) -> None:

@@ -161,9 +161,10 @@ class OnnxWriter(Protocol):
         indices); returns its name."""
         ...
 
-    def weights(self, node: Layer, transposed: bool = False) -> list[str]:
+    def weights(self, node: Layer, transposed: bool = False, fixed: bool = False) -> list[str]:
         """The layer's weight arrays as initializers, in declaration order (a host's with its batch norm
-        folded in, and then a bias); ``transposed``: its 2-D weight as (in, out), as a MatMul takes it."""
+        folded in, and then a bias); ``transposed``: its 2-D weight as (in, out), as a MatMul takes it;
+        ``fixed``: as Constant nodes (data, not parameters: an importer reads them so)."""
         ...
 
 
@@ -206,8 +207,9 @@ class OnnxReader(Protocol):
 
     def is_static(self, tensor: str) -> bool: ...
 
-    def is_initializer(self, tensor: str) -> bool:
-        """Whether the file stores ``tensor`` as it is (a parameter), rather than computing it."""
+    def is_learned(self, tensor: str) -> bool:
+        """Whether ``tensor`` is one of the file's parameters as stored, or only reshaped (rather than
+        computed from them, as Swin v2's exponentiated logit scale is, or from nothing learned)."""
         ...
 
     def activation_inputs(self, node: Any) -> list[str]:

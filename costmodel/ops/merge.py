@@ -24,7 +24,7 @@ from costmodel.ops.base import (
 )
 from costmodel.ops.misc import Dropout
 from costmodel.ops.norm import Scale
-from costmodel.ops.tokens import ClassToken, PositionEmbedding, ScaleBy
+from costmodel.ops.tokens import ClassToken, MulConstant, PositionEmbedding, ScaleBy
 
 
 def _merge_check(op: str, inputs: list[Shape]) -> None:
@@ -125,15 +125,15 @@ class Mul(ParameterFree):
             if given is not None and len(given) <= 1 and product(given) == 1:  # one number, not learned
                 ScaleBy.read(node, reader, float(reader.constant(weight, node, "factor").reshape(-1)[0]))
                 return
-            c = reader.spatial(node, data[0])[0] if len(reader.shape(data[0], node)) == 4 else None
+            image = len(reader.shape(data[0], node)) == 4 and reader.batch_axis(data[0]) == 0
+            c = reader.spatial(node, data[0])[0] if image else None
             shape = tuple(int(d) for d in reader.shape(weight, node))
             per_channel = (
                 {(c, 1, 1), (1, c, 1, 1)} if not reader.is_channels_last(data[0]) else {(c,), (1, 1, c), (1, 1, 1, c)}
             )
-            if c is None or shape not in per_channel:
-                raise reader.fail(
-                    f"Mul by a constant of shape {list(shape)} is not supported (only one value per channel)", node.name
-                )
+            if c is None or shape not in per_channel or not reader.is_learned(weight):
+                MulConstant.read(node, reader)
+                return
             reader.stored(node, "weight", weight, "flat")
             reader.add(node, Scale.op_name, data)
             return

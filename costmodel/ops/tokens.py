@@ -353,45 +353,36 @@ class PositionEmbedding(Operator):
         shape = reader.per_image(source, node)
         full = reader.shape(source, node)
         given = tuple(reader.static_shape(constant) or ())
-        if reader.is_initializer(constant) and len(shape) == 2 and given in (tuple(shape), tuple(full)):
+        if reader.is_learned(constant) and len(shape) == 2 and given in (tuple(shape), tuple(full)):
             reader.stored(node, "embedding", constant, "as " + ",".join(str(s) for s in shape))
             reader.add(node, cls.op_name, [source])
             return
-        aligned = (1,) * (len(full) - len(given)) + given
-        batch = reader.batch_axis(source)
-        if len(given) > len(full) or (batch is not None and aligned[batch] != 1):
-            raise reader.fail(
-                f"Add of a constant of shape {list(given)} to a tensor of {list(full)} is not supported", node.name
-            )
-        mine = tuple(size for axis, size in enumerate(aligned) if axis != batch)
-        if any(size not in (1, theirs) for size, theirs in zip(mine, shape, strict=True)):
-            raise reader.fail(f"Add of a constant of shape {list(given)} would grow {list(full)}", node.name)
-        reader.stored(node, "value", constant, "as " + ",".join(str(s) for s in mine))
-        reader.add(node, AddConstant.op_name, [source], shape=list(mine))
+        AddConstant.read(node, reader)
 
 
-@register
 @dataclass(frozen=True)
-class AddConstant(Operator):
-    """A stored tensor added, broadcast as numpy broadcasts (aligned at the last axis): Swin's attention
-    mask and its relative position bias, which files hold already gathered from the bias table. It is
-    stored, not trained: counted with the running statistics (``norm_stats``), as the keras preset does."""
+class _StoredConstant(Operator):
+    """A stored tensor combined with the input, broadcast as numpy broadcasts (aligned at the last axis).
+    Files hold such tensors already computed from the model's parameters (Swin's relative position bias
+    gathered from its table, Swin v2's logit scale clamped and exponentiated) or from nothing learned
+    (Swin's attention mask): stored, not trained, they count with the running statistics (``norm_stats``),
+    as the keras preset does."""
 
-    op_name: ClassVar[str] = "add_constant"
-    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by add: an Add of a constant that is no bias
+    other_ops_per_element: ClassVar[int] = 1
     params_doc: ClassVar[str] = "the constant's values (norm_stats)"
     other_ops_doc: ClassVar[str] = "N"
+    onnx_type: ClassVar[str] = ""
 
     shape: tuple[Value, ...] = attr(SIZES, doc="the constant's sizes, each 1 or the input's")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape = inputs[0]
         if len(self.shape) > len(shape):
-            raise ShapeError(f"add_constant of {show_shape(self.shape)} to a smaller input {show_shape(shape)}")
+            raise ShapeError(f"{self.op_name} of {show_shape(self.shape)} to a smaller input {show_shape(shape)}")
         for mine, theirs in zip(reversed(self.shape), reversed(shape), strict=False):
-            positive(mine, "add_constant size")
+            positive(mine, f"{self.op_name} size")
             if known(mine, theirs) and mine not in (1, theirs):
-                raise ShapeError(f"add_constant cannot broadcast {show_shape(self.shape)} onto {show_shape(shape)}")
+                raise ShapeError(f"{self.op_name} cannot broadcast {show_shape(self.shape)} onto {show_shape(shape)}")
         return shape
 
     def weights(self, inputs: list[Shape]) -> dict[str, WeightArray]:
@@ -403,11 +394,135 @@ class AddConstant(Operator):
     def other_ops(self, inputs: list[Shape], output: Shape) -> Value:
         return product(output)
 
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
+        out.emit(self.onnx_type, node.name, [*out.inputs(node), *out.weights(node, fixed=True)])
+
+    @classmethod
+    def read(cls, node: Any, reader: OnnxReader) -> None:
+        """An Add or Mul of an activation and a constant that broadcasts onto it."""
+        data = reader.activation_inputs(node)
+        constant = node.inputs[1] if node.inputs[0] == data[0] else node.inputs[0]
+        source = reader.plain(data[0], node)
+        shape = reader.per_image(source, node)
+        full = reader.shape(source, node)
+        given = tuple(reader.static_shape(constant) or ())
+        aligned = (1,) * (len(full) - len(given)) + given
+        batch = reader.batch_axis(source)
+        if len(given) > len(full) or (batch is not None and aligned[batch] != 1):
+            raise reader.fail(
+                f"{node.op_type} of a constant of shape {list(given)} and a tensor of {list(full)} is not supported",
+                node.name,
+            )
+        mine = tuple(size for axis, size in enumerate(aligned) if axis != batch)
+        if any(size not in (1, theirs) for size, theirs in zip(mine, shape, strict=True)):
+            raise reader.fail(f"{node.op_type} of a constant of shape {list(given)} would grow {list(full)}", node.name)
+        reader.stored(node, "value", constant, "as " + ",".join(str(s) for s in mine))
+        reader.add(node, cls.op_name, [source], shape=list(mine))
+
+
+@register
+@dataclass(frozen=True)
+class AddConstant(_StoredConstant):
+    """A stored tensor added (Swin's attention mask and relative position bias)."""
+
+    op_name: ClassVar[str] = "add_constant"
+    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by add: an Add of a constant that is no bias
+    onnx_type: ClassVar[str] = "Add"
+
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
         return inputs[0] + weights["value"], 0
 
+
+@register
+@dataclass(frozen=True)
+class MulConstant(_StoredConstant):
+    """A stored tensor multiplied in (Swin v2's logit scale per head)."""
+
+    op_name: ClassVar[str] = "mul_constant"
+    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by mul: a Mul by a constant, neither one value nor
+    # one per channel
+    onnx_type: ClassVar[str] = "Mul"
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        return inputs[0] * weights["value"], 0
+
+
+@register
+@dataclass(frozen=True)
+class L2Normalize(ParameterFree):
+    """Each vector along ``axis`` divided by its length, at least ``eps`` (PyTorch's F.normalize: Swin v2's
+    cosine attention)."""
+
+    op_name: ClassVar[str] = "l2_normalize"
+    other_ops_per_element: ClassVar[int] = 3  # square, sum, divide (a root and a max per vector besides)
+    # as PyTorch writes F.normalize: ReduceL2 over the axis, Clip to eps, Expand to the input, Div
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("ReduceL2",)
+    other_ops_doc: ClassVar[str] = "3·N"
+
+    axis: Value = attr(INDEX, doc="the axis of the vectors (the last, for attention's features)")
+    eps: Any = attr(NUMBER, 1e-12, doc="the least length divided by")
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        _axis(self.axis, inputs[0], "l2_normalize")
+        return inputs[0]
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        np = numpy()
+        x = inputs[0]
+        x64 = x.astype(np.float64)
+        length = np.sqrt((x64 * x64).sum(axis=int(self.axis) + 1, keepdims=True))
+        return (x64 / np.maximum(length, float(self.eps))).astype(x.dtype), 0
+
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
-        out.emit("Add", node.name, [*out.inputs(node), *out.weights(node)])
+        np = numpy()
+        x = out.inputs(node)[0]
+        axes = [int(self.axis) + 1]  # an attribute up to opset 17, which files are written at
+        length = out.emit("ReduceL2", node.name, [x], output=f"{node.name}/length", axes=axes, keepdims=1)
+        eps = out.constant(node.name, "eps", np.array(float(self.eps), dtype=np.float32))
+        least = out.emit("Clip", f"{node.name}/clip", [length, eps])
+        shape = out.emit("Shape", f"{node.name}/shape", [x])
+        spread = out.emit("Expand", f"{node.name}/expand", [least, shape])
+        out.emit("Div", f"{node.name}/div", [x, spread], output=node.name)
+
+    @classmethod
+    def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        found = reader.claimed(node)
+        if found is None:
+            raise reader.fail("ReduceL2 is supported only inside F.normalize: Clip, Expand, Div", node.name)
+        x, _, last = found
+        source = reader.plain(x, node)
+        rank = len(reader.shape(source, node))
+        axes = node.attrs.get("axes")
+        if axes is None and len(node.inputs) > 1 and node.inputs[1]:
+            axes = [int(a) for a in reader.constant(node.inputs[1], node, "axes").reshape(-1)]
+        if axes is None or len(axes) != 1 or int(axes[0]) % rank != rank - 1 or not node.attrs.get("keepdims", 1):
+            raise reader.fail(f"ReduceL2 over axes {axes}: only F.normalize over the last axis", node.name)
+        clip = found[1][0]
+        eps = float(reader.constant(clip.inputs[1], clip, "min").reshape(-1)[0])
+        axis = reader.image_axis(source, rank - 1, node)
+        reader.add(node, cls.op_name, [source], last.outputs[0], axis=axis, eps=eps)
+
+    @classmethod
+    def claims(cls, node: Any, reader: OnnxReader) -> tuple[str, list[Any], Any] | None:
+        """(x, [Clip, Expand, Div], the Div) of F.normalize(x) as PyTorch writes it, each node the only
+        reader of the one before it: Div(x, Expand(Clip(ReduceL2(x), eps), Shape(x))); else None."""
+        if node.op_type != "ReduceL2" or not node.inputs:
+            return None
+        x = node.inputs[0]
+        clip = reader.only_consumer(node.outputs[0])
+        if clip is None or clip.op_type != "Clip" or len(clip.inputs) < 2 or not reader.is_static(clip.inputs[1]):
+            return None
+        if len(clip.inputs) > 2 and clip.inputs[2]:
+            return None  # a maximum too: not a normalisation
+        expand = reader.only_consumer(clip.outputs[0])
+        if expand is None or expand.op_type != "Expand" or expand.inputs[0] != clip.outputs[0]:
+            return None
+        div = reader.only_consumer(expand.outputs[0])
+        if div is None or div.op_type != "Div" or div.inputs != [x, expand.outputs[0]]:
+            return None
+        if reader.shape_of(div.outputs[0]) != reader.shape_of(x):
+            return None
+        return x, [clip, expand, div], div
 
 
 @register
