@@ -406,7 +406,12 @@ class Session:
                 by_kind = {NORM_AFFINE: 2 * int(arrays["gamma"].size)}
             if node.name in norm_of:
                 norm = by_name[norm_of[node.name]]
-                weight, bias = norm_rule.fold(arrays["weight"], arrays.get("bias"), weights.get(norm.name, {}))
+                weight, bias = norm_rule.fold(
+                    arrays["weight"],
+                    arrays.get("bias"),
+                    weights.get(norm.name, {}),
+                    float(getattr(norm.op, "eps", norm_rule.EPSILON)),
+                )
                 arrays = {"weight": weight, "bias": bias}
             activation = activation_of.get(node.name)
             runs = node.name not in done_by_host

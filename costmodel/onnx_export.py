@@ -119,7 +119,9 @@ class _Writer:
         if norm is not None:
             stats = norm.op.weights(list(norm.input_shapes))
             norm_arrays = {name: self.array(norm, name, stats[name].shape) for name in norm_rule.NORM_ARRAYS}
-            arrays["weight"], arrays["bias"] = norm_rule.fold(arrays["weight"], arrays.get("bias"), norm_arrays)
+            arrays["weight"], arrays["bias"] = norm_rule.fold(
+                arrays["weight"], arrays.get("bias"), norm_arrays, float(getattr(norm.op, "eps", norm_rule.EPSILON))
+            )
             self.alias[norm.name] = node.name
         if transposed:
             arrays["weight"] = arrays["weight"].T

@@ -521,19 +521,19 @@ def test_a_shuffle_that_ends_the_graph(tmp_path: Path) -> None:
             "layer '/Slice': Slice with steps [-1] is not supported (only positive steps)",
         ),
         (
-            [helper.make_node("Split", ["x"], ["a", "y"], name="/Split", axis=2)],
+            [helper.make_node("Split", ["x"], ["a", "y"], name="/Split", axis=0)],
             {},
             13,
-            "layer '/Split': Split along axis 2 is not supported (only channels, axis 1)",
+            "layer '/Split': Split along the batch axis (axis 0) is not supported",
         ),
         (
             [helper.make_node("Split", ["x"], ["a", "b", "y"], name="/Split", axis=1)],
             {},
             13,
-            "layer '/Split': Split of 8 channels into 3 equal parts is not possible",
+            "layer '/Split': Split of 8 positions of axis 1 into 3 equal parts is not possible",
         ),
     ],
-    ids=["slice-batch", "slice-backwards", "split-axis", "split-unequal"],
+    ids=["slice-batch", "slice-backwards", "split-batch", "split-unequal"],
 )
 def test_what_is_not_a_channel_op_is_refused_naming_the_node(
     tmp_path: Path, nodes: list, inits: dict, opset: int, message: str

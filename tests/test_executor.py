@@ -167,12 +167,12 @@ def ref_softmax(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def ref_batchnorm(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+def ref_batchnorm(x: np.ndarray, arrays: dict[str, np.ndarray], eps: float = 1e-5) -> np.ndarray:
     y = np.zeros(x.shape)
     for index in np.ndindex(x.shape):
         ch = index[1]
         normed = (float(x[index]) - float(arrays["running_mean"][ch])) / math.sqrt(
-            float(arrays["running_var"][ch]) + 1e-5
+            float(arrays["running_var"][ch]) + eps
         )
         y[index] = normed * float(arrays["gamma"][ch]) + float(arrays["beta"][ch])
     return y
@@ -309,6 +309,13 @@ CASES = [
     ),
     Case("batchnorm", REGISTRY["batchnorm"](), [(2, 3, 4, 4)], lambda op, xs, w: (ref_batchnorm(xs[0], w), 0)),
     Case("batchnorm on (N, F)", REGISTRY["batchnorm"](), [(3, 5)], lambda op, xs, w: (ref_batchnorm(xs[0], w), 0)),
+    Case(
+        "batchnorm with eps 1e-3 (MaxViT)",
+        REGISTRY["batchnorm"](eps=1e-3),
+        [(2, 3, 2, 2)],
+        lambda op, xs, w: (ref_batchnorm(xs[0], w, 1e-3), 0),
+    ),
+    unary("tanh", "tanh", elementwise(math.tanh)),
     unary("relu", "relu", elementwise(lambda v: max(v, 0.0))),
     unary("relu6", "relu6", elementwise(relu6), shape=(2, 3, 4, 4)),
     unary("hard_swish", "hard_swish", elementwise(lambda v: v * relu6(v + 3) / 6)),

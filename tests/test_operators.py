@@ -468,6 +468,7 @@ ELEMENTWISE_CASES = [
     Case("hard_swish", op("hard_swish"), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "hard_swish"),
     Case("hard_sigmoid", op("hard_sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 48, "hard_sigmoid"),
     Case("sigmoid", op("sigmoid"), ((3, 2, 2),), (3, 2, 2), 0, 0, 36, "sigmoid"),
+    Case("tanh", op("tanh"), ((3, 2, 2),), (3, 2, 2), 0, 0, 36, "tanh"),
     Case("silu", op("silu"), ((3, 2, 2),), (3, 2, 2), 0, 0, 48, "silu"),
     Case("gelu", op("gelu"), ((3, 2, 2),), (3, 2, 2), 0, 0, 60, "gelu"),
     Case("layernorm", op("layernorm"), ((4, 3, 3),), (4, 3, 3), 8, 0, 7 * 36, "layernorm", ln_weights(4)),

@@ -22,6 +22,13 @@ seeded); the tests count them by hand and run them against onnxruntime:
 - ``swin2_tiny_legacy.onnx`` and ``swin2_tiny_dynamo.onnx``: the same as Swin v2 (SwinTransformerBlockV2,
   PatchMergingV2): cosine attention (F.normalize: ReduceL2, Clip, Expand, Div), a logit scale per head,
   and the position bias from a small MLP on constant coordinates (folded: no image in it).
+- ``maxvit_tiny_legacy.onnx`` and ``maxvit_tiny_dynamo.onnx``: torchvision's MaxVit at 32×32, stem of 8,
+  partitions of 2, 2 blocks of 8 and 16 channels, heads of 4 features: MBConv with squeeze-excite and
+  batch norms of ε = 1e-3, block and grid attention through Einsum (Q·Kᵀ and weights·V), Q, K and V
+  split along the features, and a Tanh in the classifier.
+
+The hook count (tools/torchvision_onnx.py) and num_params of each model the tests compare with go to
+``pytorch_counts.json`` beside them.
 
 Needs torch beside costmodel, in a separate venv (see tools/torchvision_onnx.py):
 
@@ -30,6 +37,7 @@ Needs torch beside costmodel, in a separate venv (see tools/torchvision_onnx.py)
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,12 +94,31 @@ def transformers(torch: Any) -> None:
         downsample_layer=PatchMergingV2,
     )
     write_both(torch, swin2, "swin2_tiny")
+    from torchvision.models.maxvit import MaxVit
+
+    torch.manual_seed(0)
+    maxvit = MaxVit(
+        input_size=(32, 32),
+        stem_channels=8,
+        partition_size=2,
+        block_channels=[8, 16],
+        block_layers=[1, 1],
+        head_dim=4,
+        stochastic_depth_prob=0.0,
+        num_classes=10,
+    )
+    write_both(torch, maxvit, "maxvit_tiny")
+
+
+COUNTS = DATA / "pytorch_counts.json"
 
 
 def write_both(torch: Any, model: Any, name: str) -> None:
     """The model with random weights (torchvision initialises some to zeros), by both exporters, at
-    32×32, without node metadata."""
+    32×32, without node metadata; its hook count and num_params recorded in ``pytorch_counts.json``."""
     import onnx
+
+    from torchvision_onnx import hook_macs
 
     model = model.eval()
     with torch.no_grad():
@@ -108,6 +135,13 @@ def write_both(torch: Any, model: Any, name: str) -> None:
             node.doc_string = ""
         onnx.save(proto, str(path))
         print(f"wrote {path}")
+    counts = json.loads(COUNTS.read_text()) if COUNTS.exists() else {}
+    counts[name] = {
+        "hook_macs": hook_macs(model, x),
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "by": f"torch {torch.__version__}, tools/torchvision_onnx.py's hook_macs",
+    }
+    COUNTS.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

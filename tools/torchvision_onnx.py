@@ -31,7 +31,7 @@ from typing import Any
 
 def hook_macs(model: Any, x: Any) -> int:
     """Multiply-accumulates of one forward pass, from the calls as they run (a TorchFunctionMode sees
-    every ``conv2d``, ``linear``, ``matmul``/``bmm`` and ``scaled_dot_product_attention``), and of every
+    every ``conv2d``, ``linear``, ``matmul``/``bmm``, ``einsum`` and ``scaled_dot_product_attention``), and of every
     ``multi_head_attention_forward``: nn.MultiheadAttention's one call, inside which a TorchFunctionMode
     sees nothing, counted from its operands: the query, key and value projections, Q·Kᵀ and the weights
     times V, and the output projection."""
@@ -55,6 +55,17 @@ def hook_macs(model: Any, x: Any) -> int:
                 total += result.numel() * weight.shape[1]
             elif func in matmuls:
                 total += result.numel() * args[0].shape[-1]
+            elif func is torch.einsum:  # one multiply per combination of the letters' positions
+                equation, *operands = args if isinstance(args[0], str) else (args[1], *args[0])
+                if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+                    operands = list(operands[0])
+                sizes: dict[str, int] = {}
+                for letters, operand in zip(equation.replace(" ", "").split("->")[0].split(","), operands, strict=True):
+                    sizes.update(zip(letters, operand.shape, strict=True))
+                count = 1
+                for size in sizes.values():
+                    count *= size
+                total += count
             elif func is F.multi_head_attention_forward:
                 query, key, value = args[:3]  # (L, N, E), (S, N, E), (S, N, E)
                 e = query.shape[-1]

@@ -195,6 +195,24 @@ BETA = math.sqrt(2 / math.pi)
 
 @register
 @dataclass(frozen=True)
+class Tanh(_Simple):
+    """The hyperbolic tangent (MaxViT's classifier)."""
+
+    op_name: ClassVar[str] = "tanh"
+    other_ops_per_element: ClassVar[int] = 3  # exp, add, divide, as a sigmoid
+    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by gelu, which owns Tanh: one outside a GELU
+    other_ops_doc: ClassVar[str] = "3·N"
+
+    def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        np = numpy()
+        return np.tanh(inputs[0]), 0
+
+    def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
+        out.emit("Tanh", node.name, out.inputs(node))
+
+
+@register
+@dataclass(frozen=True)
 class GELU(Elementwise):
     """x · Φ(x), Φ the standard normal distribution function (ViT, Swin, ConvNeXt); with ``tanh``, the
     approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (PyTorch's ``approximate='tanh'``)."""
@@ -259,11 +277,11 @@ class GELU(Elementwise):
             reader.add(node, cls.op_name, [node.inputs[0]], tanh=how == "tanh")
             return
         found = reader.claimed(node)
+        if found is None and node.op_type == "Tanh":
+            reader.add(node, Tanh.op_name, [node.inputs[0]])
+            return
         if found is None:
-            form = (
-                "x · (1 + erf(x / √2)) / 2" if node.op_type == "Erf" else "x · (1 + tanh(√(2/π)·(x + 0.044715·x³))) / 2"
-            )
-            raise reader.fail(f"{node.op_type} is supported only inside a GELU, {form}", node.name)
+            raise reader.fail("Erf is supported only inside a GELU, x · (1 + erf(x / √2)) / 2", node.name)
         x, _, last = found
         reader.add(last, cls.op_name, [x], last.outputs[0], tanh=node.op_type == "Tanh")
 

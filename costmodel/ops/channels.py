@@ -123,12 +123,13 @@ class Slice(ParameterFree):
 
     @classmethod
     def _split(cls, node: Any, reader: OnnxReader) -> None:
-        """One slice layer per output, named ``NODE:i``."""
-        data = node.inputs[0]
-        c = reader.spatial(node, data)[0]
-        axis = int(node.attrs.get("axis", 0))
-        if not -4 <= axis < 4 or axis % 4 != 1:
-            raise reader.fail(f"Split along axis {axis} is not supported (only channels, axis 1)", node.name)
+        """One slice layer per output, named ``NODE:i`` (torch.chunk of the channels, or of attention's
+        Q, K and V along the features)."""
+        data = reader.plain(node.inputs[0], node)
+        full = reader.shape(data, node)
+        given = int(node.attrs.get("axis", 0))
+        axis = reader.image_axis(data, given, node)
+        c = full[given % len(full)]
         parts = len(node.outputs)
         sizes = _optional(node, 1, reader, "split")  # opset 13 on: an input
         if sizes is None and "split" in node.attrs:  # before opset 13: an attribute
@@ -142,13 +143,24 @@ class Slice(ParameterFree):
         elif c % parts == 0:
             sizes = [c // parts] * parts
         else:
-            raise reader.fail(f"Split of {c} channels into {parts} equal parts is not possible", node.name)
+            raise reader.fail(
+                f"Split of {c} positions of axis {given} into {parts} equal parts is not possible", node.name
+            )
         if len(sizes) != parts or sum(sizes) != c or min(sizes, default=0) < 1:
-            raise reader.fail(f"Split sizes {sizes} do not cut {c} channels into {parts} parts", node.name)
+            raise reader.fail(f"Split sizes {sizes} do not cut the {c} positions into {parts} parts", node.name)
         start = 0
         for index, (output, size) in enumerate(zip(node.outputs, sizes, strict=True)):
             if output:  # an output without a name is not made
-                reader.add(node, cls.op_name, [data], output, f"{node.name}:{index}", start=start, stop=start + size)
+                reader.add(
+                    node,
+                    cls.op_name,
+                    [data],
+                    output,
+                    f"{node.name}:{index}",
+                    start=start,
+                    stop=start + size,
+                    axis=axis or None,
+                )
             start += size
 
 

@@ -2,7 +2,8 @@
 the channels at each position, and a learned per-channel scale (ConvNeXt's layer scale).
 
 Counting (``--counting folded``), the executor's sessions and the folded ONNX export all fold with
-:func:`fold` and the epsilon :data:`EPSILON`; which norms fold is :func:`costmodel.costs.foldable_norms`.
+:func:`fold` and the norm's epsilon (:data:`EPSILON` unless the spec or file says another); which norms
+fold is :func:`costmodel.costs.foldable_norms`.
 """
 
 from __future__ import annotations
@@ -37,26 +38,26 @@ EPSILON = 1e-5  # PyTorch's and ONNX's default
 NORM_ARRAYS = ("gamma", "beta", "running_mean", "running_var")  # ONNX BatchNormalization's inputs, in order
 
 
-def _scale64(arrays: dict[str, Array]) -> tuple[Array, Array, Array]:
+def _scale64(arrays: dict[str, Array], eps: float) -> tuple[Array, Array, Array]:
     """The per-channel scale γ/√(var + ε), β and the running mean, in float64: the one place ε enters."""
     np = numpy()
     gamma, beta, mean, var = (np.asarray(arrays[name], dtype=np.float64) for name in NORM_ARRAYS)
-    return gamma / np.sqrt(var + EPSILON), beta, mean
+    return gamma / np.sqrt(var + eps), beta, mean
 
 
-def scale_and_shift(arrays: dict[str, Array]) -> tuple[Array, Array]:
+def scale_and_shift(arrays: dict[str, Array], eps: float = EPSILON) -> tuple[Array, Array]:
     """A batch norm at inference as y = x·scale + shift per channel (computed in float64, returned in
     the arrays' own type)."""
     dtype = arrays["gamma"].dtype
-    scale, beta, mean = _scale64(arrays)
+    scale, beta, mean = _scale64(arrays, eps)
     return scale.astype(dtype), (beta - mean * scale).astype(dtype)
 
 
-def fold(weight: Array, bias: Array | None, norm: dict[str, Array]) -> tuple[Array, Array]:
+def fold(weight: Array, bias: Array | None, norm: dict[str, Array], eps: float = EPSILON) -> tuple[Array, Array]:
     """A conv's or linear layer's weight and bias with the batch norm after it folded in: the weight
     scaled per output channel, and a bias (new if it had none) scaled and shifted."""
     np = numpy()
-    scale, beta, mean = _scale64(norm)
+    scale, beta, mean = _scale64(norm, eps)
     folded_weight = weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
     base = bias.astype(np.float64) if bias is not None else np.zeros_like(mean)
     folded_bias = (base - mean) * scale + beta
@@ -75,6 +76,8 @@ class BatchNorm(Operator):
     onnx_types: ClassVar[tuple[str, ...] | None] = ("BatchNormalization",)
     params_doc: ClassVar[str] = "γ, β: C each (norm_affine); running mean, variance: C each (norm_stats)"
     other_ops_doc: ClassVar[str] = "2·N"
+
+    eps: Any = attr(NUMBER, EPSILON, doc="added to the variance (MaxViT, EfficientNet's Keras: 1e-3)")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
@@ -101,20 +104,21 @@ class BatchNorm(Operator):
     def kernel_in_place(self, inputs: list[Array], weights: dict[str, Array], overwrite: bool) -> tuple[Array, int]:
         np = numpy()
         x = inputs[0]
-        scale, shift = scale_and_shift(weights)
+        scale, shift = scale_and_shift(weights, float(self.eps))
         per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         y = np.multiply(x, scale.reshape(per_channel), out=x if overwrite else None)
         y += shift.reshape(per_channel)
         return y, 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
-        out.emit("BatchNormalization", node.name, [*out.inputs(node), *out.weights(node)], epsilon=EPSILON)
+        out.emit("BatchNormalization", node.name, [*out.inputs(node), *out.weights(node)], epsilon=float(self.eps))
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         for i, name in enumerate(NORM_ARRAYS):
             reader.stored(node, name, node.inputs[i + 1])
-        reader.add(node, cls.op_name, [node.inputs[0]])
+        eps = float(node.attrs.get("epsilon", EPSILON))
+        reader.add(node, cls.op_name, [node.inputs[0]], eps=eps if eps != EPSILON else None)
 
 
 @register

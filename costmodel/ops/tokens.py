@@ -157,7 +157,9 @@ class MatMul(ParameterFree):
     op_name: ClassVar[str] = "matmul"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 2
-    onnx_types: ClassVar[tuple[str, ...] | None] = ()  # read by linear, which owns MatMul
+    # an Einsum that is a batched matrix product (MaxViT's attention); MatMul is linear's, which hands a
+    # product of two activations over
+    onnx_types: ClassVar[tuple[str, ...] | None] = ("Einsum",)
     shape_doc: ClassVar[str] = "(…, M, N)"
     macs_doc: ClassVar[str] = "N·K"
 
@@ -191,6 +193,9 @@ class MatMul(ParameterFree):
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
+        if node.op_type == "Einsum":
+            cls._from_einsum(node, reader)
+            return
         a, b = (reader.plain(t, node) for t in node.inputs[:2])
         batches = {reader.batch_axis(a), reader.batch_axis(b)}
         ranks = {len(reader.shape(a, node)), len(reader.shape(b, node))}
@@ -198,6 +203,44 @@ class MatMul(ParameterFree):
         if batches or len(ranks) != 1 or (batch is not None and batch >= ranks.pop() - 2):
             raise reader.fail("MatMul of two activations needs the batch on the same leading axis of both", node.name)
         reader.add(node, cls.op_name, [a, b])
+
+    @classmethod
+    def _from_einsum(cls, node: Any, reader: OnnxReader) -> None:
+        """An Einsum of two activations whose equation is a batched matrix product, ``…ik, …kj -> …ij``,
+        either operand's last two letters swapped (``B G H I D, B G H J D -> B G H I J``: Q·Kᵀ): a
+        transpose of that operand (``NODE/transpose_a``, ``NODE/transpose_b``) and a matmul."""
+        equation = str(node.attrs.get("equation", "")).replace(" ", "")
+        terms, arrow, result = equation.partition("->")
+        operands = terms.split(",")
+        if not arrow or len(operands) != 2 or len(node.inputs) != 2 or len(reader.activation_inputs(node)) != 2:
+            raise reader.fail(f"Einsum '{equation}' is supported only as a product of two activations", node.name)
+        a, b = operands
+        lead = result[:-2]
+        i, j = (result[-2], result[-1]) if len(result) >= 2 else ("", "")
+        shared = set(a) & set(b) - set(result)
+        k = shared.pop() if len(shared) == 1 else ""
+        if not (
+            k
+            and a[:-2] == b[:-2] == lead
+            and sorted(a[-2:]) == sorted(i + k)
+            and sorted(b[-2:]) == sorted(k + j)
+            and len(set(result)) == len(result)
+        ):
+            raise reader.fail(f"Einsum '{equation}' is not a batched matrix product", node.name)
+        inputs = []
+        for tensor, letters, wanted, tag in ((node.inputs[0], a, i + k, "a"), (node.inputs[1], b, k + j, "b")):
+            source = reader.plain(tensor, node)
+            if letters[-2:] != wanted:
+                rank = len(reader.per_image(source, node))
+                swapped = f"{tensor}#transposed"
+                perm = [*range(rank - 2), rank - 1, rank - 2]
+                reader.add(node, Transpose.op_name, [source], swapped, f"{node.name}/transpose_{tag}", perm=perm)
+                source = swapped
+            inputs.append(source)
+        batches = {reader.batch_axis(t) for t in inputs}
+        if len(batches) != 1 or ((batch := batches.pop()) is not None and batch >= len(a) - 2):
+            raise reader.fail("Einsum of two activations needs the batch on the same leading axis of both", node.name)
+        reader.add(node, cls.op_name, inputs)
 
 
 @register
