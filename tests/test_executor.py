@@ -316,6 +316,22 @@ CASES = [
         lambda op, xs, w: (ref_batchnorm(xs[0], w, 1e-3), 0),
     ),
     unary("tanh", "tanh", elementwise(math.tanh)),
+    Case(
+        "pad the rows and columns of (H, W, C)",
+        REGISTRY["pad"](bottom=1, left=2, axis=0),
+        [(1, 2, 2, 3)],
+        lambda op, xs, w: (
+            np.array(
+                [
+                    [
+                        [[xs[0][0, y, x - 2, c] if y < 2 and x >= 2 else 0.0 for c in range(3)] for x in range(4)]
+                        for y in range(3)
+                    ]
+                ]
+            ),
+            0,
+        ),
+    ),
     unary("relu", "relu", elementwise(lambda v: max(v, 0.0))),
     unary("relu6", "relu6", elementwise(relu6), shape=(2, 3, 4, 4)),
     unary("hard_swish", "hard_swish", elementwise(lambda v: v * relu6(v + 3) / 6)),

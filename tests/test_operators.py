@@ -503,6 +503,7 @@ CHANNEL_CASES = [
     Case("1 group", op("channel_shuffle", groups=1), ((5, 3, 3),), (5, 3, 3), 0, 0, 0, "channel_shuffle"),
     Case("pad after", op("pad", bottom=1, right=1), ((3, 7, 7),), (3, 8, 8), 0, 0, 0, "pad"),
     Case("pad all sides", op("pad", top=2, bottom=1, left=0, right=3), ((4, 5, 6),), (4, 8, 9), 0, 0, 0, "pad"),
+    Case("pad (H, W, C) rows", op("pad", bottom=2, right=1, axis=0), ((5, 6, 4),), (7, 7, 4), 0, 0, 0, "pad"),
     Case("nearest x2", op("resize", scale=2), ((4, 5, 6),), (4, 10, 12), 0, 0, 0, "resize"),
     Case("nearest x1/3", op("resize", scale=Fraction(1, 3)), ((2, 7, 9),), (2, 2, 3), 0, 0, 0, "resize"),
     Case("bilinear to 8x5", op("resize", size=(8, 5), bilinear=True), ((3, 4, 4),), (3, 8, 5), 0, 0, 7 * 120, "resize"),

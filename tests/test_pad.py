@@ -16,6 +16,7 @@ Claims:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +106,10 @@ def _pad_node(opset: int, pads: list[int], value: float = 0.0, mode: str = "cons
         (13, [0, 0, 0, 1, 0, 0, 1, 0], None, (3, 7, 7)),
         (18, [2, 1, 0, 1], [2, 3], (3, 8, 8)),
         (18, [1, 2, 3, 0], [-1, -2], (3, 8, 10)),
+        # the channels and the rows: the (H, W, C) reading of the same array, each axis padded as given
+        (13, [0, 1, 2, 0, 0, 0, 1, 0], None, (4, 9, 6)),
     ],
-    ids=["opset-2-attributes", "opset-13", "opset-18-axes", "opset-18-negative-axes"],
+    ids=["opset-2-attributes", "opset-13", "opset-18-axes", "opset-18-negative-axes", "channels-and-rows"],
 )
 def test_onnx_pad_is_a_pad_layer_and_runs_as_onnxruntime(
     tmp_path: Path, opset: int, pads: list[int], axes: list[int] | None, shape: tuple[int, ...]
@@ -122,7 +125,8 @@ def test_onnx_pad_is_a_pad_layer_and_runs_as_onnxruntime(
     ("pads", "mode", "message"),
     [
         ([0, 0, 1, 1, 0, 0, 1, 1], "reflect", "Pad in mode 'reflect' is not supported"),
-        ([0, 1, 0, 0, 0, 1, 0, 0], "constant", "Pad of the batch or the channels"),
+        ([1, 0, 0, 0, 1, 0, 0, 0], "constant", "Pad of [1, 0, 0, 0, 1, 0, 0, 0]: only the sides of an image"),
+        ([0, 1, 0, 1, 0, 0, 0, 0], "constant", "Pad of [0, 1, 0, 1, 0, 0, 0, 0]: only the sides of an image"),
         ([0, 0, -1, 0, 0, 0, 0, 0], "constant", "Pad by negative amounts (a crop"),
     ],
 )
@@ -131,7 +135,7 @@ def test_pads_costmodel_does_not_read_are_refused_naming_the_node(
 ) -> None:
     nodes, inits = _pad_node(13, pads, mode=mode)
     path = one_input_model(tmp_path / "pad.onnx", nodes, inits, (1, 3, 6, 6), 13)
-    with pytest.raises(SpecError, match=r"layer '/pad/Pad': " + message.replace("(", r"\(")):
+    with pytest.raises(SpecError, match=r"layer '/pad/Pad': " + re.escape(message)):
         load_model(path)
 
 

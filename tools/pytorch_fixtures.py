@@ -117,7 +117,6 @@ def write_both(torch: Any, model: Any, name: str) -> None:
     """The model with random weights (torchvision initialises some to zeros), by both exporters, at
     32×32, without node metadata; its hook count and num_params recorded in ``pytorch_counts.json``."""
     import onnx
-
     from torchvision_onnx import hook_macs
 
     model = model.eval()

@@ -34,7 +34,11 @@ def hook_macs(model: Any, x: Any) -> int:
     every ``conv2d``, ``linear``, ``matmul``/``bmm``, ``einsum`` and ``scaled_dot_product_attention``), and of every
     ``multi_head_attention_forward``: nn.MultiheadAttention's one call, inside which a TorchFunctionMode
     sees nothing, counted from its operands: the query, key and value projections, Q·Kᵀ and the weights
-    times V, and the output projection."""
+    times V, and the output projection.
+
+    Only calls whose result depends on the image count: the input requires a gradient, the parameters
+    do not, and a result that requires none was computed from parameters and constants alone (Swin v2's
+    position-bias MLP over fixed coordinates), which an ONNX file holds or computes once."""
     import torch
     import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
@@ -47,6 +51,9 @@ def hook_macs(model: Any, x: Any) -> int:
             nonlocal total
             kwargs = kwargs or {}
             result = func(*args, **kwargs)
+            first = result[0] if isinstance(result, tuple) and result else result
+            if not getattr(first, "requires_grad", False):
+                return result
             if func is F.conv2d:
                 weight = args[1] if len(args) > 1 else kwargs["weight"]
                 total += result.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
@@ -77,8 +84,15 @@ def hook_macs(model: Any, x: Any) -> int:
                 total += 2 * q.shape[:-1].numel() * k.shape[-2] * q.shape[-1]  # q·kᵀ, then the weights · v
             return result
 
-    with torch.no_grad(), Count():
-        model(x)
+    frozen = [p.requires_grad for p in model.parameters()]
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    try:
+        with torch.enable_grad(), Count():
+            model(x.detach().requires_grad_(True))
+    finally:
+        for parameter, was in zip(model.parameters(), frozen, strict=True):
+            parameter.requires_grad_(was)
     return total
 
 
