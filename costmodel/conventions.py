@@ -13,9 +13,9 @@ from costmodel.errors import UsageError, did_you_mean
 from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT
 
 MACS_CONVENTION = (
-    "MACs = multiply-accumulates of convolutions and fully-connected layers (the MobileNet papers' "
-    "Mult-Adds); bias adds, batch norm, activations, pooling and adds are counted apart as other ops; "
-    "FLOPs = 2 x MACs"
+    "MACs = multiply-accumulates of convolutions, fully-connected layers and attention's matrix products "
+    "(the MobileNet papers' Mult-Adds); bias adds, batch norm, activations, pooling and adds are counted "
+    "apart as other ops; FLOPs = 2 x MACs"
 )
 
 

@@ -28,7 +28,8 @@ seeded); the tests count them by hand and run them against onnxruntime:
   split along the features, and a Tanh in the classifier.
 
 The hook count (tools/torchvision_onnx.py) and num_params of each model the tests compare with go to
-``pytorch_counts.json`` beside them.
+``pytorch_counts.json`` beside them, with those of torchvision's vit_b_16 at 224 and 384 (for
+examples/vision_transformer.yaml).
 
 Needs torch beside costmodel, in a separate venv (see tools/torchvision_onnx.py):
 
@@ -63,7 +64,25 @@ def main() -> int:
         torch.onnx.export(model, (x,), str(DATA / name), dynamo=True, opset_version=18, external_data=False)
         print(f"wrote {DATA / name}")
     transformers(torch)
+    reference_counts(torch)
     return 0
+
+
+def reference_counts(torch: Any) -> None:
+    """The hook count and num_params of full-size models a spec in examples/ writes out (no file)."""
+    import torchvision
+    from torchvision_onnx import hook_macs
+
+    counts = json.loads(COUNTS.read_text()) if COUNTS.exists() else {}
+    for name, side in (("vit_b_16", 224), ("vit_b_16", 384)):
+        model = torchvision.models.get_model(name, weights=None, image_size=side).eval()
+        counts[f"{name}@{side}"] = {
+            "hook_macs": hook_macs(model, torch.randn(1, 3, side, side)),
+            "num_params": sum(p.numel() for p in model.parameters()),
+            "by": f"torch {torch.__version__}, {name}(image_size={side}), tools/torchvision_onnx.py's hook_macs",
+        }
+    COUNTS.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {COUNTS}")
 
 
 def transformers(torch: Any) -> None:
