@@ -22,6 +22,7 @@ count, and the first line of the error where it does not import.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -141,9 +142,6 @@ def main() -> int:
     import torch
     import torchvision
 
-    from costmodel.errors import UserError
-    from costmodel.loading import load_model
-
     torch.manual_seed(0)
     rows = [
         f"torch {torch.__version__}, torchvision {torchvision.__version__}, side {args.side}",
@@ -153,13 +151,34 @@ def main() -> int:
     ]
     print("\n".join(rows), flush=True)
     directory = Path(tempfile.mkdtemp(prefix="torchvision-onnx-"))
+    try:
+        rows += table(args, directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    if args.out:
+        args.out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return 0
+
+
+def table(args: Any, directory: Path) -> list[str]:
+    """One row per model and exporter, each file (and the weights dynamo writes beside it) deleted once
+    read: a whole run writes some 30 GB."""
+    import torch
+
+    from costmodel.errors import UserError
+    from costmodel.loading import load_model
+
+    rows = []
     for name in model_names(args.only.split(",") if args.only else None, args.segmentation):
         model = build(name, args.segmentation)
         x = torch.randn(1, 3, args.side, args.side)
         try:
             reference = hook_macs(model, x)
         except Exception as err:  # a model that does not run at this side
-            print(f"| {name} | – | – | – | – | – | does not run at {args.side}: {str(err).splitlines()[0][:80]} |")
+            rows.append(
+                f"| {name} | – | – | – | – | – | does not run at {args.side}: {str(err).splitlines()[0][:80]} |"
+            )
+            print(rows[-1], flush=True)
             continue
         for exporter, dynamo in (("legacy", False), ("dynamo", True)):
             path = directory / f"{name}-{exporter}.onnx"
@@ -178,12 +197,11 @@ def main() -> int:
                 else:
                     match = "yes" if macs == reference else f"{macs - reference:+,}"
                     line = f"| {name} | {exporter} | yes | {macs:,} | {reference:,} | {match} | |"
-                path.unlink(missing_ok=True)
+            for written in directory.iterdir():
+                written.unlink(missing_ok=True)
             rows.append(line)
             print(line, f"<!-- {time.perf_counter() - started:.0f} s -->", flush=True)
-    if args.out:
-        args.out.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

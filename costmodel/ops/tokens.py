@@ -358,6 +358,16 @@ class ClassToken(Operator):
         reader.add(node, cls.op_name, [source], count=count)
 
 
+def _with_constant(node: Any, reader: OnnxReader) -> tuple[str, str, Shape, Shape, Shape]:
+    """(the constant, the activation as the file holds it, its shape for one image and with the batch,
+    the constant's shape) of a two-input node of one activation and one constant."""
+    data = reader.activation_inputs(node)[0]
+    constant = node.inputs[1] if node.inputs[0] == data else node.inputs[0]
+    source = reader.plain(data, node)
+    given = tuple(reader.static_shape(constant) or ())
+    return constant, source, reader.per_image(source, node), reader.shape(source, node), given
+
+
 @register
 @dataclass(frozen=True)
 class PositionEmbedding(Operator):
@@ -390,12 +400,7 @@ class PositionEmbedding(Operator):
     def read(cls, node: Any, reader: OnnxReader) -> None:
         """An Add of a constant: a position embedding where it is one of the file's initializers of the
         (tokens, features) input's shape; else a stored tensor broadcast (:class:`AddConstant`)."""
-        data = reader.activation_inputs(node)
-        constant = node.inputs[1] if node.inputs[0] == data[0] else node.inputs[0]
-        source = reader.plain(data[0], node)
-        shape = reader.per_image(source, node)
-        full = reader.shape(source, node)
-        given = tuple(reader.static_shape(constant) or ())
+        constant, source, shape, full, given = _with_constant(node, reader)
         if reader.is_learned(constant) and len(shape) == 2 and given in (tuple(shape), tuple(full)):
             reader.stored(node, "embedding", constant, "as " + ",".join(str(s) for s in shape))
             reader.add(node, cls.op_name, [source])
@@ -443,12 +448,7 @@ class _StoredConstant(Operator):
     @classmethod
     def read(cls, node: Any, reader: OnnxReader) -> None:
         """An Add or Mul of an activation and a constant that broadcasts onto it."""
-        data = reader.activation_inputs(node)
-        constant = node.inputs[1] if node.inputs[0] == data[0] else node.inputs[0]
-        source = reader.plain(data[0], node)
-        shape = reader.per_image(source, node)
-        full = reader.shape(source, node)
-        given = tuple(reader.static_shape(constant) or ())
+        constant, source, shape, full, given = _with_constant(node, reader)
         aligned = (1,) * (len(full) - len(given)) + given
         batch = reader.batch_axis(source)
         if len(given) > len(full) or (batch is not None and aligned[batch] != 1):
