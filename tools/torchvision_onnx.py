@@ -137,6 +137,7 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated model names (default: every classification model)")
     parser.add_argument("--out", type=Path, help="also write the table here")
     parser.add_argument("--segmentation", action="store_true", help="torchvision's segmentation models instead")
+    parser.add_argument("--verify", action="store_true", help="also run costmodel's verify on each file read")
     args = parser.parse_args()
 
     import torch
@@ -158,6 +159,20 @@ def main() -> int:
     if args.out:
         args.out.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return 0
+
+
+def verified(path: str) -> str:
+    """costmodel's verify on the file: the executor against the counts, layer by layer."""
+    from costmodel.errors import UserError
+    from costmodel.loading import load_model
+    from costmodel.verify import verify
+
+    try:
+        model = load_model(path)
+        result = verify(model, model.default_point())
+    except (UserError, MemoryError) as err:
+        return f"fails: {str(err)[:80]}"
+    return "passes" if result.ok else f"disagrees on {len(result.disagreements)} layers"
 
 
 def table(args: Any, directory: Path) -> list[str]:
@@ -196,6 +211,8 @@ def table(args: Any, directory: Path) -> list[str]:
                     line = f"| {name} | {exporter} | no | – | {reference:,} | – | {str(err)[:120]} |"
                 else:
                     match = "yes" if macs == reference else f"{macs - reference:+,}"
+                    if args.verify:
+                        match += f", verify {verified(str(path))}"
                     line = f"| {name} | {exporter} | yes | {macs:,} | {reference:,} | {match} | |"
             for written in directory.iterdir():
                 written.unlink(missing_ok=True)
