@@ -602,6 +602,21 @@ def test_kernel_equals_the_explicit_loops(case: Case) -> None:
     assert macs == case.inputs[0][0] * case.op.macs(shapes, output)
 
 
+def test_kernels_make_arrays_of_their_own() -> None:
+    """A kernel's output never shares memory with an input (but dropout's, which is its input): the
+    executor lets an in-place kernel write over an output that nothing else reads, which must not reach
+    an array another layer still reads (a transpose by the identity, a reshape, a slice)."""
+    for case in CASES:
+        if case.op.passes_input:
+            continue
+        inputs, weights = case_arrays(case)
+        y, _ = case.op.kernel(inputs, weights)
+        assert not any(np.shares_memory(y, x) for x in inputs), case.id
+    identity = REGISTRY["transpose"](perm=(0, 1))
+    x = rand(2, 3, 4)
+    assert not np.shares_memory(identity.kernel([x], {})[0], x)
+
+
 def test_kernels_do_not_modify_their_inputs() -> None:
     for case in CASES:
         inputs, weights = case_arrays(case)

@@ -63,8 +63,10 @@ class Flatten(ParameterFree):
         return (product(inputs[0]),)
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
+        """A copy, as a reshape's: a view would let an in-place kernel after it write over the input,
+        which another layer may still read."""
         x = inputs[0]
-        return x.reshape(x.shape[0], -1), 0
+        return x.reshape(x.shape[0], -1).copy(), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Flatten", node.name, out.inputs(node), axis=1)

@@ -127,7 +127,8 @@ class Transpose(ParameterFree):
         return tuple(shape[int(p)] for p in self.perm)
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
-        return numpy().ascontiguousarray(inputs[0].transpose(0, *(int(p) + 1 for p in self.perm))), 0
+        """Always a copy, as a reshape's: the identity permutation would otherwise give back the input."""
+        return inputs[0].transpose(0, *(int(p) + 1 for p in self.perm)).copy(order="C"), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
         out.emit("Transpose", node.name, out.inputs(node), perm=[0, *(int(p) + 1 for p in self.perm)])
