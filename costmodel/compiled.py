@@ -48,12 +48,21 @@ def _mul(a: Any, b: Any) -> Any:
     return a * b
 
 
+WIDE = "wide"  # env key: true where the arrays hold Python integers (object), which constants must join
+
+
 class _Const(_Op):
     def __init__(self, value: Fraction) -> None:
         self.value: Value = (value.numerator, None if value.denominator == 1 else value.denominator)
+        self.wide: Value = (
+            np.array(value.numerator, dtype=object),
+            None if value.denominator == 1 else np.array(value.denominator, dtype=object),
+        )
 
     def run(self, env: dict[Any, Value]) -> Value:
-        return self.value
+        """As Python integers on the int64 path; as object scalars on the wide one, so that NumPy never
+        turns a branch or a maximum of constants into int64 (which a huge value would then overflow)."""
+        return self.wide if env.get(WIDE) else self.value
 
     def bound(self, env: dict[Any, Bound], check: Callable[[int], None]) -> Bound:
         n, d = abs(self.value[0]), self.value[1] or 1
@@ -163,13 +172,20 @@ def _equal(a: Value, b: Value) -> Any:
     return _mul(a[0], b[1]) == _mul(b[0], a[1])
 
 
-def _choose(mask: Any, a: Value, b: Value) -> Value:
+def _where(mask: Any, a: Any, b: Any, env: dict[Any, Any]) -> Any:
+    """np.where, kept in Python integers on the wide path: of two scalars (a point given as one value,
+    whose ufunc results are Python scalars) it would make int64, which a huge value then overflows."""
+    chosen = np.where(mask, a, b)
+    return chosen.astype(object) if env.get(WIDE) and chosen.dtype != object else chosen
+
+
+def _choose(mask: Any, a: Value, b: Value, env: dict[Any, Any]) -> Value:
     """a where mask, else b (a common denominator where either has one)."""
     if a[1] is None and b[1] is None:
-        return np.where(mask, a[0], b[0]), None
+        return _where(mask, a[0], b[0], env), None
     ad = 1 if a[1] is None else a[1]
     bd = 1 if b[1] is None else b[1]
-    return np.where(mask, a[0], b[0]), np.where(mask, ad, bd)
+    return _where(mask, a[0], b[0], env), _where(mask, ad, bd, env)
 
 
 def _cross_bound(a: Bound, b: Bound, check: Callable[[int], None]) -> None:
@@ -190,7 +206,7 @@ class _Extremum(_Op):
         for arg in self.args[1:]:
             value = arg.run(env)
             better = _less(best, value) if self.largest else _less(value, best)
-            best = _choose(better, value, best)
+            best = _choose(better, value, best, env)
         return best
 
     def bound(self, env: dict[Any, Bound], check: Callable[[int], None]) -> Bound:
@@ -214,7 +230,7 @@ class _MakeDivisible(_Op):
         rounded = ((2 * n + k * den) // (2 * k * den)) * k  # floor(v/k + 1/2)·k
         rounded = np.maximum(rounded, k if self.low is None else self.low.run(env)[0])
         lost = 10 * rounded * den < 9 * n  # rounded < 0.9·v
-        return np.where(lost, rounded + k, rounded), None
+        return _where(lost, rounded + k, rounded, env), None
 
     def bound(self, env: dict[Any, Bound], check: Callable[[int], None]) -> Bound:
         n, d, v = self.value.bound(env, check)
@@ -234,7 +250,7 @@ class _Piecewise(_Op):
     def run(self, env: dict[Any, Value]) -> Value:
         result = self.branches[-1][0].run(env)
         for value, condition in reversed(self.branches[:-1]):
-            result = _choose(condition.test(env), value.run(env), result)
+            result = _choose(condition.test(env), value.run(env), result, env)
         return result
 
     def bound(self, env: dict[Any, Bound], check: Callable[[int], None]) -> Bound:
@@ -394,7 +410,8 @@ class Evaluator:
                 for name, (n, d) in inputs.items()
             }
             dtype = np.int64 if self._fits(given) else object
-            part = {s: (_cast(n, dtype), _cast(d, dtype)) for s, (n, d) in given.items()}
+            part: dict[Any, Any] = {s: (_cast(n, dtype), _cast(d, dtype)) for s, (n, d) in given.items()}
+            part[WIDE] = dtype is object
             return {name: np.array(np.broadcast_to(v, shape)) for name, v in self._run(part, shape).items()}
         flat = {
             self.symbols[name]: (
@@ -407,6 +424,7 @@ class Evaluator:
         out = {name: np.empty(size, dtype=dtype) for name in self.results}
         for start in range(0, size, CHUNK):
             part = {s: (_cast(n[start : start + CHUNK], dtype), _cast(d, dtype, start)) for s, (n, d) in flat.items()}
+            part[WIDE] = dtype is object
             for name, values_ in self._run(part, (min(CHUNK, size - start),)).items():
                 out[name][start : start + CHUNK] = values_
         return {name: array.reshape(shape) for name, array in out.items()}

@@ -128,6 +128,21 @@ def test_the_compiled_evaluator_equals_the_count(name: str) -> None:
     assert _compiled_equals_the_count(name, 60) == 60 * len(METRICS) * len(PRESETS)
 
 
+@pytest.mark.parametrize(
+    ("name", "values"), [("mobilenet_v3_small", {"rho": 6469693229}), ("mobilenet_v1", {"alpha": 5260421})]
+)
+def test_the_compiled_evaluator_is_exact_past_int64_at_a_single_point(name: str, values: dict[str, int]) -> None:
+    """One point given as scalars: NumPy's ufuncs on them give Python scalars, whose branches np.where
+    made int64, which the huge values then overflowed (an OverflowError, or a silent wrap with a
+    warning). The wide path keeps every number a Python integer (fuzz seed 14)."""
+    model = load_model(name)
+    point = model.point(**values)
+    with np.errstate(all="raise"):
+        for metric in ("macs", "params"):
+            got = int(symbolic.compile(model, metric, "torchvision")(**values))
+            assert got == getattr(model.costs(point), metric), (name, metric)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_the_compiled_evaluator_equals_the_count_at_10000_values(name: str) -> None:
