@@ -111,7 +111,8 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
 
     The one rule of ``--counting folded``, the executor's folded run and the folded ONNX export: a
     layer that folds into its host (a batch norm) whose only input is a layer that takes it (a conv or
-    linear layer) and feeds nothing else. ``present_only``
+    linear layer, but not one per token, whose outputs are not the norm's channels) and feeds nothing
+    else. ``present_only``
     keeps the pairs that exist at a concrete point (both layers present).
     """
     consumers: dict[str, int] = {}
@@ -126,6 +127,8 @@ def foldable_norms(network: Network, present_only: bool = False) -> dict[str, No
         host = by_name.get(node.inputs[0])
         if host is None or not host.op.takes_folded_norm or consumers.get(host.name) != 1:
             continue
+        if getattr(host.op, "flatten", True) is False and len(host.output_shape) > 1:
+            continue  # a linear layer per token: the norm's channels (axis 0) are the tokens, not its outputs
         if present_only and (node.present is not True or host.present is not True):
             continue
         result[node.name] = host

@@ -270,3 +270,20 @@ def test_each_file_written_out_reads_back_the_same(name: str, tmp_path: Path) ->
     ]
     x = np.random.default_rng(4).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
     run_matches_onnxruntime(str(out), x, tmp_path, rtol=1e-4, atol=1e-5)
+
+
+def test_a_batch_norm_after_a_linear_per_token_does_not_fold_into_it(tmp_path: Path) -> None:
+    """Its channels (axis 0) are the tokens, not the linear layer's outputs: folding it would scale the
+    wrong axis (a broadcast error in the folded run before)."""
+    spec = tmp_path / "tokbn.yaml"
+    spec.write_text(
+        "name: tokbn\ninput: {channels: 4, size: 4}\nlayers:\n"
+        "  - {op: reshape, name: rows, shape: [4, 16]}\n"
+        "  - {op: transpose, name: tokens, perm: [1, 0]}\n"
+        "  - {op: linear, name: fc, out: 6, flatten: false}\n"
+        "  - {op: batchnorm, name: bn}\n"
+    )
+    code, output = invoke("verify", str(spec), "--counting", "folded")
+    assert code == 0, output
+    costs = load_model(str(spec)).costs(counting="folded")
+    assert costs.params == (6 * 4 + 6) + 2 * 16  # the linear layer as it is (4 features a token), the norm per token
