@@ -15,12 +15,10 @@ from costmodel.ops.base import (
     OnnxReader,
     OnnxWriter,
     Shape,
-    ShapeError,
     attr,
-    known,
+    axis_of,
     numpy,
     register,
-    show_shape,
 )
 
 
@@ -400,8 +398,7 @@ class Softmax(_Simple):
     axis: Any = attr(INDEX, 0, doc="the axis that sums to 1 (0: the channels; attention: the last)")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        if not known(self.axis) or not 0 <= int(self.axis) < len(inputs[0]):
-            raise ShapeError(f"softmax axis {self.axis} is not an axis of its input {show_shape(inputs[0])}")
+        axis_of(self.axis, inputs[0], "softmax")
         return inputs[0]
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:

@@ -477,6 +477,13 @@ def spatial(shape: Shape, op: str) -> tuple[Value, Value, Value]:
     return shape[0], shape[1], shape[2]
 
 
+def axis_of(axis: Value, shape: Shape, op: str) -> int:
+    """``axis`` as an index of ``shape`` (an operator's ``axis`` attribute); an error when it is none."""
+    if not known(axis) or not 0 <= int(axis) < len(shape):
+        raise ShapeError(f"{op} axis {axis} is not an axis of its {len(shape)}-axis input {show_shape(shape)}")
+    return int(axis)
+
+
 def show_shape(shape: Shape) -> str:
     return "×".join(str(s) for s in shape)
 

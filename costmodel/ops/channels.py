@@ -20,12 +20,12 @@ from costmodel.ops.base import (
     Shape,
     ShapeError,
     attr,
+    axis_of,
     known,
     nonnegative,
     numpy,
     positive,
     register,
-    show_shape,
     spatial,
 )
 from costmodel.ops.tokens import Transpose
@@ -52,9 +52,7 @@ class Slice(ParameterFree):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape = inputs[0]
-        if not known(self.axis) or not 0 <= int(self.axis) < len(shape):
-            raise ShapeError(f"slice axis {self.axis} is not an axis of its input {show_shape(shape)}")
-        axis = int(self.axis)
+        axis = axis_of(self.axis, shape, "slice")
         nonnegative(self.start, "slice start")
         nonnegative(self.stop, "slice stop")
         positive(self.step, "slice step")

@@ -16,6 +16,7 @@ from costmodel.ops.base import (
     Shape,
     ShapeError,
     attr,
+    axis_of,
     known,
     numpy,
     product,
@@ -52,9 +53,7 @@ class Concat(ParameterFree):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         first = inputs[0]
-        if not known(self.axis) or not 0 <= int(self.axis) < len(first):
-            raise ShapeError(f"concat axis {self.axis} is not an axis of its input {show_shape(first)}")
-        axis = int(self.axis)
+        axis = axis_of(self.axis, first, "concat")
         for other in inputs[1:]:
             if len(other) != len(first):
                 raise ShapeError(f"concat inputs differ in rank: {show_shape(first)} and {show_shape(other)}")

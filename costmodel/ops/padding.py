@@ -49,9 +49,8 @@ class Pad(ParameterFree):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape = inputs[0]
-        if not known(self.axis) or int(self.axis) not in (0, 1) or len(shape) != 3:
-            if len(shape) != 3:
-                spatial(shape, self.op_name)  # the error of a tensor that is no image
+        spatial(shape, self.op_name)  # a tensor that is no image is an error
+        if not known(self.axis) or int(self.axis) not in (0, 1):
             raise ShapeError(f"pad axis {self.axis}: 1 pads (C, H, W), 0 pads (H, W, C)")
         for name in ("top", "bottom", "left", "right"):
             nonnegative(getattr(self, name), f"pad {name}")

@@ -36,6 +36,7 @@ from costmodel.ops.base import (
     ShapeError,
     WeightArray,
     attr,
+    axis_of,
     known,
     numpy,
     positive,
@@ -43,12 +44,6 @@ from costmodel.ops.base import (
     register,
     show_shape,
 )
-
-
-def _axis(axis: Value, shape: Shape, op: str) -> int:
-    if not known(axis) or not 0 <= int(axis) < len(shape):
-        raise ShapeError(f"{op} axis {axis} is not an axis of its {len(shape)}-axis input {show_shape(shape)}")
-    return int(axis)
 
 
 @register
@@ -258,7 +253,7 @@ class Select(ParameterFree):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape = inputs[0]
-        axis = _axis(self.axis, shape, "select")
+        axis = axis_of(self.axis, shape, "select")
         if len(shape) < 2:
             raise ShapeError(f"select would leave nothing of its input {show_shape(shape)}")
         if known(self.index, shape[axis]) and self.index >= shape[axis]:
@@ -507,7 +502,7 @@ class L2Normalize(ParameterFree):
     eps: Any = attr(NUMBER, 1e-12, doc="the least length divided by")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        _axis(self.axis, inputs[0], "l2_normalize")
+        axis_of(self.axis, inputs[0], "l2_normalize")
         return inputs[0]
 
     def kernel(self, inputs: list[Array], weights: dict[str, Array]) -> tuple[Array, int]:
