@@ -1,15 +1,18 @@
-"""Counting conventions: which weight arrays count as parameters.
+"""Counting conventions: which weight arrays count as parameters, and which operations as MACs.
 
 Published parameter counts differ mostly by what they count (biases, batch-norm γ/β, running
 statistics), so a convention is data: the set of weight kinds it counts, and whether batch norms are
-folded into the convolution before them. MACs never depend on the convention.
+folded into the convolution before them. The operation count's convention (the paper's MACs, or what a
+PyTorch counting tool adds to them) rides along in the same object, from
+:mod:`costmodel.macs_conventions`: every count, closed form and table takes both at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from costmodel.errors import UsageError, did_you_mean
+from costmodel.macs_conventions import PAPER, MacsConvention, get_convention
 from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT
 
 MACS_CONVENTION = (
@@ -19,12 +22,27 @@ MACS_CONVENTION = (
 )
 
 
+def macs_description(convention: MacsConvention) -> str:
+    """What a report says its MACs are."""
+    if not convention.rules:
+        return MACS_CONVENTION
+    return (
+        f"MACs as {convention.tool} counts them ('{convention.name}' convention): the paper's "
+        f"multiply-accumulates plus what it adds ({convention.description}); FLOPs = 2 x MACs"
+    )
+
+
 @dataclass(frozen=True)
 class Counting:
     name: str
     kinds: frozenset[str]
     fold_norms: bool
     description: str
+    macs: MacsConvention = PAPER
+
+    def with_macs(self, convention: MacsConvention | str) -> Counting:
+        """This parameter preset with the operation count of ``convention`` (a name or one)."""
+        return replace(self, macs=get_convention(convention))
 
 
 PRESETS: dict[str, Counting] = {

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from costmodel import intmath
+from costmodel import intmath, macs_conventions
 from costmodel.conventions import Counting
 from costmodel.graph import Network, Node
 from costmodel.ops import BIAS, NORM_AFFINE, NORM_STATS, WEIGHT, Shape, product
@@ -36,6 +36,8 @@ class LayerCost:
     params: Any
     macs: Any
     other_ops: Any
+    added: Any = 0  # what the MACs convention adds to the paper's count (in ``macs``)
+    rule: Any = None  # the convention's Rule for this layer, if any
 
 
 @dataclass(repr=False)
@@ -79,6 +81,22 @@ class Costs:
             row["params"] += layer.params
             row["macs"] += layer.macs
         return rows
+
+    def added_by_rule(self) -> dict[str, dict[str, Any]]:
+        """What the MACs convention adds to the paper's count, per operator type: {op: {why, added}}."""
+        rows: dict[str, dict[str, Any]] = {}
+        for layer in self.layers:
+            if layer.rule is not None:
+                row = rows.setdefault(
+                    layer.rule.op, {"why": layer.rule.why, "formula": layer.rule.formula(), "added": 0}
+                )
+                row["added"] += layer.added
+        return rows
+
+    @property
+    def paper_macs(self) -> Any:
+        """The multiply-accumulates alone, whatever the MACs convention adds."""
+        return self.macs - _total(layer.added for layer in self.layers)
 
     def by_group(self) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
@@ -142,6 +160,10 @@ def count(network: Network, counting: Counting, seen: dict[Any, tuple[Any, ...]]
     foldable = foldable_norms(network) if counting.fold_norms else {}
     seen = {} if seen is None else seen  # layers alike in operator, shapes and presence count alike
     layers = [_layer_cost(node, counting, foldable, seen) for node in network.nodes]
+    if counting.macs.rules:
+        hosts = {host.name for host in foldable.values()}
+        for layer, node in zip(layers, network.nodes, strict=True):
+            _add_convention(layer, node, counting, node.name in foldable, node.name in hosts)
     if all(intmath.is_number(value) for value in network.point.values()):
         # a concrete network: plain sums in one pass (a 15,000-layer network is counted a dozen times
         # by `check`)
@@ -196,6 +218,27 @@ def _layer_cost(
         macs=macs,
         other_ops=other,
     )
+
+
+def _add_convention(layer: LayerCost, node: Node, counting: Counting, folded: bool, host: bool) -> None:
+    """Add what ``counting.macs`` counts of this layer beyond the paper's MACs to ``layer.macs``. A
+    folded batch norm is gone; the conv it folds into gains its bias."""
+    if folded:
+        return
+    values = macs_conventions.quantities(
+        node.op,
+        node.input_shapes,
+        node.output_shape,
+        layer.params_by_kind[NORM_AFFINE],
+        host or bool(getattr(node.op, "bias", False)),
+    )
+    extra, rule = macs_conventions.added(counting.macs, node.op, values)
+    if rule is None:
+        return
+    if node.present is not True:
+        extra = 0 if node.present is False else intmath.where(node.present, extra, 0)
+    layer.added, layer.rule = extra, rule
+    layer.macs = layer.macs + extra
 
 
 def _counts(node: Node, foldable: dict[str, Node], folded: bool) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from typing import Any
 import sympy
 
 from costmodel import intmath, symbolic
-from costmodel.conventions import Counting
+from costmodel.conventions import Counting, get_counting
 from costmodel.errors import UsageError, did_you_mean
 from costmodel.forms import MAKE_DIVISIBLE_TEXT, ClosedForm
 from costmodel.model import Model, Point
@@ -47,10 +47,10 @@ def expression_output(
 ) -> str:
     """``point`` is where the smooth form is taken and errors and shares are given (the user's fixed
     symbols, the defaults elsewhere); ``fixed_values`` are the symbols the user fixed."""
-    name = counting if isinstance(counting, str) else counting.name
+    counting = get_counting(counting)
     by = "type" if per_type else "layer"
     whole = symbolic.form(model, metric, counting, by).fix(symbolic.substitution(model, fixed_values))
-    view = _View(model, metric, name, point, whole, fixed_values, per_layer or per_type, fmt)
+    view = _View(model, metric, counting, point, whole, fixed_values, per_layer or per_type, fmt)
     if scale:
         return view.render(view.scaling(scale, by))
     return view.render(view.smooth(by) if smooth else view.exact())
@@ -61,7 +61,7 @@ class _View:
         self,
         model: Model,
         metric: str,
-        counting: str,
+        counting: Counting,
         point: Point,
         whole: ClosedForm,
         fixed: Mapping[str, Fraction],
@@ -81,7 +81,8 @@ class _View:
         return {
             "model": self.model.name,
             "metric": self.metric,
-            "counting": self.counting,
+            "counting": self.counting.name,
+            "macs_convention": self.counting.macs.name,
             "form": form,
             "fixed": {name: plain_number(v) for name, v in sorted(self.fixed.items())},
             "point": {name: plain_number(v) for name, v in self.point.values.items()},
@@ -244,7 +245,10 @@ class _Writer:
         view, data = self.view, self.data
         form = data["form"]
         kind = "exact" if form == "exact" else "smooth"
-        label = f"{view.metric} of {view.model.name} ({kind}, counting: {view.counting})"
+        label = f"{view.metric} of {view.model.name} ({kind}, counting: {view.counting.name}"
+        if view.metric in ("macs", "flops") and view.counting.macs.rules:
+            label += f", MACs as {view.counting.macs.name} counts them"
+        label += ")"
         lines = [f"{label}:" if self.fmt == "text" else f"% {label}"]
         if self.fmt == "latex":
             lines.append("\\begin{aligned}")

@@ -60,6 +60,8 @@ def _summary(model: Model, point: Point, costs: Costs, activation_dtype: str = "
         "macs": int(costs.macs),
         "flops": 2 * int(costs.macs),
         "other_ops": int(costs.other_ops),
+        "paper_macs": int(costs.paper_macs),
+        "macs_added": macs_added(costs),
         "params_breakdown": {BREAKDOWN_NAMES[k]: int(v) for k, v in costs.params_by_kind.items()},
         "model_size_bytes": {name: params * size for name, size in BYTES_PER_VALUE.items()},
         "activations": activation_memory(costs, BYTES_PER_VALUE[activation_dtype]),
@@ -67,7 +69,8 @@ def _summary(model: Model, point: Point, costs: Costs, activation_dtype: str = "
         "conventions": {
             "counting": preset.name,
             "params": preset.description,
-            "macs": conventions.MACS_CONVENTION,
+            "macs_convention": preset.macs.name,
+            "macs": conventions.macs_description(preset.macs),
             "activations": f"{activation_dtype} tensors, batch 1, no in-place reuse; peak = largest set alive at once",
         },
         "accuracy": published_accuracy(model, point),
@@ -76,6 +79,15 @@ def _summary(model: Model, point: Point, costs: Costs, activation_dtype: str = "
             for label, row in costs.by_op_type().items()
         },
     }
+
+
+def macs_added(costs: Costs) -> list[dict[str, Any]]:
+    """What the MACs convention adds to the paper's count, per operator type (none for ``paper``)."""
+    return [
+        {"op": op, "added": int(row["added"]), "rule": row["formula"], "why": row["why"]}
+        for op, row in costs.added_by_rule().items()
+        if row["added"]
+    ]
 
 
 def published_accuracy(model: Model, point: Point) -> list[dict[str, Any]]:

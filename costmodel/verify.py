@@ -75,7 +75,7 @@ def verify(model: Model, point: Point, counting: Counting | str = DEFAULT, seed:
     """
     import numpy as np
 
-    convention = get_counting(counting)
+    convention = get_counting(counting).with_macs("paper")  # the executor counts what it multiplies
     everything = get_counting("keras")  # every kind of weight array counts
     network = model.network(point)
     limits.check_memory(execution_bytes(network, batch=1, copies_of_weights=3), f"verifying {model.name} here")

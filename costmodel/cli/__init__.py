@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import click
 
-from costmodel.cli import budgets, checking, closed_forms, counting, exploring, running
+from costmodel.cli import budgets, checking, closed_forms, counting, explaining, exploring, running
 from costmodel.cli.options import EXIT_BUG, fail
 from costmodel.errors import UserError, one_line
 
@@ -110,7 +110,7 @@ def main() -> None:
     """
 
 
-for _module in (counting, closed_forms, budgets, exploring, checking, running):
+for _module in (counting, closed_forms, budgets, exploring, checking, running, explaining):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from costmodel.cli.options import EXIT_MISMATCH, counting_option, point_options, say, user_errors, variant_option
+from costmodel.cli.options import (
+    EXIT_MISMATCH,
+    params_counting_option,
+    point_options,
+    say,
+    user_errors,
+    variant_option,
+)
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError
 from costmodel.model import Model, Point, PointOptions
@@ -79,7 +86,7 @@ def check(specs: tuple[str, ...], quiet: bool) -> None:
 @click.argument("model_name", metavar="[MODEL|PATH]", required=False)
 @point_options
 @variant_option
-@counting_option
+@params_counting_option
 @click.option(
     "--all",
     "every",

@@ -8,6 +8,7 @@ from costmodel import conventions
 from costmodel.cli.options import (
     Destination,
     counting_option,
+    counting_options,
     model_argument,
     output_options,
     parse_sets,
@@ -16,7 +17,7 @@ from costmodel.cli.options import (
     variant_option,
 )
 from costmodel.conventions import Counting
-from costmodel.model import PointOptions
+from costmodel.model import Model, Point, PointOptions
 
 REPORT_FORMATS = ("table", "md", "html", "json")
 TABLE_FORMATS = ("table", "md", "html", "csv", "latex", "json")
@@ -143,7 +144,7 @@ def table_command(
 @model_argument
 @point_options
 @variant_option
-@counting_option
+@counting_options(all_conventions=True)
 @click.option(
     "--depth",
     type=click.IntRange(min=1),
@@ -176,6 +177,7 @@ def report(
     point: PointOptions,
     variant: str | None,
     counting: Counting,
+    all_conventions: bool,
     depth: int,
     layer_view: str,
     activation_dtype: str,
@@ -197,6 +199,9 @@ def report(
 
     model = point.reshape(load_model(model_name, variant))
     at = point.resolve(model)
+    if all_conventions:
+        _all_conventions(model, at, counting, output)
+        return
     drawn = not no_charts and (output.fmt == "html" or (output.fmt == "md" and output.path is not None))
     drawer = None
     if drawn:  # the charts (and sympy, numpy) load only for the pages that show them
@@ -223,6 +228,22 @@ def report(
         output.write(render.render("report.html.j2", page))
 
 
+def _all_conventions(model: Model, at: Point, counting: Counting, output: Destination) -> None:
+    """``report --conventions all``: every MACs convention's total at one point, side by side."""
+    from costmodel.doc_tables import render as render_grids
+    from costmodel.explain import side_by_side, side_by_side_grid
+    from costmodel.render import to_json
+
+    rows = side_by_side(model, at, counting)
+    if output.fmt == "json":
+        output.write(to_json(rows))
+        return
+    headers, body = side_by_side_grid(rows)
+    where = ", ".join(f"{name}={value}" for name, value in at.values.items())
+    title = f"{model.name} at {where}: MACs under every convention (`costmodel conventions` lists the rules)"
+    output.write(render_grids([(title, headers, body)], output.fmt))
+
+
 def _given(point: PointOptions, variant: str | None, counting: Counting) -> list[str]:
     """The options a user gave, as the footer repeats the command."""
     words = []
@@ -236,6 +257,8 @@ def _given(point: PointOptions, variant: str | None, counting: Counting) -> list
         words += ["--variant", variant]
     if counting.name != "torchvision":
         words += ["--counting", counting.name]
+    if counting.macs.rules:
+        words += ["--conventions", counting.macs.name]
     return words  # (--activation-dtype and the view options change what is shown, not what is counted)
 
 

@@ -20,6 +20,7 @@ import click
 from costmodel import atomic_write, conventions
 from costmodel.conventions import Counting
 from costmodel.errors import UsageError, UserError, one_line
+from costmodel.macs_conventions import CONVENTIONS
 from costmodel.model import PointOptions
 
 
@@ -180,13 +181,47 @@ class CountingType(click.Choice):
         return conventions.get_counting(super().convert(value, param, ctx))
 
 
-counting_option = click.option(
+_COUNTING = click.option(
     "--counting",
     type=CountingType(),
     default=conventions.DEFAULT,
     show_default=True,
     help="Which weight arrays count as parameters.",
 )
+
+
+def counting_options(all_conventions: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--counting and --conventions, given to the command as one ``counting: Counting``. With
+    ``all_conventions``, --conventions all passes the command ``all_conventions=True`` (and the paper's)."""
+    names = list(CONVENTIONS) + (["all"] if all_conventions else [])
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, counting: Counting, macs_convention: str, **kwargs: Any) -> Any:
+            if all_conventions:
+                kwargs["all_conventions"] = macs_convention == "all"
+            convention = "paper" if macs_convention == "all" else macs_convention
+            return command(*args, counting=counting.with_macs(convention), **kwargs)
+
+        option = click.option(
+            "--conventions",
+            "--convention",
+            "macs_convention",
+            type=click.Choice(names),
+            default="paper",
+            show_default=True,
+            help="What the MACs count: the paper's multiply-accumulates, or what a PyTorch counting tool adds "
+            "to them (`costmodel conventions` lists the rules)"
+            + ("; all: every convention's total side by side." if all_conventions else "."),
+        )
+        return _COUNTING(option(wrapper))
+
+    return decorate
+
+
+counting_option = counting_options()
+# Where only the parameters' convention means something (verify checks what the executor multiplies).
+params_counting_option = _COUNTING
 
 variant_option = click.option(
     "--variant", help="A named variant of the spec (e.g. keras: the Keras implementation's rounding)."

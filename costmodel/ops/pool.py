@@ -166,6 +166,12 @@ class GlobalAvgPool(ParameterFree):
     onnx_types: ClassVar[tuple[str, ...] | None] = ("GlobalAveragePool", "ReduceMean")  # over axes 2, 3
     shape_doc: ClassVar[str] = "C × 1 × 1"
     other_ops_doc: ClassVar[str] = "C·H·W"
+    functional: bool = attr(
+        FLAG,
+        False,
+        doc="the PyTorch code calls it as a function (F.adaptive_avg_pool2d), not a module: counters "
+        "that hook modules (thop, ptflops) see it differently",
+    )
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         c, _, _ = spatial(inputs[0], self.op_name)
