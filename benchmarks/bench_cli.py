@@ -5,7 +5,9 @@ Checks two targets:
 * ``costmodel report mobilenet --alpha 0.75 --res 192 --format json`` takes at most
   1.3x as long as a bare ``python -c "import sympy, networkx, numpy, click, jinja2, yaml"``
   (ratio of medians, runs interleaved A, B, A, B, ... after one warm-up of each);
-* ``costmodel expr mobilenet --metric macs`` runs in under 2 s (median).
+* ``costmodel expr mobilenet --metric macs`` runs in under 2 s (median);
+* ``costmodel explain mobilenet 589.0M`` (16 MACs readings and 5 parameter presets at one point)
+  runs in under 1 s (median).
 
 Standard library only. Run as ``python benchmarks/bench_cli.py`` from any directory.
 Exits 0 whether or not the targets are met; exits 1 only if a run fails.
@@ -26,6 +28,7 @@ from _process import REPO_ROOT, costmodel_command
 EXPECTED_MACS = 239273472
 RATIO_TARGET = 1.3
 EXPR_TARGET_S = 2.0
+EXPLAIN_TARGET_S = 1.0
 
 IMPORTS = "import sympy, networkx, numpy, click, jinja2, yaml"
 
@@ -96,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs", type=positive_int, default=21, help="timed runs of each of report and imports (default 21)"
     )
-    parser.add_argument("--expr-runs", type=positive_int, default=5, help="timed runs of `costmodel expr` (default 5)")
+    parser.add_argument(
+        "--expr-runs", type=positive_int, default=5, help="timed runs of `costmodel expr` and `explain` (default 5)"
+    )
     args = parser.parse_args(argv)
 
     base = costmodel_command()
     report_cmd = [*base, "report", "mobilenet", "--alpha", "0.75", "--res", "192", "--format", "json"]
     imports_cmd = [sys.executable, "-c", IMPORTS]
     expr_cmd = [*base, "expr", "mobilenet", "--metric", "macs"]
+    explain_cmd = [*base, "explain", "mobilenet", "589.0M"]
 
     print(f"python:  {sys.executable} ({sys.version.split()[0]})")
     print(f"A (report):  {shlex.join(report_cmd)}")
@@ -120,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"expr:        {shlex.join(expr_cmd)} ({args.expr_runs} runs)")
         expr_times = [run_expr(expr_cmd) for _ in range(args.expr_runs)]
+        print(f"explain:     {shlex.join(explain_cmd)} ({args.expr_runs} runs)")
+        explain_times = [run_expr(explain_cmd) for _ in range(args.expr_runs)]
     except RunFailed as exc:
         print(f"FAILED: {shlex.join(exc.cmd)}: {exc.message}", file=sys.stderr)
         if exc.stderr:
@@ -138,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"expr       {summary_ms(expr_times)}")
     verdict = "meets" if expr_median < EXPR_TARGET_S else "MISSES"
     print(f"expr median {expr_median:.3f} s  ({verdict} target < {EXPR_TARGET_S:g} s)")
+    explain_median = statistics.median(explain_times)
+    print(f"explain    {summary_ms(explain_times)}")
+    verdict = "meets" if explain_median < EXPLAIN_TARGET_S else "MISSES"
+    print(f"explain median {explain_median:.3f} s  ({verdict} target < {EXPLAIN_TARGET_S:g} s)")
     print()
     print(f"report/imports: {ratio:.2f}")
     return 0

@@ -40,6 +40,11 @@ class Counting:
     description: str
     macs: MacsConvention = PAPER
 
+    @property
+    def label(self) -> str:
+        """How outputs name it: ``torchvision``, or ``torchvision, MACs as thop counts them``."""
+        return self.name + (f", MACs as {self.macs.name} counts them" if self.macs.rules else "")
+
     def with_macs(self, convention: MacsConvention | str) -> Counting:
         """This parameter preset with the operation count of ``convention`` (a name or one)."""
         return replace(self, macs=get_convention(convention))

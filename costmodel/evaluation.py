@@ -117,8 +117,8 @@ class _Evaluator:
             return self.scales(binding.expr, binding.scope)
         return True
 
-    def attribute(self, draft: Draft, key: str, kind: str, value: Any, line: int) -> Any:
-        if kind in (FLAG,) or value in ("same", "valid") or value is None:
+    def attribute(self, draft: Draft, key: str, kind: str | tuple[str, ...], value: Any, line: int) -> Any:
+        if kind in (FLAG,) or isinstance(kind, tuple) or value in ("same", "valid") or value is None:
             return value
         if isinstance(value, tuple):
             return tuple(self.attribute(draft, key, kind, v, line) for v in value)

@@ -266,7 +266,11 @@ class _Expander:
         )
         return self.add(draft)
 
-    def compile_attr(self, kind: str, value: Any, line: int, layer: str, key: str) -> Any:
+    def compile_attr(self, kind: Any, value: Any, line: int, layer: str, key: str) -> Any:
+        if isinstance(kind, tuple):  # one of these words
+            if not isinstance(value, str) or value not in kind:
+                raise self.fail(f"{key} must be one of {', '.join(kind)}, got {str(value)[:40]!r}", line, layer)
+            return value
         if kind == FLAG:
             if not isinstance(value, bool):
                 raise self.fail(f"{key} must be true or false, got {value!r}", line, layer)

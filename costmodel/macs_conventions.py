@@ -19,6 +19,7 @@ Quantities a rule may weigh (elements of one image):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,16 +31,16 @@ QUANTITIES = {
     "bias": "bias values added (output elements)",
     "affine": "gamma and beta values",
 }
-# A layer the PyTorch code calls as a function rather than a module (``functional: true``) is looked up
-# under its operator name with this suffix: tools that hook modules do not see it.
-FUNCTION = "(function)"
+# A layer the PyTorch code computes other than by a module (a pool's ``pytorch: function`` or ``mean``)
+# is looked up under its operator name and that word in parentheses: tools that hook modules do not
+# see it, and tools that trace operators see another operator.
 
 
 @dataclass(frozen=True)
 class Rule:
     """What one convention adds for one operator type: Σ weight × quantity, and why, in words."""
 
-    op: str  # the operator type, with FUNCTION appended for one called as a function
+    op: str  # the operator type, with "(function)" or "(mean)" for one not computed by a module
     terms: tuple[tuple[str, int], ...]
     why: str
 
@@ -57,8 +58,8 @@ class MacsConvention:
     description: str
     rules: tuple[Rule, ...] = ()
 
-    def rule(self, op_name: str, functional: bool = False) -> Rule | None:
-        key = op_name + FUNCTION if functional else op_name
+    def rule(self, op_name: str, call: str = "module") -> Rule | None:
+        key = op_name if call == "module" else f"{op_name}({call})"
         for rule in self.rules:
             if rule.op == key:
                 return rule
@@ -66,9 +67,9 @@ class MacsConvention:
 
 
 def _rules(**rules: tuple[dict[str, int], str]) -> tuple[Rule, ...]:
-    """Keyword form of a rule table; ``_function`` in a key stands for :data:`FUNCTION`."""
+    """Keyword form of a rule table: ``global_avg_pool__mean`` stands for ``global_avg_pool(mean)``."""
     return tuple(
-        Rule(op.replace("_function", FUNCTION), tuple(terms.items()), why) for op, (terms, why) in rules.items()
+        Rule(re.sub(r"__(\w+)$", r"(\1)", op), tuple(terms.items()), why) for op, (terms, why) in rules.items()
     )
 
 
@@ -96,11 +97,12 @@ CONVENTIONS: dict[str, MacsConvention] = {
                 batchnorm=({"out": 2}, "batch norm, 2 per element"),
                 relu=({"out": 2}, "ReLU counted twice (module hook and functional patch), 1 per element each"),
                 relu6=({"out": 1}, "ReLU6, 1 per element (its hardtanh is not patched)"),
+                silu=({"out": 1}, "SiLU, 1 per element (the functional patch; no module hook)"),
                 max_pool=({"in": 2}, "max pool counted twice (hook and patch), 1 per input element each"),
                 avg_pool=({"in": 2}, "average pool counted twice (hook and patch), 1 per input element each"),
                 adaptive_avg_pool=({"in": 2}, "adaptive pool counted twice (hook and patch), 1 per input element"),
                 global_avg_pool=({"in": 2}, "global pool counted twice (hook and patch), 1 per input element each"),
-                global_avg_pool_function=({"in": 1}, "global pool called as a function: 1 per input element"),
+                global_avg_pool__function=({"in": 1}, "global pool called as a function: 1 per input element"),
             ),
         ),
         MacsConvention(
@@ -144,7 +146,7 @@ CONVENTIONS: dict[str, MacsConvention] = {
                 batchnorm=({"out": 2}, "batch norm, 2 per element"),
                 adaptive_avg_pool=({"in": 1}, "adaptive pool, 1 per input element"),
                 global_avg_pool=({"in": 1}, "global pool, 1 per input element"),
-                global_avg_pool_function=({"in": 1}, "global pool, 1 per input element"),
+                global_avg_pool__function=({"in": 1}, "global pool, 1 per input element"),
             ),
         ),
         MacsConvention(
@@ -166,7 +168,8 @@ CONVENTIONS: dict[str, MacsConvention] = {
                 avg_pool=({"out": 1}, "average pool, 1 per output element"),
                 adaptive_avg_pool=({"out": 1}, "adaptive pool, 1 per output element"),
                 global_avg_pool=({"out": 1}, "global pool, 1 per output element"),
-                global_avg_pool_function=({"out": 1}, "global pool, 1 per output element"),
+                global_avg_pool__function=({"out": 1}, "global pool, 1 per output element"),
+                global_avg_pool__mean=({"out": 1}, "global pool as x.mean, 1 per output element"),
                 mul=({"out": 1}, "elementwise multiply (squeeze-excite scaling), 1 per element"),
             ),
         ),
@@ -183,6 +186,7 @@ MEASURED = (
     "hard_swish",
     "hard_sigmoid",
     "sigmoid",
+    "silu",
     "dropout",
     "max_pool",
     "avg_pool",
@@ -216,7 +220,7 @@ def quantities(op: Any, inputs: tuple[Any, ...], output: Any, affine: Any, biase
 
 def added(convention: MacsConvention, op: Any, values: dict[str, Any]) -> tuple[Any, Rule | None]:
     """What ``convention`` adds to the paper's MACs for one layer of operator ``op``, and the rule."""
-    rule = convention.rule(op.op_name, bool(getattr(op, "functional", False)))
+    rule = convention.rule(op.op_name, getattr(op, "pytorch", "module"))
     if rule is None:
         return 0, None
     return sum((weight * values[q] for q, weight in rule.terms), 0), rule

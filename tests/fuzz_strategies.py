@@ -66,11 +66,12 @@ MODEL_COMMANDS = [
     "sensitivity",
     "solve",
     "run",
+    "explain",
 ]
 OTHER_COMMANDS = ["pick", "layer", "list"]
 COMMANDS = [*MODEL_COMMANDS, *OTHER_COMMANDS, "api"]
 # Exit 1 means "a mismatch was found" for these two; for every other command it is a wrong exit code.
-MISMATCH_COMMANDS = {"check", "verify"}
+MISMATCH_COMMANDS = {"check", "verify", "explain"}  # explain: no convention prints that number
 
 # A small spec of every common layer kind: cheap to run, and small enough weights to fuzz (3,000 of them).
 TINY_SPEC = """\
@@ -815,6 +816,27 @@ OUTPUT_NAMES = [
     "-",
 ]
 COUNTINGS = ["torchvision", "keras", "paper", "weights", "folded"]
+MACS_CONVENTIONS = ["paper", "ptflops", "ptflops-nofunc", "ptflops-aten", "thop", "fvcore", "torchinfo", "torchprofile"]
+SEEN_NUMBERS = [
+    "589.0M",
+    "0.59 G",
+    "1.18 GFLOPs",
+    "4.23M params",
+    "568,740,352",
+    "5.69e8 MACs",
+    "700M",
+    "0",
+    "1e999",
+    "1e9999",
+    "-5M",
+    "1.2.3",
+    "abc",
+    "",
+    "9" * 70,
+    "1,2,3",
+    "0.0000001 GMac",
+    "3 parsecs",
+]
 
 
 def _maybe(draw: st.DrawFn, probability: float = 0.3) -> bool:
@@ -857,6 +879,9 @@ def _common(draw: st.DrawFn, hostile: float, formats: list[str]) -> list[str]:
     args: list[str] = []
     if _maybe(draw, 0.3):
         args += ["--counting", draw(st.sampled_from([*COUNTINGS, "bogus"])) if _maybe(draw, hostile) else "paper"]
+    if _maybe(draw, 0.2):
+        choices = [*MACS_CONVENTIONS, "all", "bogus"] if _maybe(draw, hostile) else MACS_CONVENTIONS
+        args += ["--conventions", draw(st.sampled_from(choices))]
     if _maybe(draw, 0.4):
         args += [
             "--format",
@@ -1041,6 +1066,11 @@ def command_args(draw: st.DrawFn, command: str, model: str, hostile: float) -> t
         if _maybe(draw, 0.4):
             args += ["--epsilon", _value(draw, ["0.1", "0.01", "0.5"], hostile)]
         args += _common(draw, hostile, ["table", "json"])
+    elif command == "explain":
+        number = draw(st.sampled_from(SEEN_NUMBERS)) if _maybe(draw, 0.7) else draw(st.text(max_size=20))
+        args = ["explain", model, *number.split(" "), *point_args(draw, hostile)]
+        if _maybe(draw, 0.3):
+            args += ["--format", draw(st.sampled_from(["text", "json", "bogus"]))]
     elif command == "solve":
         args = ["solve", model]
         for option in ("--max-macs", "--max-params", "--max-size", "--max-peak-memory"):

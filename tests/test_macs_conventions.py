@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel import conventions, symbolic
 from costmodel.explain import explain, parse_seen, side_by_side
@@ -241,3 +243,115 @@ def test_what_is_not_a_count_is_refused(text: str) -> None:
 
     with pytest.raises(UsageError):
         parse_seen(text)
+
+
+def run(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from costmodel.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_report_json_under_a_convention() -> None:
+    row = MODELS[0]
+    result = run("report", "mobilenet", "--conventions", "ptflops", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["macs"] == row["counts"]["ptflops"] and data["flops"] == 2 * data["macs"]
+    assert data["conventions"]["macs_convention"] == "ptflops"
+    assert data["paper_macs"] + sum(r["added"] for r in data["macs_added"]) == data["macs"]
+    assert {r["op"] for r in data["macs_added"]} == {"batchnorm", "relu", "global_avg_pool", "linear"}
+    assert sum(layer["macs"] for layer in data["layers"]) == data["macs"]
+    plain = json.loads(run("report", "mobilenet", "--format", "json").output)
+    assert plain["macs"] == plain["paper_macs"] == data["paper_macs"] and plain["macs_added"] == []
+
+
+def test_report_all_conventions_side_by_side() -> None:
+    result = run("report", "mobilenet_v3_large", "--conventions", "all", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["convention"]: r["macs"] for r in json.loads(result.output)}
+    row = next(r for r in MODELS if r["model"] == "mobilenet_v3_large")
+    assert rows == {"paper": rows["paper"], **row["counts"]}
+    text = run("report", "mobilenet_v3_large", "--conventions", "all")
+    assert text.exit_code == 0 and "torchprofile" in text.output and f"{row['counts']['thop']:,}" in text.output
+
+
+@pytest.mark.parametrize("command", ["table", "expr", "sweep", "compare"])
+def test_the_commands_take_a_convention(command: str) -> None:
+    row = MODELS[12]  # mobilenet_v1 at alpha 0.25, 224
+    args = {
+        "table": ["table", "mobilenet", "--alpha", "0.25", "--res", "224", "--format", "json"],
+        "expr": ["expr", "mobilenet", "--alpha", "0.25", "--res", "224", "--format", "json"],
+        "sweep": ["sweep", "mobilenet", "--alpha", "0.25", "--res", "224", "--format", "json"],
+        "compare": ["compare", "mobilenet_v1@alpha=0.25", "squeezenet", "--format", "json"],
+    }[command]
+    result = run(*args, "--conventions", "thop")
+    assert result.exit_code == 0, result.output
+    assert str(row["counts"]["thop"]) in result.output.replace(",", "")
+
+
+def test_a_wrong_convention_is_a_usage_error() -> None:
+    result = run("report", "mobilenet", "--conventions", "ptflop")
+    assert result.exit_code == 2 and "ptflops" in result.output and "Traceback" not in result.output
+    assert run("table", "mobilenet", "--conventions", "all").exit_code == 2  # "all" is report's alone
+    assert run("verify", "mobilenet", "--conventions", "thop").exit_code == 2  # verify checks real products
+
+
+def test_explain_from_the_command_line() -> None:
+    found = run("explain", "mobilenet", "1.18", "GFLOPs")
+    assert found.exit_code == 0, found.output
+    assert "'ptflops' convention, read as FLOPs" in found.output and "ReLU counted twice" in found.output
+    none = run("explain", "mobilenet", "700M")
+    assert none.exit_code == 1 and "no match" in none.output and "nearest" in none.output
+    data = json.loads(
+        run("explain", "mobilenet_v2", "--alpha", "0.5", "--res", "160", "57.6M", "--format", "json").output
+    )
+    assert [m["convention"] for m in data["matches"]] == ["thop"]
+    bad = run("explain", "mobilenet", "lots")
+    assert bad.exit_code == 2 and bad.output.startswith("error: ") and bad.output.count("\n") == 1
+
+
+def test_conventions_lists_every_rule() -> None:
+    data = json.loads(run("conventions", "--format", "json").output)
+    assert [c["name"] for c in data] == list(CONVENTIONS)
+    thop = next(c for c in data if c["name"] == "thop")
+    assert {"op": "batchnorm", "terms": {"out": 4}, "why": "batch norm, 4 per element"} in thop["rules"]
+
+
+def test_a_pools_pytorch_call_is_checked(tmp_path: Path) -> None:
+    spec = PROBES["global_avg_pool_mean"]["spec"].replace("pytorch: mean", "pytorch: lambda")
+    path = tmp_path / "bad.yaml"
+    path.write_text(spec)
+    result = run("report", str(path))
+    assert result.exit_code == 2
+    assert "bad.yaml:5" in result.output and "pytorch must be one of module, function, mean" in result.output
+
+
+def test_verify_keeps_the_executors_count() -> None:
+    from costmodel.verify import verify
+
+    model = load_model("mobilenet_v3_small")
+    point = model.point(alpha="0.5", resolution=96)
+    assert verify(model, point, TORCHVISION.with_macs("torchprofile")).ok
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_any_text_is_a_count_or_a_usage_error(text: str) -> None:
+    from costmodel.errors import UsageError
+
+    try:
+        seen = parse_seen(text)
+    except UsageError as err:
+        assert "\n" not in str(err)
+        return
+    assert seen.low <= seen.value <= seen.high and seen.kinds
+
+
+@given(st.integers(min_value=1, max_value=10**12), st.integers(min_value=1, max_value=6))
+@settings(max_examples=300, deadline=None)
+def test_a_printed_count_reads_back_around_its_value(value: int, digits: int) -> None:
+    seen = parse_seen(printed(value, digits))
+    assert seen.low <= value <= seen.high
+    assert seen.digits == digits

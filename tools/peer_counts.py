@@ -8,10 +8,12 @@ script measures the numbers those rules must reproduce:
   activation, each pool, a residual add, a squeeze-excite multiply, a concat, a linear layer with and
   without bias...). Each probe is a costmodel spec; the PyTorch module is built from its evaluated graph
   the way such code is usually written (a module per layer, ``+`` and ``*`` for the merges, ``torch.cat``,
-  ``torch.flatten``; a global pool that the spec marks ``functional`` as ``F.adaptive_avg_pool2d``).
+  ``torch.flatten``; a global pool the spec marks ``pytorch: function`` or ``mean`` as
+  ``F.adaptive_avg_pool2d`` or ``x.mean``).
 - **models**: MobileNet v1 over its 16-point grid (built from ``specs/mobilenet_v1.yaml`` the same way:
   torchvision has none), and torchvision's SqueezeNet 1.0/1.1, MobileNet v2 and v3 (Large, Small) at
-  several widths and resolutions, as users run them.
+  several widths and resolutions, EfficientNet-B0, MnasNet 1.0, ShuffleNet v2 1.0 and AlexNet, as
+  users run them.
 
 Each tool runs on each network with the options a user would pass (ptflops three ways: its default
 PyTorch backend, ``count_functional=False``, and its aten backend). The tools are not dependencies of
@@ -51,13 +53,15 @@ PROBES: dict[str, list[str]] = {
     "hard_swish": [_CONV, "{op: hard_swish, name: act}"],
     "hard_sigmoid": [_CONV, "{op: hard_sigmoid, name: act}"],
     "sigmoid": [_CONV, "{op: sigmoid, name: act}"],
+    "silu": [_CONV, "{op: silu, name: act}"],
     "dropout": [_CONV, "{op: dropout, name: drop, p: 0.5}"],
     "max_pool": [_CONV, "{op: max_pool, name: pool, k: 3, stride: 2}"],
     "max_pool_ceil": [_CONV, "{op: max_pool, name: pool, k: 3, stride: 2, ceil_mode: true}"],
     "avg_pool": [_CONV, "{op: avg_pool, name: pool, k: 2, stride: 2}"],
     "global_avg_pool": [_CONV, "{op: global_avg_pool, name: pool}"],
     "adaptive_avg_pool": [_CONV, "{op: adaptive_avg_pool, name: pool, size: [2, 3]}"],
-    "global_avg_pool_functional": [_CONV, "{op: global_avg_pool, name: pool, functional: true}"],
+    "global_avg_pool_function": [_CONV, "{op: global_avg_pool, name: pool, pytorch: function}"],
+    "global_avg_pool_mean": [_CONV, "{op: global_avg_pool, name: pool, pytorch: mean}"],
     "linear": [_CONV, "{op: global_avg_pool, name: pool}", "{op: linear, name: fc, out: 10, bias: false}"],
     "linear_bias": [_CONV, "{op: global_avg_pool, name: pool}", "{op: linear, name: fc, out: 10, bias: true}"],
     "residual_add": [
@@ -117,8 +121,9 @@ def torch_module(network: Any) -> Any:
                         raise SystemExit(f"{node.name}: PyTorch gives {tuple(got)}, the spec {node.output_shape}")
                 elif kind == "batchnorm":
                     module = nn.BatchNorm2d(shape[0])
-                elif kind in ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid"):
+                elif kind in ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", "silu"):
                     module = {
+                        "silu": nn.SiLU,
                         "relu": nn.ReLU,
                         "relu6": nn.ReLU6,
                         "hard_swish": nn.Hardswish,
@@ -131,8 +136,8 @@ def torch_module(network: Any) -> Any:
                     cls = nn.MaxPool2d if kind == "max_pool" else nn.AvgPool2d
                     module = cls(op.k, op.stride, op.pad, ceil_mode=op.ceil_mode)
                 elif kind == "global_avg_pool":
-                    if op.functional:
-                        self.steps.append((node.name, "function_pool", node.inputs))
+                    if op.pytorch != "module":
+                        self.steps.append((node.name, f"pool_{op.pytorch}", node.inputs))
                         continue
                     module = nn.AdaptiveAvgPool2d(1)
                 elif kind == "adaptive_avg_pool":
@@ -156,8 +161,10 @@ def torch_module(network: Any) -> Any:
                 args = [values[i] for i in inputs]
                 if how == "alias":
                     out = args[0]
-                elif how == "function_pool":
+                elif how == "pool_function":
                     out = nn.functional.adaptive_avg_pool2d(args[0], 1)
+                elif how == "pool_mean":
+                    out = args[0].mean((2, 3), keepdim=True)
                 elif how == "add":
                     out = args[0] + args[1]
                 elif how == "mul":
@@ -239,6 +246,14 @@ def model_configs() -> list[tuple[str, dict[str, float], Any]]:
     ):
         for alpha, side in ((1.0, 224), (0.75, 224), (0.5, 160), (1.0, 192)):
             configs.append((name, {"alpha": alpha, "resolution": side}, factory))
+    # The MobileNet descendants and the SqueezeNet paper's baseline, at their defaults.
+    for name, factory in (
+        ("efficientnet", tv.efficientnet_b0),
+        ("mnasnet", tv.mnasnet1_0),
+        ("shufflenet_v2", tv.shufflenet_v2_x1_0),
+        ("alexnet", tv.alexnet),
+    ):
+        configs.append((name, {"resolution": 224}, factory))
     return configs
 
 
@@ -275,7 +290,7 @@ def main() -> int:
             torch_model = torch_module(network)
             source = "built from specs/mobilenet_v1.yaml by tools/peer_counts.py (modules, padding k//2)"
         else:
-            kwargs = {"width_mult": point["alpha"]} if "alpha" in point and name != "squeezenet1_0" else {}
+            kwargs = {"width_mult": point["alpha"]} if "alpha" in point else {}
             torch_model = factory(**kwargs).eval()
             source = f"torchvision.models.{factory.__name__}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
         side = int(point["resolution"])

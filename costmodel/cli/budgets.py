@@ -139,7 +139,7 @@ def solve(
     if answer.free == "resolution" and alpha is None:
         where = ""
     name = "α" if answer.free == "alpha" else "resolution"
-    click.echo(f"{model.name} {where} (counting: {counting.name}):".replace("  ", " "))
+    click.echo(f"{model.name} {where} (counting: {counting.label}):".replace("  ", " "))
     click.echo(f"  the largest {name} on a step of {answer.step} that fits: {show_number(answer.value)}")
     rows = [
         {

@@ -136,6 +136,8 @@ def table_command(
         grids.append(("", headers, body))
     conventions = rows[0]["conventions"] if rows else {}
     note = f"Parameters counted as {conventions.get('counting', '')}: {conventions.get('params', '')}." if rows else ""
+    if counting.macs.rules:
+        note += f" {conventions.get('macs', '')}."
     output.write(doc_tables.render(grids, output.fmt, note))
 
 

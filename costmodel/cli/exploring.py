@@ -345,7 +345,7 @@ def whatif(
     )
     if output is not None:  # written before anything is printed: a failed write prints one line only
         atomic_write.write_text(output, rewritten.text)
-    click.echo(f"{model.name} --{str(trick).replace('_', '-')} (counting: {counting.name}):")
+    click.echo(f"{model.name} --{str(trick).replace('_', '-')} (counting: {counting.label}):")
     columns = [("", "model", ""), ("layers", "layers", "num"), ("params", "params", "thousands")]
     columns += [("MACs", "macs", "thousands"), ("peak act.", "peak", "thousands")]
     click.echo(table(rows[:2], columns) + "\n" + f"after / before: params {rows[2]['params']}, MACs {rows[2]['macs']}")

@@ -32,6 +32,7 @@ FLAG = "flag"  # true / false
 NUMBER = "number"  # any number (dropout probability)
 SIZES = "sizes"  # a list of integer expressions of at least 1 (a reshape's target shape)
 AXES = "axes"  # a list of whole numbers of at least 0 (a transpose's permutation of the axes)
+# A tuple of words as a kind: the attribute is one of them (how the PyTorch code calls a pool).
 MAX_AXES = 8  # the most axes a tensor of one image may have (a Swin window partition has 5)
 
 WEIGHT = "weight"
@@ -61,7 +62,7 @@ class WeightArray:
 _REQUIRED = object()
 
 
-def attr(kind: str, default: Any = _REQUIRED, doc: str = "", note: str = "", shown: str = "") -> Any:
+def attr(kind: str | tuple[str, ...], default: Any = _REQUIRED, doc: str = "", note: str = "", shown: str = "") -> Any:
     """A dataclass field carrying its YAML kind; without a default the attribute is required.
 
     ``note`` qualifies it in the reference table (``constant``), ``shown`` says what a default of None
@@ -103,7 +104,7 @@ def declares(cls: type[Operator], capability: str) -> bool:
 
 REGISTRY: dict[str, type[Operator]] = {}
 _FIELDS: dict[type, tuple[Field[Any], ...]] = {}
-_SCHEMAS: dict[type, dict[str, str]] = {}
+_SCHEMAS: dict[type, dict[str, str | tuple[str, ...]]] = {}
 
 
 def _fields(cls: type) -> tuple[Field[Any], ...]:
@@ -320,7 +321,7 @@ class Operator:
     onnx_types: ClassVar[tuple[str, ...] | None] = None
 
     @classmethod
-    def schema(cls) -> dict[str, str]:
+    def schema(cls) -> dict[str, str | tuple[str, ...]]:
         """Each attribute's YAML kind (read for every layer at every point: kept per class)."""
         schema = _SCHEMAS.get(cls)
         if schema is None:

@@ -31,6 +31,9 @@ from costmodel.ops.base import (
     window_out,
 )
 
+# How PyTorch code may compute a global average pool (the ``pytorch`` attribute).
+PYTORCH_CALLS = ("module", "function", "mean")
+
 
 @dataclass(frozen=True)
 class _Pool(ParameterFree):
@@ -166,11 +169,11 @@ class GlobalAvgPool(ParameterFree):
     onnx_types: ClassVar[tuple[str, ...] | None] = ("GlobalAveragePool", "ReduceMean")  # over axes 2, 3
     shape_doc: ClassVar[str] = "C × 1 × 1"
     other_ops_doc: ClassVar[str] = "C·H·W"
-    functional: bool = attr(
-        FLAG,
-        False,
-        doc="the PyTorch code calls it as a function (F.adaptive_avg_pool2d), not a module: counters "
-        "that hook modules (thop, ptflops) see it differently",
+    pytorch: str = attr(
+        PYTORCH_CALLS,
+        "module",
+        doc="how the PyTorch code computes it: nn.AdaptiveAvgPool2d (`module`), F.adaptive_avg_pool2d "
+        "(`function`) or x.mean((2, 3)) (`mean`); each PyTorch counting tool sees it differently",
     )
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
