@@ -13,6 +13,7 @@ from costmodel import conventions
 from costmodel.conventions import Counting
 from costmodel.costs import BREAKDOWN_NAMES, BYTES_PER_VALUE, Costs, activation_memory
 from costmodel.errors import UsageError
+from costmodel.macs_conventions import MEASURED
 from costmodel.model import Model, Point
 
 
@@ -62,6 +63,7 @@ def _summary(model: Model, point: Point, costs: Costs, activation_dtype: str = "
         "other_ops": int(costs.other_ops),
         "paper_macs": int(costs.paper_macs),
         "macs_added": macs_added(costs),
+        "macs_unmeasured": unmeasured(costs),
         "params_breakdown": {BREAKDOWN_NAMES[k]: int(v) for k, v in costs.params_by_kind.items()},
         "model_size_bytes": {name: params * size for name, size in BYTES_PER_VALUE.items()},
         "activations": activation_memory(costs, BYTES_PER_VALUE[activation_dtype]),
@@ -88,6 +90,14 @@ def macs_added(costs: Costs) -> list[dict[str, Any]]:
         for op, row in costs.added_by_rule().items()
         if row["added"]
     ]
+
+
+def unmeasured(costs: Costs) -> list[str]:
+    """Operator types of this network the MACs convention's tool was not measured on (none for ``paper``):
+    the count assumes it adds nothing for them."""
+    if not costs.counting.macs.rules:
+        return []
+    return sorted({layer.op for layer in costs.layers if layer.present is not False} - MEASURED)
 
 
 def published_accuracy(model: Model, point: Point) -> list[dict[str, Any]]:

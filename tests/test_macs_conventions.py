@@ -355,3 +355,27 @@ def test_a_printed_count_reads_back_around_its_value(value: int, digits: int) ->
     seen = parse_seen(printed(value, digits))
     assert seen.low <= value <= seen.high
     assert seen.digits == digits
+
+
+def test_measured_names_exactly_the_operators_the_data_covers(tmp_path: Path) -> None:
+    from costmodel.macs_conventions import MEASURED
+
+    covered: set[str] = set()
+    for name in PROBES:
+        model = _probe(tmp_path, name)
+        covered |= {n.op.op_name for n in model.network(model.default_point()).nodes}
+    for row in MODELS:
+        model, point = _at(row)
+        covered |= {n.op.op_name for n in model.network(point).nodes}
+    assert covered == MEASURED
+
+
+def test_a_report_says_which_operators_were_not_measured() -> None:
+    data = json.loads(
+        run("report", "examples/vision_transformer.yaml", "--conventions", "thop", "--format", "json").output
+    )
+    assert {"gelu", "layernorm", "matmul", "softmax"} <= set(data["macs_unmeasured"])
+    assert (
+        json.loads(run("report", "mobilenet_v2", "--conventions", "thop", "--format", "json").output)["macs_unmeasured"]
+        == []
+    )

@@ -41,3 +41,16 @@ def test_rows_of_other_sources_are_kept(tmp_path: Path) -> None:
     path.write_text('[{"model": "a", "source": "paper"}, {"model": "b", "source": "torchvision 9.9 weights metadata"}]')
     rows = torchvision_metadata.merged(path, [{"model": "c", "source": "torchvision 9.9 weights metadata (X)"}], "9.9")
     assert [row["model"] for row in rows] == ["a", "c"]
+
+
+def test_peer_counts_table_runs_without_torch_and_agrees() -> None:
+    import peer_counts
+
+    text = peer_counts.table()
+    rows = [line for line in text.splitlines() if line.startswith("| mobilenet_v1 |")]
+    assert len(rows) == 16
+    assert "| mobilenet_v1 | alpha=1.0, resolution=224 | 589,012,456 | " in text  # the ptflops 589.0 M
+    assert not any("**" in line for line in text.splitlines() if line.startswith("|"))  # all agree
+    assert "245 of 245 numbers equal" in text
+    # each probe is a spec the tests read back as written
+    assert peer_counts.probe_spec("relu").startswith("name: probe_relu\ninput: {channels: 8, size: [8, 12]}")

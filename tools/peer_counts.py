@@ -22,6 +22,9 @@ costmodel: install them beside torch in a separate venv, with costmodel editable
     python3 -m venv /tmp/tv && /tmp/tv/bin/pip install torch torchvision ptflops==0.7.5 \\
         thop==0.1.1.post2209072238 fvcore==0.1.5.post20221221 torchinfo==1.8.0 torchprofile==0.1.0 -e .
     /tmp/tv/bin/python tools/peer_counts.py
+
+``--table`` (no torch needed) prints the data as a Markdown table, model × configuration × tool, each
+tool's number beside costmodel's under that tool's convention.
 """
 
 from __future__ import annotations
@@ -257,7 +260,44 @@ def model_configs() -> list[tuple[str, dict[str, float], Any]]:
     return configs
 
 
+def table() -> str:
+    """Markdown: each measured model and configuration, each tool's number / costmodel's."""
+    from costmodel import conventions
+    from costmodel.loading import load_model
+    from costmodel.model import PointOptions
+
+    data = json.loads(OUT.read_text())
+    counting = conventions.get_counting("torchvision")
+    lines = [
+        "| model | configuration | " + " | ".join(TOOLS) + " |",
+        "|---|---|" + "---:|" * len(TOOLS),
+    ]
+    exact = total = 0
+    for row in data["models"]:
+        model = load_model(row["model"])
+        alpha = row["point"].get("alpha")
+        point = PointOptions(
+            alpha=None if alpha is None else str(alpha), resolution=str(row["point"]["resolution"])
+        ).resolve(model)
+        cells = []
+        for tool in TOOLS:
+            theirs = row["counts"][tool]
+            ours = int(model.costs(point, counting.with_macs(tool)).macs)
+            total += 1
+            exact += ours == theirs
+            cells.append(f"{theirs:,}" if ours == theirs else f"{theirs:,} / **{ours:,}**")
+        where = ", ".join(f"{k}={v}" for k, v in row["point"].items())
+        lines.append(f"| {row['model']} | {where} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"{exact} of {total} numbers equal costmodel's under that tool's convention (a cell shows one")
+    lines.append("number where both agree, the tool's / **costmodel's** where they differ).")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--table"]:
+        print(table(), end="")
+        return 0
     warnings.filterwarnings("ignore")
     import torch
 

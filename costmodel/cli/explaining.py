@@ -53,8 +53,15 @@ def conventions_command(fmt: str) -> None:
         click.echo(to_json(records), nl=False)
         return
     from costmodel.doc_tables import render
+    from costmodel.macs_conventions import CONVENTIONS
 
-    click.echo(render([("", headers, rows)], fmt), nl=False)
+    legend = "\n".join(f"{c.name}: {c.tool}: {c.description}" for c in CONVENTIONS.values())
+    note = (
+        "Added to the paper's MACs per layer: out/in = its output/input elements, bias = its output "
+        "elements where it has a bias, γ+β = a batch norm's affine values; other operator types add 0."
+    )
+    text = render([("", headers, rows)], fmt)
+    click.echo(text + ("\n" if fmt == "md" else "") + note + "\n\n" + legend + "\n", nl=False)
 
 
 COMMANDS: tuple[click.Command, ...] = (explain, conventions_command)

@@ -187,12 +187,15 @@ class GlobalAvgPool(ParameterFree):
         return inputs[0].mean(axis=(2, 3), keepdims=True), 0
 
     def to_onnx(self, node: Layer, out: OnnxWriter) -> None:
-        out.emit("GlobalAveragePool", node.name, out.inputs(node))
+        if self.pytorch == "mean":  # as PyTorch writes x.mean((2, 3), keepdim=True) (opset 17: axes an attribute)
+            out.emit("ReduceMean", node.name, out.inputs(node), axes=[2, 3], keepdims=1)
+        else:
+            out.emit("GlobalAveragePool", node.name, out.inputs(node))
 
     @classmethod
     def from_onnx(cls, node: Any, reader: OnnxReader) -> None:
         reader.spatial(node, node.inputs[0])
-        if node.op_type == "ReduceMean":
+        if node.op_type == "ReduceMean":  # x.mean((2, 3)) in PyTorch, as the counting tools see it
             if reader.opset >= 18 and len(node.inputs) > 1 and node.inputs[1]:
                 axes = [int(a) for a in reader.constant(node.inputs[1], node, "axes").reshape(-1)]
             else:
@@ -203,9 +206,11 @@ class GlobalAvgPool(ParameterFree):
                 )
             if not int(node.attrs.get("keepdims", 1)):  # x.mean((2, 3)): [N, C], the pool then a flatten
                 pooled = f"{node.name}/pooled"
-                reader.add(node, cls.op_name, [node.inputs[0]], pooled)
+                reader.add(node, cls.op_name, [node.inputs[0]], pooled, pytorch="mean")
                 reader.add(node, "flatten", [pooled], node.outputs[0], f"{node.name}/flatten")
                 return
+            reader.add(node, cls.op_name, [node.inputs[0]], pytorch="mean")
+            return
         reader.add(node, cls.op_name, [node.inputs[0]])
 
 
