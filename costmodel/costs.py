@@ -37,7 +37,7 @@ class LayerCost:
     macs: Any
     other_ops: Any
     added: Any = 0  # what the MACs convention adds to the paper's count (in ``macs``)
-    rule: Any = None  # the convention's Rule for this layer, if any
+    rule: macs_conventions.Rule | None = None  # the MACs convention's rule for this layer, if any
 
 
 @dataclass(repr=False)

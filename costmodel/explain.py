@@ -109,6 +109,7 @@ def readings(model: Model, point: Point, kinds: tuple[str, ...]) -> list[Reading
     """Every reading of ``kinds`` at ``point``."""
     found: list[Reading] = []
     if "macs" in kinds or "flops" in kinds:
+        unfolded: dict[str, int] = {}
         for preset in ("torchvision", "folded"):
             base = conventions.get_counting(preset)
             paper = model.costs(point, base)
@@ -119,6 +120,9 @@ def readings(model: Model, point: Point, kinds: tuple[str, ...]) -> list[Reading
                     for op, row in costs.added_by_rule().items()
                     if row["added"]
                 )
+                if base.fold_norms and int(costs.macs) == unfolded[name]:
+                    continue  # folding changes nothing this convention counts (no norms, or the paper's)
+                unfolded[name] = int(costs.macs)
                 for kind in ("macs", "flops"):
                     if kind in kinds:
                         factor = 2 if kind == "flops" else 1
