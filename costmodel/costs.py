@@ -55,7 +55,7 @@ class Costs:
         point = ", ".join(f"{k}={_plain(v)}" for k, v in self.network.point.items())
         return (
             f"<Costs of {self.network.spec.name} at {point or 'its point'}: {_plain(self.params)} params, "
-            f"{_plain(self.macs)} MACs, {len(self.layers)} layers, counting {self.counting.name}>"
+            f"{_plain(self.macs)} MACs, {len(self.layers)} layers, counting {self.counting.label}>"
         )
 
     def _repr_html_(self) -> str:
@@ -69,7 +69,7 @@ class Costs:
         )
         return (
             f"<p><b>{escape(self.network.spec.name)}</b>: {_plain(self.params)} parameters "
-            f"({escape(self.counting.name)}), {_plain(self.macs)} MACs</p>"
+            f"({escape(self.counting.label)}), {_plain(self.macs)} MACs</p>"
             f"<table><tr><th>type</th><th>params</th><th>MACs</th></tr>{rows}</table>"
         )
 

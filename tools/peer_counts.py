@@ -269,8 +269,8 @@ def table() -> str:
     data = json.loads(OUT.read_text())
     counting = conventions.get_counting("torchvision")
     lines = [
-        "| model | configuration | " + " | ".join(TOOLS) + " |",
-        "|---|---|" + "---:|" * len(TOOLS),
+        "| model | configuration | costmodel, paper | " + " | ".join(TOOLS) + " |",
+        "|---|---|---:|" + "---:|" * len(TOOLS),
     ]
     exact = total = 0
     for row in data["models"]:
@@ -287,7 +287,8 @@ def table() -> str:
             exact += ours == theirs
             cells.append(f"{theirs:,}" if ours == theirs else f"{theirs:,} / **{ours:,}**")
         where = ", ".join(f"{k}={v}" for k, v in row["point"].items())
-        lines.append(f"| {row['model']} | {where} | " + " | ".join(cells) + " |")
+        paper = int(model.costs(point, counting).macs)
+        lines.append(f"| {row['model']} | {where} | {paper:,} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"{exact} of {total} numbers equal costmodel's under that tool's convention (a cell shows one")
     lines.append("number where both agree, the tool's / **costmodel's** where they differ).")
