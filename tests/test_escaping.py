@@ -78,3 +78,23 @@ def test_mermaid_labels_cannot_break_out_of_their_quotes() -> None:
 
     text = mermaid([{"name": 'a"]; click b0 call x("', "output_shape": (1, 2, 2)}])
     assert '"]; click' not in text and "#quot;" in text
+
+
+def test_the_conventions_side_by_side_comes_out_escaped(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((2, 3, 1, 1), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv"), helper.make_node("Relu", ["y"], ["z"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 2, 4, 4])],
+        initializer=[weight],
+    )
+    path = tmp_path / "<img src=x onerror=alert(1)>.onnx"  # the model is named after its file (made safe)
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    for convention in ("all", "ptflops"):
+        page = _html("report", str(path), "--conventions", convention)
+        assert "<img" not in page and "img_src_x_onerror_alert_1" in page

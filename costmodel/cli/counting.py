@@ -242,7 +242,8 @@ def _all_conventions(model: Model, at: Point, counting: Counting, output: Destin
         return
     headers, body = side_by_side_grid(rows)
     where = ", ".join(f"{name}={value}" for name, value in at.values.items())
-    title = f"{model.name} at {where}: MACs under every convention (`costmodel conventions` lists the rules)"
+    at_point = f" at {where}" if where else ""
+    title = f"{model.name}{at_point}: MACs under every convention (`costmodel conventions` lists the rules)"
     output.write(render_grids([(title, headers, body)], output.fmt))
 
 
