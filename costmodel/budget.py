@@ -126,11 +126,37 @@ def _fits(costs: Mapping[str, np.ndarray], bounds: Sequence[Bound]) -> np.ndarra
     return ok
 
 
-def _grid(step: Fraction, top: Fraction) -> list[Fraction]:
-    count = int(top / step)
-    if count > 1_000_000:
-        raise UsageError(f"a step of {step} up to {top} is more than a million points: choose a coarser step")
-    return [step * k for k in range(1, count + 1)]
+class _Steps(Sequence[Fraction]):
+    """step, 2·step, ... up to top, made only where read: the evaluators take them as integer arrays
+    (a million Fractions took a second to make and convert)."""
+
+    def __init__(self, step: Fraction, top: Fraction) -> None:
+        self.step, self.size = step, int(top / step)
+        if self.size > 1_000_000:
+            raise UsageError(f"a step of {step} up to {top} is more than a million points: choose a coarser step")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
+            raise IndexError(index)
+        return self.step * (index % self.size + 1)
+
+    def exact(self) -> tuple[np.ndarray, np.ndarray]:
+        """(numerators, denominators) of every step, as :func:`costmodel.grid.exact_values` gives them."""
+        p, q = self.step.numerator, self.step.denominator
+        if max(self.size * p, q) < 2**62:
+            return np.arange(1, self.size + 1, dtype=np.int64) * p, np.full(self.size, q, dtype=np.int64)
+        from costmodel.grid import exact_values
+
+        return exact_values(list(self))  # Python integers beyond int64
+
+
+def _grid(step: Fraction, top: Fraction) -> _Steps:
+    return _Steps(step, top)
 
 
 def solve(
@@ -150,7 +176,7 @@ def solve(
     """The largest α on multiples of ``step`` (with ``resolution`` fixed), or the largest resolution on
     multiples of ``resolution_step`` (with ``alpha`` fixed, or for a model without α), that meets
     every bound; the other symbols at ``values`` or their defaults."""
-    from costmodel.grid import CostGrid, exact_values  # the closed forms (sympy): only where solved
+    from costmodel.grid import CostGrid  # the closed forms (sympy): only where solved
 
     grid = CostGrid(model, counting, dtype)
     metrics = _metrics(bounds)
@@ -165,7 +191,7 @@ def solve(
         candidates = _grid(step_, exact_number(alpha_max))
         if not candidates:
             raise UsageError(f"no alpha to try: a step of {step} passes the largest, {alpha_max}")
-        inputs: dict[str, Any] = {width: exact_values(candidates), **others}
+        inputs: dict[str, Any] = {width: candidates.exact(), **others}
         if resolution is not None:
             inputs["resolution"] = int(exact_number(resolution))
         costs = _evaluate_valid(grid, metrics, inputs, len(candidates))
@@ -253,8 +279,7 @@ def frontier(
     count = len(candidates) * len(sides)
     if count > 5_000_000:
         raise UsageError(f"{len(candidates):,} widths × {len(sides):,} sides is too large a grid: a coarser step")
-    numerators = np.array([c.numerator for c in candidates]).reshape(-1, 1)  # α down, sides across
-    denominators = np.array([c.denominator for c in candidates]).reshape(-1, 1)
+    numerators, denominators = (a.reshape(-1, 1) for a in candidates.exact())  # α down, sides across
     arrays: dict[str, Any] = {width: (numerators, denominators), "resolution": np.array(sides).reshape(1, -1)}
     grid = CostGrid(model, counting, dtype)
     shaped = {
