@@ -174,3 +174,25 @@ def test_answers_are_records_and_tables_in_a_notebook() -> None:
         records = result.to_records()
         assert records and all(isinstance(r, dict) for r in records)
         assert result._repr_markdown_().count("\n") >= 3
+
+
+@pytest.mark.parametrize(
+    ("step", "top"),
+    [
+        (Fraction(1, 1000), Fraction(2)),
+        (Fraction(3, 7), Fraction(432)),
+        (Fraction(1, 10**30), Fraction(1, 10**26)),  # beyond int64: Python integers
+    ],
+)
+def test_the_alpha_steps_are_the_multiples_of_the_step(step: Fraction, top: Fraction) -> None:
+    from costmodel.budget import _grid
+    from costmodel.grid import exact_values
+
+    steps = _grid(step, top)
+    assert len(steps) == int(top / step)
+    assert steps[0] == step and steps[-1] == step * len(steps) and steps[1:3] == [2 * step, 3 * step]
+    numerators, denominators = steps.exact()
+    made = [Fraction(int(n), int(d)) for n, d in zip(numerators, denominators, strict=True)]
+    assert made == [Fraction(int(n), int(d)) for n, d in zip(*exact_values(list(steps)), strict=True)]
+    with pytest.raises(IndexError):
+        steps[len(steps)]
