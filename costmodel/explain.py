@@ -9,6 +9,7 @@ count prints as the number are the explanation.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -108,13 +109,14 @@ class Explanation:
 def readings(model: Model, point: Point, kinds: tuple[str, ...]) -> list[Reading]:
     """Every reading of ``kinds`` at ``point``."""
     found: list[Reading] = []
+    costs_of = _counter(model, point)
     if "macs" in kinds or "flops" in kinds:
         unfolded: dict[str, int] = {}
         for preset in ("torchvision", "folded"):
             base = conventions.get_counting(preset)
-            paper = model.costs(point, base)
+            paper = costs_of(base)
             for name in CONVENTIONS:
-                costs = model.costs(point, base.with_macs(name))
+                costs = costs_of(base.with_macs(name))
                 lines = tuple(
                     (int(row["added"]), f"{op}: {row['why']}")
                     for op, row in costs.added_by_rule().items()
@@ -137,9 +139,9 @@ def readings(model: Model, point: Point, kinds: tuple[str, ...]) -> list[Reading
                             )
                         )
     if "params" in kinds:
-        paper = model.costs(point, "paper")
+        paper = costs_of("paper")
         for counted in conventions.PRESETS.values():
-            costs = model.costs(point, counted)
+            costs = costs_of(counted)
             found.append(
                 Reading(
                     "params",
@@ -175,10 +177,14 @@ def _params_lines(costs: Any, paper: Any) -> tuple[tuple[int, str], ...]:
     return tuple(lines)
 
 
-def explain(model: Model, point: Point, text: str) -> Explanation:
-    """The readings at ``point`` that print as ``text``, or (none matching) the nearest few."""
+ALL_KINDS = ("macs", "flops", "params")
+
+
+def explain(model: Model, point: Point, text: str, known: Sequence[Reading] | None = None) -> Explanation:
+    """The readings at ``point`` that print as ``text``, or (none matching) the nearest few. ``known``
+    are ``readings(model, point, ALL_KINDS)`` already made, for several numbers at one point."""
     seen = parse_seen(text)
-    every = readings(model, point, seen.kinds)
+    every = readings(model, point, seen.kinds) if known is None else [r for r in known if r.kind in seen.kinds]
     unique: dict[tuple[str, int], Reading] = {}
     explanation = Explanation(seen)
     for reading in every:
@@ -191,12 +197,27 @@ def explain(model: Model, point: Point, text: str) -> Explanation:
     return explanation
 
 
+def _counter(model: Model, point: Point) -> Any:
+    """Counts at ``point`` under any counting, on one network whose layers are each worked out once
+    (a model remembers only a few counts: eight conventions and two presets would count afresh)."""
+    from costmodel.costs import count
+
+    network = model.network(point)
+    seen: dict[Any, tuple[Any, ...]] = {}
+
+    def costs_of(counting: Counting | str) -> Any:
+        return count(network, conventions.get_counting(counting), seen)
+
+    return costs_of
+
+
 def side_by_side(model: Model, point: Point, counting: Counting) -> list[dict[str, Any]]:
     """Every MACs convention's total at ``point`` (parameters as ``counting``): the whole spread."""
-    paper = int(model.costs(point, counting.with_macs("paper")).macs)
+    costs_of = _counter(model, point)
+    paper = int(costs_of(counting.with_macs("paper")).macs)
     rows = []
     for name, convention in CONVENTIONS.items():
-        macs = int(model.costs(point, counting.with_macs(name)).macs)
+        macs = int(costs_of(counting.with_macs(name)).macs)
         rows.append(
             {
                 "convention": name,

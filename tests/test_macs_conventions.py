@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import conventions, symbolic
-from costmodel.explain import explain, parse_seen, side_by_side
+from costmodel.explain import ALL_KINDS, Reading, explain, parse_seen, readings, side_by_side
 from costmodel.loading import load_model
 from costmodel.macs_conventions import CONVENTIONS
 from costmodel.model import Model, Point, PointOptions
@@ -36,10 +37,24 @@ def _probe(tmp_path: Path, name: str) -> Model:
 
 
 def _at(row: dict[str, Any]) -> tuple[Model, Point]:
+    """The model and point of a measured row: one Model per row, so that its counts are made once."""
+    return _loaded(_label(row))
+
+
+@functools.cache
+def _loaded(label: str) -> tuple[Model, Point]:
+    row = next(r for r in MODELS if _label(r) == label)
     model = load_model(row["model"])
     point = row["point"]
     alpha = str(point["alpha"]) if "alpha" in point else None
     return model, PointOptions(alpha=alpha, resolution=str(point["resolution"])).resolve(model)
+
+
+@functools.cache
+def _readings(label: str) -> list[Reading]:
+    """Every reading at a measured row's point, made once for all the numbers explained there."""
+    model, point = _loaded(label)
+    return readings(model, point, ALL_KINDS)
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -183,10 +198,11 @@ def test_printed_helper() -> None:
 @pytest.mark.parametrize("row", MODELS, ids=_label)
 def test_explain_finds_the_tool_for_each_total_at_each_precision(row: dict[str, Any], digits: int) -> None:
     model, point = _at(row)
+    known = _readings(_label(row))
     for tool, count in row["counts"].items():
         for kind, factor, unit in (("macs", 1, "MACs"), ("flops", 2, "FLOPs")):
             text = printed(factor * count, digits, " " + unit)
-            found = explain(model, point, text)
+            found = explain(model, point, text, known)
             names = {(r.convention, r.kind) for r in found.matches if not r.folded}
             assert (tool, kind) in names, text
             assert all(parse_seen(text).low <= r.value <= parse_seen(text).high for r in found.matches)
@@ -206,6 +222,9 @@ def test_explain_tells_the_tools_apart_at_full_precision() -> None:
     model, point = _at(MODELS[0])  # mobilenet_v1 at 224: ptflops 589,012,456, thop 588,962,304
     at4 = {r.convention for r in explain(model, point, "589.0M").matches}
     assert at4 == {"ptflops", "thop"}  # the issue's "ptflops 589.0 M, thop 589.0 M"
+    assert (
+        explain(model, point, "589.0M").matches == explain(model, point, "589.0M", _readings(_label(MODELS[0]))).matches
+    )
     exact = explain(model, point, f"{MODELS[0]['counts']['thop']:,}")
     assert [(r.convention, r.kind, r.folded) for r in exact.matches] == [("thop", "macs", False)]
     lines = dict((why.split(":")[0], amount) for amount, why in exact.matches[0].lines)
