@@ -226,7 +226,6 @@ def _add_convention(layer: LayerCost, node: Node, counting: Counting, folded: bo
     if folded:
         return
     values = macs_conventions.quantities(
-        node.op,
         node.input_shapes,
         node.output_shape,
         layer.params_by_kind[NORM_AFFINE],

@@ -31,9 +31,6 @@ QUANTITIES = {
     "bias": "bias values added (output elements)",
     "affine": "gamma and beta values",
 }
-# A layer the PyTorch code computes other than by a module (a pool's ``pytorch: function`` or ``mean``)
-# is looked up under its operator name and that word in parentheses: tools that hook modules do not
-# see it, and tools that trace operators see another operator.
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,9 @@ class MacsConvention:
     rules: tuple[Rule, ...] = ()
 
     def rule(self, op_name: str, call: str = "module") -> Rule | None:
+        """The rule of an operator type. A layer the PyTorch code computes other than by a module (a
+        pool's ``pytorch: function`` or ``mean``) has its own, ``global_avg_pool(mean)``: tools that hook
+        modules do not see it, and tools that trace operators see another operator."""
         key = op_name if call == "module" else f"{op_name}({call})"
         for rule in self.rules:
             if rule.op == key:
@@ -215,7 +215,7 @@ def get_convention(name: MacsConvention | str) -> MacsConvention:
         ) from None
 
 
-def quantities(op: Any, inputs: tuple[Any, ...], output: Any, affine: Any, biased: bool) -> dict[str, Any]:
+def quantities(inputs: tuple[Any, ...], output: Any, affine: Any, biased: bool) -> dict[str, Any]:
     """The quantities a rule weighs, of one layer (numbers, or sympy expressions)."""
     from costmodel.ops import product
 
