@@ -55,6 +55,11 @@ class Point:
         return str(self.resolution) if self.width is None else f"{self.resolution}x{self.width}"
 
     @property
+    def symbols_text(self) -> str:
+        """Every symbol's value as a heading shows it: ``alpha=3/4, rho=6/7, num_classes=1000``."""
+        return ", ".join(f"{name}={value}" for name, value in self.values.items())
+
+    @property
     def sides(self) -> tuple[int, int] | None:
         """(height, width) of the input."""
         if self.resolution is None:

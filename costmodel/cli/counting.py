@@ -241,8 +241,7 @@ def _all_conventions(model: Model, at: Point, counting: Counting, output: Destin
         output.write(to_json(rows))
         return
     headers, body = side_by_side_grid(rows)
-    where = ", ".join(f"{name}={value}" for name, value in at.values.items())
-    at_point = f" at {where}" if where else ""
+    at_point = f" at {at.symbols_text}" if at.values else ""
     title = f"{model.name}{at_point}: MACs under every convention (`costmodel conventions` lists the rules)"
     output.write(render_grids([(title, headers, body)], output.fmt))
 

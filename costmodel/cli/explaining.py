@@ -34,7 +34,7 @@ def explain(model_name: str, number: tuple[str, ...], point: PointOptions, varia
     if fmt == "json":
         click.echo(to_json(to_record(found)), nl=False)
         return
-    where = ", ".join(f"{name}={value}" for name, value in at.values.items())
+    where = at.symbols_text
     click.echo(render_text(model, at, found, f"{where} ({at.label} px)" if at.label else where), nl=False)
     if not found.matches:
         raise SystemExit(EXIT_MISMATCH)  # as grep: nothing found
