@@ -155,10 +155,6 @@ class _Steps(Sequence[Fraction]):
         return exact_values(list(self))  # Python integers beyond int64
 
 
-def _grid(step: Fraction, top: Fraction) -> _Steps:
-    return _Steps(step, top)
-
-
 def solve(
     model: Model,
     bounds: Sequence[Bound],
@@ -188,7 +184,7 @@ def solve(
         step_ = exact_number(step, "the step")
         if step_ <= 0:
             raise UsageError(f"the step must be > 0, got {step}")
-        candidates = _grid(step_, exact_number(alpha_max))
+        candidates = _Steps(step_, exact_number(alpha_max))
         if not candidates:
             raise UsageError(f"no alpha to try: a step of {step} passes the largest, {alpha_max}")
         inputs: dict[str, Any] = {width: candidates.exact(), **others}
@@ -275,7 +271,7 @@ def frontier(
     step_ = exact_number(step)
     if step_ <= 0:
         raise UsageError(f"the step must be > 0, got {step}")
-    candidates = _grid(step_, exact_number(alpha_max))
+    candidates = _Steps(step_, exact_number(alpha_max))
     count = len(candidates) * len(sides)
     if count > 5_000_000:
         raise UsageError(f"{len(candidates):,} widths × {len(sides):,} sides is too large a grid: a coarser step")

@@ -223,17 +223,12 @@ def _layer_cost(
 def _add_convention(layer: LayerCost, node: Node, counting: Counting, folded: bool, host: bool) -> None:
     """Add what ``counting.macs`` counts of this layer beyond the paper's MACs to ``layer.macs``. A
     folded batch norm is gone; the conv it folds into gains its bias."""
-    if folded:
-        return
-    values = macs_conventions.quantities(
-        node.input_shapes,
-        node.output_shape,
-        layer.params_by_kind[NORM_AFFINE],
-        host or bool(getattr(node.op, "bias", False)),
-    )
-    extra, rule = macs_conventions.added(counting.macs, node.op, values)
+    rule = None if folded else macs_conventions.rule_of(counting.macs, node.op)
     if rule is None:
         return
+    biased = host or bool(getattr(node.op, "bias", False))
+    affine = layer.params_by_kind[NORM_AFFINE]
+    extra = macs_conventions.added(rule, node.input_shapes, node.output_shape, affine, biased)
     if node.present is not True:
         extra = 0 if node.present is False else intmath.where(node.present, extra, 0)
     layer.added, layer.rule = extra, rule

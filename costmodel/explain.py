@@ -155,25 +155,28 @@ def readings(model: Model, point: Point, kinds: tuple[str, ...]) -> list[Reading
     return found
 
 
+_KIND_WORDS = {
+    "weights": "weights",
+    "biases": "biases",
+    "norm_affine": "batch-norm gamma and beta",
+    "norm_stats": "batch-norm running mean and variance",
+}
+
+
 def _params_lines(costs: Any, paper: Any) -> tuple[tuple[int, str], ...]:
-    """A parameter preset's difference from the paper's, by kind of weight array."""
+    """A parameter preset's difference from the paper's, by kind of weight array (the lines add up to it)."""
     from costmodel.costs import BREAKDOWN_NAMES
 
     lines = []
     counted: Counting = costs.counting
-    words = {
-        "weights": "weights",
-        "biases": "biases",
-        "norm_affine": "batch-norm gamma and beta",
-        "norm_stats": "batch-norm running mean and variance",
-    }
     for kind, name in BREAKDOWN_NAMES.items():
         mine = int(costs.params_by_kind[kind]) if kind in counted.kinds else 0
         theirs = int(paper.params_by_kind[kind]) if kind in paper.counting.kinds else 0
         if mine != theirs:
-            lines.append((mine - theirs, words[name]))
-    if int(costs.params) != int(paper.params) and not lines:
-        lines.append((int(costs.params) - int(paper.params), "batch norms folded into the convolutions' biases"))
+            lines.append((mine - theirs, _KIND_WORDS[name]))
+    rest = int(costs.params) - int(paper.params) - sum(amount for amount, _ in lines)
+    if rest:  # folded: a norm that cannot fold keeps its gamma and beta
+        lines.append((rest, "gamma and beta of batch norms that cannot fold"))
     return tuple(lines)
 
 

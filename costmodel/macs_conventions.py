@@ -215,20 +215,18 @@ def get_convention(name: MacsConvention | str) -> MacsConvention:
         ) from None
 
 
-def quantities(inputs: tuple[Any, ...], output: Any, affine: Any, biased: bool) -> dict[str, Any]:
-    """The quantities a rule weighs, of one layer (numbers, or sympy expressions)."""
+def rule_of(convention: MacsConvention, op: Any) -> Rule | None:
+    """The rule ``convention`` has for a layer of operator ``op`` (how its PyTorch code calls it included)."""
+    return convention.rule(op.op_name, getattr(op, "pytorch", "module"))
+
+
+def added(rule: Rule, inputs: tuple[Any, ...], output: Any, affine: Any, biased: bool) -> Any:
+    """What ``rule`` adds to the paper's MACs for one layer (a number, or a sympy expression)."""
     from costmodel.ops import product
 
     out = product(output)
-    return {"out": out, "in": product(inputs[0]) if inputs else 0, "bias": out if biased else 0, "affine": affine}
-
-
-def added(convention: MacsConvention, op: Any, values: dict[str, Any]) -> tuple[Any, Rule | None]:
-    """What ``convention`` adds to the paper's MACs for one layer of operator ``op``, and the rule."""
-    rule = convention.rule(op.op_name, getattr(op, "pytorch", "module"))
-    if rule is None:
-        return 0, None
-    return sum((weight * values[q] for q, weight in rule.terms), 0), rule
+    values = {"out": out, "in": product(inputs[0]) if inputs else 0, "bias": out if biased else 0, "affine": affine}
+    return sum((weight * values[q] for q, weight in rule.terms), 0)
 
 
 _SHORT = {"out": "out", "in": "in", "bias": "bias", "affine": "γ+β"}

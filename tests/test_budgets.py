@@ -185,10 +185,10 @@ def test_answers_are_records_and_tables_in_a_notebook() -> None:
     ],
 )
 def test_the_alpha_steps_are_the_multiples_of_the_step(step: Fraction, top: Fraction) -> None:
-    from costmodel.budget import _grid
+    from costmodel.budget import _Steps
     from costmodel.grid import exact_values
 
-    steps = _grid(step, top)
+    steps = _Steps(step, top)
     assert len(steps) == int(top / step)
     assert steps[0] == step and steps[-1] == step * len(steps) and steps[1:3] == [2 * step, 3 * step]
     numerators, denominators = steps.exact()
